@@ -1,0 +1,56 @@
+// swift-tools-version: 6.0
+// Containers from Scratch, in Swift.
+//
+// One direction of dependency (DESIGN.md):
+//   CLinux ← Syscalls ← Runtime ← (Exercises, Checks) ← Workbook
+// `scratch` is the reference runtime's command line; `workbook` is the learner's.
+import PackageDescription
+
+let package = Package(
+    name: "containers-from-scratch",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "scratch", targets: ["scratch"]),
+        .executable(name: "workbook", targets: ["workbook"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The few things Swift cannot call directly: clone with a trampoline, pivot_root,
+        // and the kernel constants Glibc hides.
+        .target(name: "CLinux"),
+        // Thin throwing wrappers; every error names the call, the path and errno in words.
+        .target(name: "Syscalls", dependencies: ["CLinux"]),
+        // The reference runtime: one file per kernel feature, plus the creation story.
+        // No Foundation here: it is on the hot path and costs milliseconds at start.
+        .target(name: "Runtime", dependencies: ["Syscalls"]),
+        // The learner's code. An unfinished chapter still compiles: its stubs throw.
+        .target(
+            name: "Exercises",
+            dependencies: ["Runtime", "Syscalls"],
+            path: "exercises",
+            exclude: ["README.md"]
+        ),
+        // Each chapter's black-box checks, with hints.
+        .target(name: "Checks", dependencies: ["Runtime"]),
+        // Chapter catalog, progress, reader, checker.
+        .target(name: "Workbook", dependencies: ["Checks", "Exercises", "Runtime"]),
+        // The `run` flags, shared by `scratch run` and `workbook run`.
+        .target(
+            name: "RunOptions",
+            dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "scratch",
+            dependencies: ["Runtime", "RunOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "workbook",
+            dependencies: ["Workbook", "RunOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls"]),
+        .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

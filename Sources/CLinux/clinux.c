@@ -1,0 +1,45 @@
+// _GNU_SOURCE lives here, never in the public header (see clinux.h).
+#define _GNU_SOURCE
+#include "clinux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+// The child's stack. mmap reserves address space only; pages are touched lazily, so
+// a generous size costs nothing until the Swift code in the child uses it.
+#define CL_STACK_SIZE (8 * 1024 * 1024)
+
+pid_t cl_clone(cl_child_fn fn, void *arg, int flags) {
+    void *stack = mmap(NULL, CL_STACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return -1;
+    // Stacks grow down on every architecture Swift runs on Linux: pass the top.
+    void *top = (char *)stack + CL_STACK_SIZE;
+    pid_t pid = clone(fn, top, flags | SIGCHLD, arg);
+    int saved = errno;
+    // The child has its own copy of the mapping (no CLONE_VM); the parent's is unused.
+    munmap(stack, CL_STACK_SIZE);
+    errno = saved;
+    return pid;
+}
+
+int cl_pivot_root(const char *new_root, const char *put_old) {
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+int cl_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int cl_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0); }
+
+int cl_wifexited(int status) { return WIFEXITED(status); }
+int cl_wexitstatus(int status) { return WEXITSTATUS(status); }
+int cl_wifsignaled(int status) { return WIFSIGNALED(status); }
+int cl_wtermsig(int status) { return WTERMSIG(status); }

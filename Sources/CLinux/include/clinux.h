@@ -1,0 +1,62 @@
+// The C side of the runtime: only what Swift cannot call directly.
+//
+// Everything here carries the `cl_` prefix, so a reader of the Swift code sees at
+// once where a call crosses into C. Keep this file a page or two.
+//
+// Note: no `#define _GNU_SOURCE` in this header. It would clash with Swift's own
+// Glibc module (`fd_set` defined twice on a clean build). The constants Glibc hides
+// without it are restated here from the kernel's ABI, which never changes them.
+#ifndef CLINUX_H
+#define CLINUX_H
+
+#include <sys/types.h>
+
+// clone(2) flags: which namespaces a new process gets (linux/sched.h).
+#define CL_CLONE_NEWNS     0x00020000  // mount namespace (chapter 3)
+#define CL_CLONE_NEWCGROUP 0x02000000  // cgroup namespace (chapter 4)
+#define CL_CLONE_NEWUTS    0x04000000  // hostname and domain name (chapter 1)
+#define CL_CLONE_NEWIPC    0x08000000  // System V IPC, POSIX queues
+#define CL_CLONE_NEWUSER   0x10000000  // user and group ids (chapter 8)
+#define CL_CLONE_NEWPID    0x20000000  // process ids (chapter 2)
+#define CL_CLONE_NEWNET    0x40000000  // network stack (chapter 9)
+
+// mount(2) flags (linux/mount.h) that Swift's Glibc does not show.
+#define CL_MS_RDONLY      0x00000001
+#define CL_MS_NOSUID      0x00000002
+#define CL_MS_NODEV       0x00000004
+#define CL_MS_NOEXEC      0x00000008
+#define CL_MS_REMOUNT     0x00000020
+#define CL_MS_BIND        0x00001000
+#define CL_MS_MOVE        0x00002000
+#define CL_MS_REC         0x00004000
+#define CL_MS_PRIVATE     0x00040000
+#define CL_MS_SLAVE       0x00080000
+#define CL_MS_SHARED      0x00100000
+#define CL_MNT_DETACH     0x00000002
+
+// The function a cloned child runs. It must not return: it execs or exits.
+typedef int (*cl_child_fn)(void *arg);
+
+// clone(2) through glibc's wrapper: the child starts in `fn(arg)` on a fresh stack,
+// in the namespaces `flags` asks for, and sends SIGCHLD to the parent when it exits.
+// Without CLONE_VM the child has its own copy of memory, like fork(2), so Swift code
+// in it sees the parent's values as they were at the call. Returns the child's pid
+// (as the parent sees it) or -1 with errno set.
+pid_t cl_clone(cl_child_fn fn, void *arg, int flags);
+
+// pivot_root(2) has no glibc wrapper.
+int cl_pivot_root(const char *new_root, const char *put_old);
+
+// pipe2(2) with O_CLOEXEC, which Swift's Glibc hides behind _GNU_SOURCE.
+int cl_pipe_cloexec(int fds[2]);
+
+// prctl(PR_SET_PDEATHSIG): the kernel signals us when our parent dies.
+int cl_set_parent_death_signal(int signal);
+
+// The wait(2) status macros are macros, which Swift cannot import.
+int cl_wifexited(int status);
+int cl_wexitstatus(int status);
+int cl_wifsignaled(int status);
+int cl_wtermsig(int status);
+
+#endif

@@ -1,0 +1,195 @@
+import Foundation
+import Glibc
+import Runtime
+
+/// What a check needs: the runtime to drive, and a scratch area of its own.
+///
+/// The runtime under test is a command-line prefix: `scratch run` for the reference, or
+/// `workbook run N` for the learner's runtime at chapter N's stage. Every run gets
+/// `--rootfs` pointing at a busybox rootfs made for this check run (stages before
+/// chapter 3 ignore it and run in the host's filesystem).
+public final class CheckContext: @unchecked Sendable {
+    public let runtime: [String]
+    public let stage: Int
+    public let workDirectory: String
+    public let rootfs: String
+    /// Where the probe program is, as the container sees it; nil if it could not be built.
+    public let probe: String?
+    /// Why the probe could not be built, if it could not.
+    public let probeProblem: String?
+
+    /// Makes a work directory with a fresh rootfs (and the probe, when `probeSource`
+    /// is given and a C compiler is there).
+    public init(runtime: [String], stage: Int, probeSource: String?) throws {
+        self.runtime = runtime
+        self.stage = stage
+        let template = FileManager.default.temporaryDirectory.path + "/workbook-check-XXXXXX"
+        var bytes = Array(template.utf8CString)
+        guard let made = mkdtemp(&bytes) else { throw CheckSetupError("mkdtemp(\(template)): \(String(cString: strerror(errno)))") }
+        workDirectory = String(cString: made)
+        rootfs = workDirectory + "/rootfs"
+        do {
+            try buildBusyboxRootfs(at: rootfs)
+        } catch {
+            try? FileManager.default.removeItem(atPath: workDirectory)
+            throw CheckSetupError("\(error)")
+        }
+        // A file that exists but may not be executed: for the exit-126 check.
+        FileManager.default.createFile(atPath: rootfs + "/etc/not-executable", contents: Data("#!/bin/sh\necho ran\n".utf8),
+                                       attributes: [.posixPermissions: 0o644])
+        if let probeSource {
+            let result = CheckContext.runHost(["cc", "-static", "-O2", "-o", rootfs + "/bin/probe", probeSource], timeout: 60)
+            if result.status == 0 {
+                probe = "/bin/probe"
+                probeProblem = nil
+            } else {
+                probe = nil
+                probeProblem = "could not build the probe (cc -static tools/probe/probe.c): \(describe(result)) — install gcc and libc6-dev"
+            }
+        } else {
+            probe = nil
+            probeProblem = "no probe source given"
+        }
+    }
+
+    /// Removes the work directory and everything in it.
+    public func tearDown() {
+        try? FileManager.default.removeItem(atPath: workDirectory)
+    }
+
+    /// True when the runtime under test has its own root (chapter 3 on).
+    public var hasRootfs: Bool { stage >= 3 }
+
+    /// A path inside the rootfs as the container sees it: `/etc/x` from chapter 3 on,
+    /// the host path of the rootfs's `/etc/x` before.
+    public func inside(_ path: String) -> String { hasRootfs ? path : rootfs + path }
+
+    /// The environment runtimes run with: their own SCRATCH_HOME, so nothing touches
+    /// the user's cache.
+    var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SCRATCH_HOME"] = workDirectory + "/scratch-home"
+        return environment
+    }
+
+    /// The runtime's full command line for `command` with `options`.
+    func commandLine(_ command: [String], options: [String]) -> [String] {
+        runtime + ["--rootfs", rootfs] + options + ["--"] + command
+    }
+
+    /// Runs a container to the end.
+    public func run(_ command: [String], options: [String] = [], timeout: Double = 20) -> RunResult {
+        let running = start(command, options: options)
+        return running.wait(timeout: timeout)
+    }
+
+    /// Starts a container and returns at once.
+    public func start(_ command: [String], options: [String] = []) -> RunningProcess {
+        RunningProcess(commandLine(command, options: options), environment: environment, outputDirectory: workDirectory)
+    }
+
+    /// Runs a host command (not a container) to the end.
+    static func runHost(_ arguments: [String], timeout: Double = 20) -> RunResult {
+        RunningProcess(arguments, environment: ProcessInfo.processInfo.environment, outputDirectory: nil)
+            .wait(timeout: timeout)
+    }
+}
+
+public struct CheckSetupError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+public struct RunResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+    public let timedOut: Bool
+}
+
+/// A process started by a check: the runtime, with the container under it.
+public final class RunningProcess: @unchecked Sendable {
+    let process = Process()
+    let stdoutPath: String
+    let stderrPath: String
+    var launchError: String?
+
+    init(_ arguments: [String], environment: [String: String], outputDirectory: String?) {
+        let directory = outputDirectory ?? FileManager.default.temporaryDirectory.path
+        let name = "run-\(UUID().uuidString.prefix(8))"
+        stdoutPath = directory + "/\(name).out"
+        stderrPath = directory + "/\(name).err"
+        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: arguments[0].contains("/") ? arguments[0] : "/usr/bin/env")
+        process.arguments = arguments[0].contains("/") ? Array(arguments.dropFirst()) : arguments
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        do {
+            try process.run()
+        } catch {
+            launchError = "could not start \(arguments[0]): \(error)"
+        }
+    }
+
+    /// The runtime's pid on the host.
+    public var pid: pid_t { process.processIdentifier }
+
+    /// What the process has written to standard output so far.
+    public var outputSoFar: String {
+        (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
+    }
+
+    /// Polls until standard output contains `text`, or `timeout` passes.
+    @discardableResult
+    public func waitForOutput(_ text: String, timeout: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if outputSoFar.contains(text) { return true }
+            if !process.isRunning { return outputSoFar.contains(text) }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// The container's first process as the host sees it: the runtime's child.
+    public func containerPID(timeout: Double = 5) -> pid_t? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline && process.isRunning {
+            if let child = HostView.children(of: pid).first { return child }
+            usleep(5_000)
+        }
+        return nil
+    }
+
+    public func signal(_ signal: Int32) { _ = kill(pid, signal) }
+
+    /// Waits for the runtime to end. Past `timeout` it is killed, with the container.
+    public func wait(timeout: Double) -> RunResult {
+        if let launchError { return RunResult(status: -1, stdout: "", stderr: launchError, timedOut: false) }
+        let deadline = Date().addingTimeInterval(timeout)
+        var timedOut = false
+        while process.isRunning {
+            if Date() >= deadline {
+                timedOut = true
+                for child in HostView.descendants(of: pid) { _ = kill(child, SIGKILL) }
+                _ = kill(pid, SIGKILL)
+                process.waitUntilExit()
+                break
+            }
+            usleep(2_000)
+        }
+        process.waitUntilExit()
+        let stdout = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(atPath: stdoutPath)
+        try? FileManager.default.removeItem(atPath: stderrPath)
+        let status = process.terminationReason == .uncaughtSignal
+            ? 128 + process.terminationStatus : process.terminationStatus
+        return RunResult(status: timedOut ? -1 : status, stdout: stdout,
+                         stderr: timedOut ? stderr + "\n(timed out after \(Int(timeout)) s and was killed)" : stderr,
+                         timedOut: timedOut)
+    }
+}

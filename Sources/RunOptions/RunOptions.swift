@@ -1,0 +1,76 @@
+import ArgumentParser
+import Glibc
+import Runtime
+
+/// The flags of `scratch run`, shared with `workbook run` so the learner's runtime and
+/// the reference take the same command line, and the same checks can drive both.
+public struct RunOptions: ParsableArguments {
+    @Option(help: "Container hostname (default: the container's id).")
+    public var hostname: String?
+
+    @Flag(help: "Run an init as PID 1 that forwards signals and reaps orphans.")
+    public var `init` = false
+
+    @Option(help: ArgumentHelp("Directory to use as the container's root filesystem (default: the busybox rootfs).", valueName: "dir"))
+    public var rootfs: String?
+
+    @Flag(name: .customLong("read-only"), help: "Mount the container's root filesystem as read only.")
+    public var readOnly = false
+
+    /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
+    /// pivot_root(2), the weak way. Hidden: it exists to be broken.
+    @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
+    public var chrootOnly = false
+
+    @Argument(parsing: .remaining, help: ArgumentHelp("The command to run and its arguments.", valueName: "command"))
+    public var command: [String] = []
+
+    public init() {}
+
+    /// The container spec these flags describe. The default rootfs is built on first
+    /// use, so a fresh machine can `scratch run -- sh` at once.
+    public func spec(stage: Stage, programName: String) throws -> ContainerSpec {
+        let arguments = command.first == "--" ? Array(command.dropFirst()) : command
+        var spec = ContainerSpec(command: arguments)
+        spec.hostname = hostname
+        spec.useInit = `init`
+        spec.readOnlyRootfs = readOnly
+        spec.chrootOnly = chrootOnly
+        spec.programName = programName
+        if stage.includes(.rootFilesystem) {
+            spec.rootfs = try rootfs ?? ensureDefaultRootfs(announceAs: programName)
+        } else {
+            spec.rootfs = rootfs
+        }
+        return spec
+    }
+}
+
+/// Creating namespaces, mounting and setting a hostname need root. Say so up front
+/// instead of failing at the first syscall with "Operation not permitted".
+public func requireRoot(_ programName: String) throws(ContainerError) {
+    if geteuid() != 0 {
+        throw ContainerError(
+            step: "check privileges",
+            reason: "\(programName) needs root to create namespaces (run it with sudo, or as root); rootless containers come in chapter 8")
+    }
+}
+
+/// Parses the command line like `Command.main()` does, but with Docker's exit code
+/// for bad input: 125, where ArgumentParser would use 64.
+public func parseOrExit<Command: ParsableCommand>(_ type: Command.Type) -> ParsableCommand {
+    do {
+        return try Command.parseAsRoot()
+    } catch {
+        let code = Command.exitCode(for: error)
+        if code == .success { Command.exit(withError: error) }
+        let message = Command.fullMessage(for: error)
+        writeStandardError(message + "\n")
+        exit(code == .validationFailure ? ExitCode.runtimeFailed : code.rawValue)
+    }
+}
+
+func writeStandardError(_ text: String) {
+    var text = text
+    text.withUTF8 { buffer in _ = write(2, buffer.baseAddress, buffer.count) }
+}

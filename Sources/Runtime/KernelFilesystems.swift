@@ -1,0 +1,54 @@
+import Glibc
+import Syscalls
+
+// Chapter 3 — the kernel's own filesystems inside the container: /proc, /dev, /sys.
+
+/// A fresh procfs. A procfs shows the PID namespace of whoever mounted it, so the
+/// host's /proc would list the host's processes (that is why `ps` in chapter 2 still
+/// saw them). Mounting a new one after joining the new PID namespace shows only ours.
+public func mountProc() throws {
+    try makeDirectory("/proc", mode: 0o555)
+    try mount(source: "proc", target: "/proc", type: "proc", flags: [.noSuid, .noDev, .noExec])
+}
+
+/// A small /dev on a tmpfs, with only the devices a program expects to find.
+///
+/// Binding the host's /dev would hand the container every disk (/dev/sda), and the
+/// host's terminals. These six are harmless: they touch no hardware and no host state.
+public func mountDev() throws {
+    try makeDirectory("/dev")
+    try mount(source: "tmpfs", target: "/dev", type: "tmpfs", flags: [.noSuid], data: "mode=755,size=65536k")
+    let devices: [(name: String, major: UInt32, minor: UInt32)] = [
+        ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
+        ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
+    ]
+    for device in devices {
+        let path = "/dev/" + device.name
+        // makedev() for small numbers: major in bits 8-19, minor in bits 0-7.
+        let number = dev_t((device.major << 8) | device.minor)
+        if mknod(path, S_IFCHR | 0o666, number) == -1 { throw SyscallError("mknod", path: path) }
+        // The umask (022) trimmed the mode mknod was given; everyone may use these.
+        if chmod(path, 0o666) == -1 { throw SyscallError("chmod", path: path) }
+    }
+    let links = [
+        ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+        ("pts/ptmx", "/dev/ptmx"),
+    ]
+    for (target, path) in links { try makeSymlink(target: target, at: path) }
+    // A devpts of our own ("newinstance"): the container's ptys are numbered from 0
+    // and the host's terminals are not in it.
+    try makeDirectory("/dev/pts")
+    try mount(source: "devpts", target: "/dev/pts", type: "devpts", flags: [.noSuid, .noExec],
+              data: "newinstance,ptmxmode=0666,mode=0620")
+    try makeDirectory("/dev/shm", mode: 0o1777)
+    try mount(source: "shm", target: "/dev/shm", type: "tmpfs", flags: [.noSuid, .noDev, .noExec],
+              data: "mode=1777,size=65536k")
+}
+
+/// sysfs, read-only. It describes the host's hardware and kernel knobs; a container
+/// may read it (some programs look up CPUs there) but must not write to it.
+public func mountSys() throws {
+    try makeDirectory("/sys", mode: 0o555)
+    try mount(source: "sysfs", target: "/sys", type: "sysfs", flags: [.readOnly, .noSuid, .noDev, .noExec])
+}

@@ -1,0 +1,51 @@
+import Glibc
+import Syscalls
+
+// Chapter 3 — a root of its own: the mount namespace and pivot_root.
+//
+// chroot(2) only changes where path lookups start for one process; the old root is
+// still mounted and reachable by a root process that chroots again and walks up with
+// "..". pivot_root(2) changes the root of the whole mount namespace and moves the old
+// root to a directory, which we then unmount: after that no path leads to the host.
+
+/// Makes every mount in our (new) namespace private, recursively.
+///
+/// systemd mounts / as "shared": mounts and unmounts propagate between the namespaces
+/// that share it. Without this, our bind mounts would appear on the host, the old
+/// root's unmount would travel back, and pivot_root itself refuses a shared root
+/// (EINVAL).
+public func makeMountsPrivate() throws {
+    try mount(source: nil, target: "/", type: nil, flags: [.recursive, .private])
+}
+
+/// Makes `rootfs` the container's `/`, with the host's tree gone from reach.
+///
+/// Runs in the child, in its new mount namespace, after `makeMountsPrivate`.
+public func pivotToRootfs(_ rootfs: String) throws {
+    // pivot_root needs the new root to be a mount point; a plain directory is not.
+    // Binding it onto itself makes it one.
+    try mount(source: rootfs, target: rootfs, type: nil, flags: [.bind, .recursive])
+    let putOld = rootfs + "/.oldroot"
+    try makeDirectory(putOld, mode: 0o700)
+    try pivotRoot(rootfs, putOld: putOld)
+    // Our working directory still points into the old tree: leave it.
+    try changeDirectory("/")
+    // MNT_DETACH: processes of ours may still hold files of the old root open (our
+    // own executable, at least); a plain unmount would fail with EBUSY.
+    try unmount("/.oldroot", detach: true)
+    try removeDirectory("/.oldroot")
+}
+
+/// The weak way, for the chapter's breakout lab only: chroot(2) into the rootfs.
+/// Everything of the host stays mounted beneath it.
+public func chrootToRootfs(_ rootfs: String) throws {
+    try changeDirectory(rootfs)
+    if chroot(".") == -1 { throw SyscallError("chroot", path: rootfs) }
+    try changeDirectory("/")
+}
+
+/// With --read-only: remount the (bind-mounted) root read-only. A bind mount takes
+/// its own flags only through a remount; the flags given with MS_BIND are ignored.
+public func makeRootReadOnly() throws {
+    try mount(source: nil, target: "/", type: nil, flags: [.remount, .bind, .readOnly])
+}

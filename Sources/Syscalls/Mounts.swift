@@ -1,0 +1,59 @@
+import CLinux
+import Glibc
+
+/// mount(2) flags.
+public struct MountFlags: OptionSet, Sendable {
+    public let rawValue: UInt
+    public init(rawValue: UInt) { self.rawValue = rawValue }
+
+    public static let readOnly = MountFlags(rawValue: UInt(CL_MS_RDONLY))
+    public static let noSuid = MountFlags(rawValue: UInt(CL_MS_NOSUID))
+    public static let noDev = MountFlags(rawValue: UInt(CL_MS_NODEV))
+    public static let noExec = MountFlags(rawValue: UInt(CL_MS_NOEXEC))
+    public static let remount = MountFlags(rawValue: UInt(CL_MS_REMOUNT))
+    public static let bind = MountFlags(rawValue: UInt(CL_MS_BIND))
+    public static let move = MountFlags(rawValue: UInt(CL_MS_MOVE))
+    public static let recursive = MountFlags(rawValue: UInt(CL_MS_REC))
+    public static let `private` = MountFlags(rawValue: UInt(CL_MS_PRIVATE))
+    public static let slave = MountFlags(rawValue: UInt(CL_MS_SLAVE))
+    public static let shared = MountFlags(rawValue: UInt(CL_MS_SHARED))
+}
+
+/// mount(2). `source` and `type` may be nil for a bind, remount or propagation change.
+public func mount(
+    source: String?, target: String, type: String?, flags: MountFlags, data: String? = nil
+) throws(SyscallError) {
+    if Glibc.mount(source, target, type, flags.rawValue, data) == -1 {
+        let code = errno
+        throw SyscallError(
+            "mount", path: "\(source ?? "none") on \(target)\(type.map { ", type \($0)" } ?? "")",
+            errno: code, hint: mountHint(code, target: target))
+    }
+}
+
+private func mountHint(_ code: Int32, target: String) -> String? {
+    switch code {
+    case ENOENT: return "the mount point \(target) does not exist"
+    case EPERM: return "mounting needs CAP_SYS_ADMIN in the mount namespace's owning user namespace"
+    case ENODEV: return "the kernel does not know this filesystem type"
+    default: return nil
+    }
+}
+
+/// umount2(2). `detach` (MNT_DETACH) unmounts lazily: the mount disappears from the
+/// tree at once, and is freed when nothing uses it any more.
+public func unmount(_ target: String, detach: Bool = false) throws(SyscallError) {
+    try check("umount2", path: target, Glibc.umount2(target, detach ? CL_MNT_DETACH : 0))
+}
+
+/// pivot_root(2): make `newRoot` the root of this mount namespace and move the old
+/// root to `putOld`, which must be at or under `newRoot`.
+public func pivotRoot(_ newRoot: String, putOld: String) throws(SyscallError) {
+    if cl_pivot_root(newRoot, putOld) == -1 {
+        let code = errno
+        let hint: String? = code == EINVAL
+            ? "the new root must be a mount point (bind-mount it onto itself first), not on a shared mount (make / private first), and put_old must be under it"
+            : nil
+        throw SyscallError("pivot_root", path: "\(newRoot), \(putOld)", errno: code, hint: hint)
+    }
+}
