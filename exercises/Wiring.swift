@@ -17,7 +17,9 @@ public enum LearnerSteps {
         processTreeNamespace: { try processTreeNamespace() },
         runInit: { try runInit(command: $0, signals: $1) },
         pivotToRootfs: { try pivotToRootfs($0) },
-        mountProc: { try mountProc() }
+        mountProc: { try mountProc() },
+        cgroupFiles: { try cgroupFiles(for: $0, mode: $1) },
+        joinCgroup: { try joinCgroup($0, pid: $1) }
     )
 
     /// The reference, with your functions for `chapters`.

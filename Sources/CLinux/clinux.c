@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +39,12 @@ int cl_pivot_root(const char *new_root, const char *put_old) {
 int cl_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int cl_set_parent_death_signal(int signal) { return prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0); }
+
+long cl_filesystem_magic(const char *path) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    return (long)info.f_type;
+}
 
 int cl_wifexited(int status) { return WIFEXITED(status); }
 int cl_wexitstatus(int status) { return WEXITSTATUS(status); }

@@ -5,6 +5,7 @@ public enum CheckCatalog {
         1: chapter1Checks,
         2: chapter2Checks,
         3: chapter3Checks,
+        4: chapter4Checks,
     ]
 
     /// The chapters that have checks, in order.

@@ -25,7 +25,7 @@ let chapter3Checks: [Check] = [
     ]) { context in
         let hostMarker = context.workDirectory + "/host-marker"
         try "host-secret".write(toFile: hostMarker, atomically: true, encoding: .utf8)
-        let script = "cat \(hostMarker) 2>/dev/null; cat /../../..\(hostMarker) 2>/dev/null; cd /../../..; pwd; ls /.oldroot 2>/dev/null; echo done"
+        let script = "cat \(hostMarker) 2>/dev/null; cat /../../..\(hostMarker) 2>/dev/null; cd /../../..; pwd; ls -d /.oldroot* 2>/dev/null; echo done"
         let result = context.run(["sh", "-c", script])
         return expect(result.status == 0 && !result.stdout.contains("host-secret") && result.stdout.contains("done")
                       && result.stdout.split(separator: "\n").first == "/" && result.stdout.split(separator: "\n").count == 2,

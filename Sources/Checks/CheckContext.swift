@@ -35,7 +35,7 @@ public final class CheckContext: @unchecked Sendable {
             throw CheckSetupError("\(error)")
         }
         // A file that exists but may not be executed: for the exit-126 check.
-        FileManager.default.createFile(atPath: rootfs + "/etc/not-executable", contents: Data("#!/bin/sh\necho ran\n".utf8),
+        _ = FileManager.default.createFile(atPath: rootfs + "/etc/not-executable", contents: Data("#!/bin/sh\necho ran\n".utf8),
                                        attributes: [.posixPermissions: 0o644])
         if let probeSource {
             let result = CheckContext.runHost(["cc", "-static", "-O2", "-o", rootfs + "/bin/probe", probeSource], timeout: 60)
@@ -119,8 +119,8 @@ public final class RunningProcess: @unchecked Sendable {
         let name = "run-\(UUID().uuidString.prefix(8))"
         stdoutPath = directory + "/\(name).out"
         stderrPath = directory + "/\(name).err"
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: arguments[0].contains("/") ? arguments[0] : "/usr/bin/env")
         process.arguments = arguments[0].contains("/") ? Array(arguments.dropFirst()) : arguments
         process.environment = environment

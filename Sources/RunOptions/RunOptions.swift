@@ -17,6 +17,21 @@ public struct RunOptions: ParsableArguments {
     @Flag(name: .customLong("read-only"), help: "Mount the container's root filesystem as read only.")
     public var readOnly = false
 
+    // Chapter 4's limits, in Docker's names and units. `.unconditional` takes the next
+    // word as the value even when it starts with "-", so `--memory -5m` is refused by
+    // our check with a clear message rather than read as an unknown flag.
+    @Option(name: [.customShort("m"), .long], parsing: .unconditional,
+            help: ArgumentHelp("Memory limit: a number with a unit b, k, m or g (e.g. 64m).", valueName: "bytes"))
+    public var memory: String?
+
+    @Option(name: .customLong("pids-limit"), parsing: .unconditional,
+            help: ArgumentHelp("How many processes the container may have.", valueName: "n"))
+    public var pidsLimit: String?
+
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("How much CPU the container may use, in CPUs (e.g. 0.5).", valueName: "n"))
+    public var cpus: String?
+
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
@@ -32,11 +47,16 @@ public struct RunOptions: ParsableArguments {
     public func spec(stage: Stage, programName: String) throws -> ContainerSpec {
         let arguments = command.first == "--" ? Array(command.dropFirst()) : command
         var spec = ContainerSpec(command: arguments)
+        // Parsed first: bad input must fail before anything (the default rootfs
+        // included) is made.
+        spec.limits = try ResourceLimits(memory: memory, pidsLimit: pidsLimit, cpus: cpus)
         spec.hostname = hostname
         spec.useInit = `init`
         spec.readOnlyRootfs = readOnly
         spec.chrootOnly = chrootOnly
         spec.programName = programName
+        // Bad input must fail before the default rootfs is built: nothing left behind.
+        try spec.validateRequest(stage: stage)
         if stage.includes(.rootFilesystem) {
             spec.rootfs = try rootfs ?? ensureDefaultRootfs(announceAs: programName)
         } else {

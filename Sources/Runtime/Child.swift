@@ -55,7 +55,7 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
 }
 
 /// The last step: execve the command in this very process. `savedMask` is the signal
-/// mask from before the parent blocked signals; the command must not inherit the block.
+/// mask the command starts with (empty); it must not inherit the parent's block.
 func becomeCommand(_ command: [String], environment: [String], steps: Steps, savedMask: SignalSet) throws -> Never {
     try step("restore the signal mask") { try setSignalMask(savedMask) }
     resetSignalDispositions()

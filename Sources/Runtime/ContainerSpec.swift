@@ -14,6 +14,8 @@ public struct ContainerSpec: Sendable {
     public var readOnlyRootfs = false
     /// For the chroot breakout lab only: enter the rootfs with chroot(2), not pivot_root(2).
     public var chrootOnly = false
+    /// Memory, process and CPU limits, enforced with a cgroup (chapter 4).
+    public var limits = ResourceLimits()
     /// A short random id, used for the default hostname and for names on the host.
     public var id: String
     /// How error messages start: "scratch" or "workbook".
@@ -37,6 +39,15 @@ public struct ContainerSpec: Sendable {
     /// Step 1 of the story: reject bad input before anything exists on the host, so a
     /// mistake leaves nothing behind.
     public func validate(stage: Stage) throws(ContainerError) {
+        try validateRequest(stage: stage)
+        if stage.includes(.rootFilesystem) {
+            guard let rootfs else { throw ContainerError(step: "check the request", reason: "no rootfs given") }
+            try validateRootfs(rootfs)
+        }
+    }
+
+    /// Everything but the rootfs: what can be checked before the default rootfs is built.
+    public func validateRequest(stage: Stage) throws(ContainerError) {
         func invalid(_ reason: String) -> ContainerError {
             ContainerError(step: "check the request", reason: reason)
         }
@@ -53,10 +64,10 @@ public struct ContainerSpec: Sendable {
                 throw invalid("--hostname \"\(hostname)\" holds a character no hostname may have")
             }
         }
-        if stage.includes(.rootFilesystem) {
-            guard let rootfs else { throw invalid("no rootfs given") }
-            try validateRootfs(rootfs)
+        if !limits.isEmpty && !stage.includes(.cgroups) {
+            throw invalid("--memory, --pids-limit and --cpus need cgroups, which come in chapter 4 — run at chapter 4's stage or later")
         }
+        try limits.validate()
     }
 
     private func validateRootfs(_ rootfs: String) throws(ContainerError) {

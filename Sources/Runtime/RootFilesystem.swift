@@ -25,15 +25,17 @@ public func pivotToRootfs(_ rootfs: String) throws {
     // pivot_root needs the new root to be a mount point; a plain directory is not.
     // Binding it onto itself makes it one.
     try mount(source: rootfs, target: rootfs, type: nil, flags: [.bind, .recursive])
-    let putOld = rootfs + "/.oldroot"
-    try makeDirectory(putOld, mode: 0o700)
-    try pivotRoot(rootfs, putOld: putOld)
+    // The directory is in the rootfs itself, which other containers may share: a name
+    // of its own keeps two containers starting at once from removing each other's.
+    let oldRoot = "/.oldroot-" + ContainerSpec.newID()
+    try makeDirectory(rootfs + oldRoot, mode: 0o700)
+    try pivotRoot(rootfs, putOld: rootfs + oldRoot)
     // Our working directory still points into the old tree: leave it.
     try changeDirectory("/")
     // MNT_DETACH: processes of ours may still hold files of the old root open (our
     // own executable, at least); a plain unmount would fail with EBUSY.
-    try unmount("/.oldroot", detach: true)
-    try removeDirectory("/.oldroot")
+    try unmount(oldRoot, detach: true)
+    try removeDirectory(oldRoot)
 }
 
 /// The weak way, for the chapter's breakout lab only: chroot(2) into the rootfs.

@@ -12,10 +12,11 @@ public struct Stage: Sendable, Equatable {
         case hostname = 1
         case processTree = 2
         case rootFilesystem = 3
+        case cgroups = 4
     }
 
     public func includes(_ feature: Feature) -> Bool { chapter >= feature.rawValue }
 
     /// Everything the reference runtime has.
-    public static let complete = Stage(chapter: Feature.rootFilesystem.rawValue)
+    public static let complete = Stage(chapter: Feature.cgroups.rawValue)
 }

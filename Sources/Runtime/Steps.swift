@@ -33,6 +33,14 @@ public struct Steps: Sendable {
     /// Runs in the child, after the pivot: a /proc for the new PID namespace.
     public var mountProc: @Sendable () throws -> Void
 
+    // Chapter 4: cgroups.
+    /// The control files (name and value) that set `limits` on a host in `mode`, in
+    /// the order to write them.
+    public var cgroupFiles: @Sendable (_ limits: ResourceLimits, _ mode: CgroupMode) throws -> [CgroupFile]
+    /// Runs in the parent: move process `pid` into the container's cgroup, whose
+    /// directory in every hierarchy is in `directories`.
+    public var joinCgroup: @Sendable (_ directories: [String], _ pid: pid_t) throws -> Void
+
     public init(
         exitCode: @escaping @Sendable (WaitStatus) throws -> Int32,
         execFailureExitCode: @escaping @Sendable (Int32) throws -> Int32,
@@ -41,7 +49,9 @@ public struct Steps: Sendable {
         processTreeNamespace: @escaping @Sendable () throws -> CloneFlags,
         runInit: @escaping @Sendable (pid_t, SignalSet) throws -> Int32,
         pivotToRootfs: @escaping @Sendable (String) throws -> Void,
-        mountProc: @escaping @Sendable () throws -> Void
+        mountProc: @escaping @Sendable () throws -> Void,
+        cgroupFiles: @escaping @Sendable (ResourceLimits, CgroupMode) throws -> [CgroupFile],
+        joinCgroup: @escaping @Sendable ([String], pid_t) throws -> Void
     ) {
         self.exitCode = exitCode
         self.execFailureExitCode = execFailureExitCode
@@ -51,6 +61,8 @@ public struct Steps: Sendable {
         self.runInit = runInit
         self.pivotToRootfs = pivotToRootfs
         self.mountProc = mountProc
+        self.cgroupFiles = cgroupFiles
+        self.joinCgroup = joinCgroup
     }
 
     /// The reference runtime's own functions.
@@ -62,7 +74,9 @@ public struct Steps: Sendable {
         processTreeNamespace: Runtime.processTreeNamespace,
         runInit: Runtime.runInit(command:signals:),
         pivotToRootfs: Runtime.pivotToRootfs(_:),
-        mountProc: Runtime.mountProc
+        mountProc: Runtime.mountProc,
+        cgroupFiles: Runtime.cgroupFiles(for:mode:),
+        joinCgroup: Runtime.joinCgroup(_:pid:)
     )
 
     /// These steps with one chapter's functions taken from `other`.
@@ -81,6 +95,9 @@ public struct Steps: Sendable {
         case 3:
             result.pivotToRootfs = other.pivotToRootfs
             result.mountProc = other.mountProc
+        case 4:
+            result.cgroupFiles = other.cgroupFiles
+            result.joinCgroup = other.joinCgroup
         default:
             break
         }

@@ -55,6 +55,11 @@ public func resetSignalDispositions() {
     }
 }
 
+/// Sets `signal` to be ignored (SIG_IGN) in this process.
+public func ignoreSignal(_ signal: Int32) {
+    Glibc.signal(signal, SIG_IGN)
+}
+
 /// "SIGTERM" for 15: for messages a person reads.
 public func signalName(_ signal: Int32) -> String {
     let names: [Int32: String] = [

@@ -31,7 +31,7 @@ public enum ChapterCatalog {
         Chapter(number: 3, title: "A root of its own: mount namespace and pivot_root", file: "chapters/03-a-root-of-its-own.md",
                 exerciseFolder: "exercises/03-rootfs", exerciseFiles: ["exercises/03-rootfs/RootFilesystem.swift"]),
         Chapter(number: 4, title: "Limits: cgroups", file: "chapters/04-limits-cgroups.md",
-                exerciseFolder: "exercises/04-cgroups", exerciseFiles: []),
+                exerciseFolder: "exercises/04-cgroups", exerciseFiles: ["exercises/04-cgroups/Cgroups.swift"]),
         Chapter(number: 5, title: "Layers: overlay filesystems and images", file: "chapters/05-layers-overlayfs.md",
                 exerciseFolder: "exercises/05-layers", exerciseFiles: []),
         Chapter(number: 6, title: "Configuration: environment and volumes", file: "chapters/06-configuration.md",

@@ -26,7 +26,10 @@ public struct Repository: Sendable {
 
     public init(root: String) { self.root = root }
 
-    public var progressFile: String { root + "/.workbook-progress.json" }
+    /// $WORKBOOK_PROGRESS if set (the tests use their own), else .workbook-progress.json.
+    public var progressFile: String {
+        ProcessInfo.processInfo.environment["WORKBOOK_PROGRESS"] ?? root + "/.workbook-progress.json"
+    }
     public var probeSource: String { root + "/tools/probe/probe.c" }
     public func path(_ relative: String) -> String { root + "/" + relative }
 }

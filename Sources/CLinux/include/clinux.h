@@ -53,6 +53,10 @@ int cl_pipe_cloexec(int fds[2]);
 // prctl(PR_SET_PDEATHSIG): the kernel signals us when our parent dies.
 int cl_set_parent_death_signal(int signal);
 
+// statfs(2)'s f_type for `path` (the filesystem's magic number, linux/magic.h), or -1
+// with errno set. Swift's Glibc module does not include <sys/vfs.h>.
+long cl_filesystem_magic(const char *path);
+
 // The wait(2) status macros are macros, which Swift cannot import.
 int cl_wifexited(int status);
 int cl_wexitstatus(int status);

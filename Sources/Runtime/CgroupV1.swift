@@ -1,0 +1,79 @@
+import Glibc
+import Syscalls
+
+// Chapter 4 — cgroup v1: one tree per controller.
+//
+// Each controller has its own hierarchy, mounted at /sys/fs/cgroup/<controller>
+// (cpu and cpuacct are often mounted together as cpu,cpuacct, with symlinks for both
+// names). A process sits in one group per hierarchy, so the container gets a
+// `scratch/<id>` directory in each tree we use, and its pid is written into each.
+// v1 has no subtree_control: every controller of a tree works in every group of it.
+
+/// The v1 trees a container's group goes in: ours to limit (memory, pids, cpu) and
+/// cpuacct, which counts the CPU time the group used.
+let v1Controllers = ["memory", "pids", "cpu", "cpuacct"]
+
+/// Makes `scratch/<id>` in every v1 hierarchy we use. `needed` are the controllers
+/// the limits write to: a host without one gets an error saying so.
+func createCgroupV1(named id: String, needing needed: [String]) throws -> Cgroup {
+    let hierarchies = try v1Hierarchies()
+    for controller in needed where !hierarchies.contains(where: { $0.controllers.contains(controller) }) {
+        throw ContainerError(
+            step: "create the cgroup",
+            reason: "this host has no \(controller) controller: \(cgroupRoot)/\(controller) is not a cgroup v1 mount (\(CgroupMode.v1)) — mount it (mount -t cgroup -o \(controller) cgroup \(cgroupRoot)/\(controller)) or leave out the flag that needs it")
+    }
+    var made: [CgroupHierarchy] = []
+    do {
+        for hierarchy in hierarchies {
+            try makeGroupDirectory(hierarchy, id: id)
+            made.append(hierarchy)
+        }
+    } catch {
+        _ = removeCgroup(Cgroup(mode: .v1, id: id, hierarchies: made))
+        throw error
+    }
+    return Cgroup(mode: .v1, id: id, hierarchies: hierarchies)
+}
+
+/// The mounted v1 trees among `v1Controllers`, co-mounted ones once.
+func v1Hierarchies() throws -> [CgroupHierarchy] {
+    var hierarchies: [CgroupHierarchy] = []
+    var seen: [(device: UInt, inode: UInt)] = []
+    for controller in v1Controllers {
+        let mount = cgroupRoot + "/" + controller
+        // A plain directory here (an unmounted mount point) is not a cgroup tree.
+        guard (try? filesystemMagic(mount)) == cgroupSuperMagic, let identity = try? fileIdentity(mount) else { continue }
+        if let index = seen.firstIndex(where: { $0 == identity }) {
+            let shared = hierarchies[index]
+            hierarchies[index] = CgroupHierarchy(mount: shared.mount, controllers: shared.controllers + [controller])
+        } else {
+            seen.append(identity)
+            hierarchies.append(CgroupHierarchy(mount: mount, controllers: [controller]))
+        }
+    }
+    return hierarchies
+}
+
+/// mkdir `scratch` (if need be), then `scratch/<id>`. Another runtime may remove an
+/// empty `scratch` between the two (its step 7): then make it again.
+func makeGroupDirectory(_ hierarchy: CgroupHierarchy, id: String) throws(SyscallError) {
+    var attempts = 0
+    while true {
+        try makeDirectory(hierarchy.parentDirectory)
+        do {
+            try checkedMakeDirectory(hierarchy.groupDirectory(id))
+            return
+        } catch where error.errno == ENOENT && attempts < 3 {
+            attempts += 1
+        }
+    }
+}
+
+/// mkdir(2) that fails on EEXIST too: a group of this id must be new.
+func checkedMakeDirectory(_ path: String) throws(SyscallError) {
+    if mkdir(path, 0o755) == -1 {
+        let code = errno
+        throw SyscallError("mkdir", path: path, errno: code,
+                           hint: code == EEXIST ? "a cgroup of this container id is already there" : nil)
+    }
+}

@@ -1,0 +1,67 @@
+import Glibc
+import Syscalls
+
+// Chapter 4 — cgroup v2: one tree, every controller.
+//
+// A controller works in a group only when the group's parent has it in
+// `cgroup.subtree_control`; the parent may then hold no process of its own (the
+// no-internal-processes rule; the root group is the one exception). So we enable
+// memory, pids and cpu in the root's and in `scratch`'s subtree_control — the
+// ancestors — and never in the container's own leaf, which holds its processes.
+
+/// Makes `scratch/<id>` in the unified tree with `needed` controllers (and the rest
+/// of memory, pids, cpu that the host has) enabled for it.
+/// `root` is where the unified tree is mounted (another place only in tests).
+func createCgroupV2(named id: String, needing needed: [String], root: String = cgroupRoot) throws -> Cgroup {
+    let rootControllers = try v2Controllers(in: root)
+    for controller in needed where !rootControllers.contains(controller) {
+        throw ContainerError(
+            step: "create the cgroup",
+            reason: "this host has no \(controller) controller in \(root)/cgroup.controllers (\(CgroupMode.v2)) — it may be bound to a v1 hierarchy, or disabled on the kernel command line (cgroup_disable=)")
+    }
+    let controllers = containerControllers.filter { rootControllers.contains($0) }
+    let hierarchy = CgroupHierarchy(mount: root, controllers: controllers)
+    try makeLeafV2(hierarchy, id: id)
+    return Cgroup(mode: .v2, id: id, hierarchies: [hierarchy])
+}
+
+/// Enables the controllers in the ancestors, then makes the leaf `scratch/<id>`.
+func makeLeafV2(_ hierarchy: CgroupHierarchy, id: String) throws(SyscallError) {
+    var attempts = 0
+    while true {
+        do {
+            try enableControllers(hierarchy.controllers, in: hierarchy.mount)
+            try makeDirectory(hierarchy.parentDirectory)
+            try enableControllers(hierarchy.controllers, in: hierarchy.parentDirectory)
+            try checkedMakeDirectory(hierarchy.groupDirectory(id))
+            return
+        } catch where error.errno == ENOENT && attempts < 3 {
+            // Another runtime removed the empty `scratch` parent under us: again.
+            attempts += 1
+        }
+    }
+}
+
+/// The controllers a v2 group offers its children (its cgroup.controllers).
+func v2Controllers(in directory: String) throws(SyscallError) -> [String] {
+    let bytes = try readFile(directory + "/cgroup.controllers")
+    return String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+}
+
+/// Adds `controllers` to `directory`'s cgroup.subtree_control, in one write, unless
+/// they are all there already (the common case after the first container).
+func enableControllers(_ controllers: [String], in directory: String) throws(SyscallError) {
+    let path = directory + "/cgroup.subtree_control"
+    let enabled = String(decoding: try readFile(path), as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+    let missing = controllers.filter { controller in !enabled.contains { $0 == controller } }
+    if missing.isEmpty { return }
+    do {
+        try writeControlFile(path, missing.map { "+" + $0 }.joined(separator: " "))
+    } catch {
+        var error = error
+        if error.errno == EBUSY {
+            error.hint = "\(directory) holds processes of its own; cgroup v2's no-internal-processes rule lets only a group without processes hand controllers to its children"
+        }
+        throw error
+    }
+}

@@ -1,0 +1,290 @@
+import Glibc
+import Syscalls
+
+// Chapter 4 — limits: control groups.
+//
+// A cgroup is a directory in a special filesystem. Making the directory makes the
+// group; writing a pid to its `cgroup.procs` moves that process in (and every child
+// it has later starts there too); writing to its control files (`memory.max`,
+// `pids.max`, ...) sets the limits the kernel enforces on everyone inside. rmdir(2)
+// removes the group once no process is left in it.
+//
+// Two generations share the idea and differ in layout:
+// - cgroup v2 ("unified"): one tree at /sys/fs/cgroup with every controller. A
+//   controller works in a group only if its parent lists it in
+//   `cgroup.subtree_control`, and a group that hands controllers down may hold no
+//   process itself (the no-internal-processes rule): processes live in leaves.
+// - cgroup v1: one tree per controller, /sys/fs/cgroup/memory, /sys/fs/cgroup/pids,
+//   ... The container gets a directory of the same name in each tree, and its pid is
+//   written into each.
+//
+// The runtime drives both behind the few functions below. Each container's group is
+// `scratch/<id>`: one parent for all our containers, a leaf per container.
+
+/// Which cgroup layout the host has.
+public enum CgroupMode: Sendable, Equatable, CustomStringConvertible {
+    /// One unified tree with every controller (CGROUP2_SUPER_MAGIC at /sys/fs/cgroup).
+    case v2
+    /// One tree per controller under /sys/fs/cgroup (a tmpfs): v1, or a hybrid whose
+    /// controllers all sit on v1.
+    case v1
+
+    public var description: String {
+        switch self {
+        case .v2: return "cgroup v2 (unified)"
+        case .v1: return "cgroup v1 (one hierarchy per controller)"
+        }
+    }
+}
+
+/// One control file of the container's cgroup and the value to write there, such as
+/// `memory.max` = `33554432`. The part of the name before the dot is the controller
+/// it belongs to; on v1, that says which hierarchy holds the file.
+public struct CgroupFile: Sendable, Equatable, CustomStringConvertible {
+    public let name: String
+    public let value: String
+
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    /// "memory" for "memory.max".
+    public var controller: String { String(name.prefix { $0 != "." }) }
+
+    public var description: String { "\(name) = \(value)" }
+}
+
+/// Where cgroup filesystems are mounted.
+let cgroupRoot = "/sys/fs/cgroup"
+/// The group that holds every container's group.
+let cgroupParentName = "scratch"
+
+/// The controllers a container's group gets: what the limits need, and with no limit
+/// still these, so the container's usage is counted (and shows) per container.
+let containerControllers = ["memory", "pids", "cpu"]
+
+/// Files the kernel offers only when swap accounting is on. Without them a memory
+/// limit still holds; the container may just swap beyond it.
+let optionalCgroupFiles: Set<String> = ["memory.swap.max", "memory.memsw.limit_in_bytes"]
+
+/// One container's cgroup, in whichever mode the host has.
+public struct Cgroup: Sendable {
+    public let mode: CgroupMode
+    public let id: String
+    /// The hierarchies the group lives in: one on v2, one per mounted controller tree
+    /// on v1 (cpu and cpuacct share one where they are mounted together).
+    let hierarchies: [CgroupHierarchy]
+
+    /// The container's group directory in every hierarchy.
+    public var directories: [String] { hierarchies.map { $0.groupDirectory(id) } }
+
+    /// The directory that holds control file `name` (on v1 the hierarchy of its
+    /// controller, by the name's prefix).
+    func directory(holding name: String) throws(SyscallError) -> String {
+        let controller = String(name.prefix { $0 != "." })
+        guard let hierarchy = hierarchies.first(where: { mode == .v2 || $0.controllers.contains(controller) }) else {
+            throw SyscallError("open", path: name, errno: ENOENT,
+                               hint: "no \(controller) hierarchy is mounted under \(cgroupRoot) (\(mode))")
+        }
+        return hierarchy.groupDirectory(id) + "/" + name
+    }
+}
+
+/// One mounted cgroup tree and the controllers it has.
+struct CgroupHierarchy: Sendable {
+    /// Where it is mounted: /sys/fs/cgroup (v2) or /sys/fs/cgroup/memory (v1).
+    let mount: String
+    let controllers: [String]
+
+    var parentDirectory: String { mount + "/" + cgroupParentName }
+    func groupDirectory(_ id: String) -> String { parentDirectory + "/" + id }
+}
+
+// MARK: the story's functions
+
+/// statfs(2) of /sys/fs/cgroup says which mode the host has.
+public func detectCgroupMode() throws -> CgroupMode {
+    let magic: Int
+    do {
+        magic = try filesystemMagic(cgroupRoot)
+    } catch {
+        throw SyscallError(error.call, path: cgroupRoot, errno: error.errno,
+                           hint: "cgroups need /sys/fs/cgroup mounted (sysfs on /sys, then cgroup2 or a tmpfs of v1 trees)")
+    }
+    switch magic {
+    case cgroup2SuperMagic: return .v2
+    case tmpfsMagic: return .v1
+    default:
+        throw ContainerError(step: "find the cgroup mode",
+                             reason: "\(cgroupRoot) is neither cgroup2 nor a tmpfs of v1 hierarchies (statfs magic 0x\(String(magic, radix: 16))) — mount cgroup2 there")
+    }
+}
+
+// linux/magic.h
+let cgroup2SuperMagic = 0x6367_7270
+let cgroupSuperMagic = 0x0027_e0eb
+let tmpfsMagic = 0x0102_1994
+
+/// Step 2: makes the container's group, with the controllers `files` need, and
+/// writes `files` into it. On any failure, what was made is removed again.
+public func createCgroup(named id: String, mode: CgroupMode, setting files: [CgroupFile]) throws -> Cgroup {
+    var needed: [String] = []
+    for file in files where !needed.contains(file.controller) { needed.append(file.controller) }
+    let cgroup: Cgroup
+    switch mode {
+    case .v2: cgroup = try createCgroupV2(named: id, needing: needed)
+    case .v1: cgroup = try createCgroupV1(named: id, needing: needed)
+    }
+    do {
+        for file in files {
+            let path = try cgroup.directory(holding: file.name)
+            do {
+                try writeControlFile(path, file.value)
+            } catch where error.errno == ENOENT && optionalCgroupFiles.contains(file.name) {
+                continue
+            }
+        }
+    } catch {
+        _ = removeCgroup(cgroup)
+        throw error
+    }
+    return cgroup
+}
+
+/// Step 7: removes the container's group from every hierarchy; then the empty groups
+/// that a runtime killed with SIGKILL left behind, and the `scratch` parent if it is
+/// empty. Returns the first error, for the caller to report; it never throws, as it
+/// runs on every exit path.
+@discardableResult
+public func removeCgroup(_ cgroup: Cgroup) -> SyscallError? {
+    var firstError: SyscallError?
+    for directory in cgroup.directories {
+        if let error = removeGroupDirectory(directory), firstError == nil { firstError = error }
+    }
+    for hierarchy in cgroup.hierarchies {
+        removeLeftoverGroups(in: hierarchy.parentDirectory)
+    }
+    return firstError
+}
+
+/// rmdir(2) of a cgroup, retried while it is busy. The container's PID 1 has been
+/// reaped, but the other processes the kernel killed with it may take a moment to
+/// leave the group; until then rmdir says EBUSY.
+func removeGroupDirectory(_ directory: String) -> SyscallError? {
+    var attempts = 0
+    while true {
+        do {
+            try removeDirectory(directory)
+            return nil
+        } catch where error.errno == ENOENT {
+            return nil
+        } catch where error.errno == EBUSY && attempts < 200 {
+            attempts += 1
+            sleepMicroseconds(5_000)
+        } catch {
+            var error = error
+            if error.errno == EBUSY {
+                error.hint = "processes are still in the group after a second: see \(directory)/cgroup.procs"
+            }
+            return error
+        }
+    }
+}
+
+/// The cleanup after a `kill -9` of a runtime, which never reached its step 7: rmdir
+/// the groups under `scratch/` that are empty, then `scratch/` itself if it is empty.
+///
+/// Cheap: one readdir, and no stat unless a name looks like a container id. rmdir
+/// refuses a group with processes (EBUSY) or children, so a running container is never
+/// touched; a group younger than a few seconds is left alone too, as it may belong to
+/// a runtime that made it and has not yet moved its container in.
+func removeLeftoverGroups(in parent: String) {
+    guard let names = try? listDirectory(parent) else { return }
+    let now = secondsSinceEpoch()
+    for name in names where looksLikeContainerID(name) {
+        let directory = parent + "/" + name
+        if let created = try? changeTime(directory), now - created >= 5 {
+            _ = try? removeDirectory(directory)
+        }
+    }
+    // Fails (EBUSY, ENOTEMPTY) while other containers are there: fine.
+    _ = try? removeDirectory(parent)
+}
+
+/// Twelve hex digits or so (ContainerSpec.newID); control files all have dots or
+/// letters past f.
+func looksLikeContainerID(_ name: String) -> Bool {
+    !name.isEmpty && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+}
+
+/// How many processes the kernel's OOM killer killed in the group because of its
+/// memory limit; nil if it cannot be told.
+public func oomKillCount(_ cgroup: Cgroup) -> Int? {
+    switch cgroup.mode {
+    case .v2:
+        // memory.events: "oom_kill N", counted for this group and its descendants.
+        guard let path = try? cgroup.directory(holding: "memory.events"),
+              let text = readControlFile(path) else { return nil }
+        return keyedValue("oom_kill", in: text)
+    case .v1:
+        // memory.oom_control has an oom_kill line since Linux 4.13; before that,
+        // memory.failcnt (how often the limit was hit) is the best hint there is.
+        guard let path = try? cgroup.directory(holding: "memory.oom_control") else { return nil }
+        if let text = readControlFile(path), let kills = keyedValue("oom_kill", in: text) { return kills }
+        guard let failures = (try? cgroup.directory(holding: "memory.failcnt")).flatMap(readControlFile) else { return nil }
+        return Int(failures.filter { !$0.isWhitespace }).map { $0 > 0 ? 1 : 0 }
+    }
+}
+
+/// The number after `key` in a flat-keyed file ("oom_kill 1\n").
+func keyedValue(_ key: String, in text: String) -> Int? {
+    for line in text.split(separator: "\n") {
+        let fields = line.split(separator: " ")
+        if fields.count == 2 && fields[0] == key { return Int(fields[1]) }
+    }
+    return nil
+}
+
+// MARK: the learner's part (exercises/04-cgroups/Cgroups.swift)
+
+/// The control files that set `limits`, in the order to write them, for `mode`.
+///
+/// v2: memory.max and memory.swap.max (0: no swap, or the limit would not be real),
+/// pids.max, cpu.max ("quota period"). v1: memory.limit_in_bytes, then
+/// memory.memsw.limit_in_bytes (memory plus swap, the same: no swap; the kernel wants
+/// it set after the memory limit, as it may never be below it), pids.max,
+/// cpu.cfs_period_us then cpu.cfs_quota_us.
+public func cgroupFiles(for limits: ResourceLimits, mode: CgroupMode) -> [CgroupFile] {
+    var files: [CgroupFile] = []
+    switch mode {
+    case .v2:
+        if let bytes = limits.memoryBytes {
+            files.append(CgroupFile("memory.max", String(bytes)))
+            files.append(CgroupFile("memory.swap.max", "0"))
+        }
+        if let pids = limits.pids { files.append(CgroupFile("pids.max", String(pids))) }
+        if let quota = limits.cpuQuotaMicroseconds {
+            files.append(CgroupFile("cpu.max", "\(quota) \(ResourceLimits.cpuPeriodMicroseconds)"))
+        }
+    case .v1:
+        if let bytes = limits.memoryBytes {
+            files.append(CgroupFile("memory.limit_in_bytes", String(bytes)))
+            files.append(CgroupFile("memory.memsw.limit_in_bytes", String(bytes)))
+        }
+        if let pids = limits.pids { files.append(CgroupFile("pids.max", String(pids))) }
+        if let quota = limits.cpuQuotaMicroseconds {
+            files.append(CgroupFile("cpu.cfs_period_us", String(ResourceLimits.cpuPeriodMicroseconds)))
+            files.append(CgroupFile("cpu.cfs_quota_us", String(quota)))
+        }
+    }
+    return files
+}
+
+/// Step 4, in the parent: moves process `pid` into the container's group, in every
+/// hierarchy. Its children (everything the container starts) are born there too.
+public func joinCgroup(_ directories: [String], pid: pid_t) throws {
+    for directory in directories {
+        try writeControlFile(directory + "/cgroup.procs", String(pid))
+    }
+}

@@ -1,0 +1,114 @@
+import Checks
+import Foundation
+import Testing
+import Workbook
+
+/// Where the tests find what they drive: the repository and the built executables.
+enum Support {
+    static let isRoot = geteuid() == 0
+    static let rootReason: Comment = "needs root: containers need namespaces and mounts — run `sudo swift test`"
+
+    static let repository: Repository = {
+        // #filePath is Tests/ChapterTests/Support.swift inside the repository.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        return Repository(root: root)
+    }()
+
+    /// The directory holding this test binary also holds `scratch` and `workbook`.
+    static let binDirectory: String = {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        // The test bundle may sit one level deeper (….xctest/…).
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("workbook").path)
+                && directory.path != "/" {
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.path
+    }()
+
+    static var workbook: String { binDirectory + "/workbook" }
+    static var scratch: String { binDirectory + "/scratch" }
+
+    /// True when the chapter's exercise files are exactly as committed: what CI's fresh
+    /// clone has, and the only state in which "the stubs fail" can be proven.
+    static func exerciseIsPristine(_ chapter: Int) -> Bool {
+        guard let folder = ChapterCatalog.chapter(chapter)?.exerciseFolder else { return false }
+        let diff = run(["git", "-C", repository.root, "status", "--porcelain", "--", folder])
+        return diff.status == 0 && diff.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+    }
+
+    /// CI must prove the stubs fail; a learner's checkout with finished exercises may not.
+    static var inCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    struct Output {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs a host command to the end (stdout and stderr to files: no pipe can fill up).
+    static func run(_ arguments: [String], environment extra: [String: String] = [:], directory: String? = nil) -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = binDirectory + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+        environment["NO_COLOR"] = "1"
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("chapter-tests-\(UUID().uuidString)")
+        let out = base.path + ".out", err = base.path + ".err"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: out)
+            try? FileManager.default.removeItem(atPath: err)
+        }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: out)
+        process.standardError = FileHandle(forWritingAtPath: err)
+        do { try process.run() } catch { return Output(status: -1, stdout: "", stderr: "\(error)") }
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus,
+                      stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+
+    /// A fresh temporary directory, for SCRATCH_HOME and progress files.
+    static func temporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("chapter-tests-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// What a run of a runtime can leave on the host: mounts and check directories.
+    static func hostFootprint() -> [String] {
+        let mounts = HostView.mountTable()
+        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? [])
+            .filter { $0.hasPrefix("workbook-check-") }
+        return mounts + leftovers.map { "tmp: \($0)" }
+    }
+
+    /// Runs `checks` against `runtime` with the Checker, quietly.
+    static func runChecks(_ checks: [Check], runtime: [String], stage: Int) throws -> [Checker.Result] {
+        try Checker(repository: repository, colors: false).run(checks, runtime: runtime, stage: stage, print: false)
+    }
+
+    static func describe(_ results: [Checker.Result]) -> String {
+        results.map { result in
+            switch result.outcome {
+            case .passed: return "✓ \(result.check.id)"
+            case .skipped(let why): return "- \(result.check.id) SKIPPED: \(why)"
+            case .failed(let expected, let saw): return "✗ \(result.check.id): expected \(expected); saw \(saw)"
+            }
+        }.joined(separator: "\n")
+    }
+}
+
+/// Everything that runs containers, one test at a time: the checks time signals and
+/// reaping on a 2-core machine, and each test compares the host's mounts before and
+/// after, which only means something when no other test is running a container.
+@Suite(.serialized, .enabled(if: Support.isRoot, Support.rootReason))
+struct ContainerTests {}
