@@ -41,7 +41,7 @@ let chapter0Checks: [Check] = [
 
     Check("forwards-sigterm", chapter: 0, "SIGTERM sent to the runtime reaches the command", hints: [
         "The runtime blocks the forwarded signals and takes them with sigwaitinfo; anything but SIGCHLD goes to the container with kill().",
-        "Is the runtime waiting in waitForwardingSignals? Did the child restore its signal mask before execve? A command started with SIGTERM blocked never sees it.",
+        "Is the runtime waiting in waitForwardingSignals? Did the child unblock its signals before execve? A command started with SIGTERM blocked never sees it.",
     ]) { context in
         let script = "trap 'echo got-TERM; exit 7' TERM; echo ready; while true; do sleep 0.05; done"
         let running = context.start(["sh", "-c", script])

@@ -37,7 +37,18 @@ public final class CheckContext: @unchecked Sendable {
         // A file that exists but may not be executed: for the exit-126 check.
         _ = FileManager.default.createFile(atPath: rootfs + "/etc/not-executable", contents: Data("#!/bin/sh\necho ran\n".utf8),
                                        attributes: [.posixPermissions: 0o644])
-        if let probeSource {
+        if let prebuilt = ProcessInfo.processInfo.environment["WORKBOOK_PROBE"] {
+            // Where there is no compiler (the cgroup v2 VM of tools/vm), the probe was
+            // compiled beforehand with the command below, and $WORKBOOK_PROBE names it.
+            do {
+                try FileManager.default.copyItem(atPath: prebuilt, toPath: rootfs + "/bin/probe")
+                probe = "/bin/probe"
+                probeProblem = nil
+            } catch {
+                probe = nil
+                probeProblem = "could not copy the probe named by WORKBOOK_PROBE (\(prebuilt)): \(error)"
+            }
+        } else if let probeSource {
             let result = CheckContext.runHost(["cc", "-static", "-O2", "-o", rootfs + "/bin/probe", probeSource], timeout: 60)
             if result.status == 0 {
                 probe = "/bin/probe"

@@ -8,7 +8,7 @@ import Syscalls
 /// The first code the cloned child runs. Never returns to the caller's code: it
 /// execs the command, or exits with the code its failure means.
 func containerMain(
-    _ spec: ContainerSpec, stage: Stage, steps: Steps, channel: SetupChannel, savedMask: SignalSet
+    _ spec: ContainerSpec, stage: Stage, steps: Steps, channel: SetupChannel
 ) -> Int32 {
     // If the runtime dies (even of SIGKILL), take the container down with it rather
     // than leave it running with nobody to wait for it or clean up after it.
@@ -21,9 +21,9 @@ func containerMain(
         let environment = containerEnvironment(hostname: spec.effectiveHostname)
         if stage.includes(.processTree) && spec.useInit {
             return try runCommandUnderInit(spec.command, environment: environment, steps: steps,
-                                           channel: channel, savedMask: savedMask)
+                                           channel: channel)
         }
-        try becomeCommand(spec.command, environment: environment, steps: steps, savedMask: savedMask)
+        try becomeCommand(spec.command, environment: environment, steps: steps)
     } catch let error as ContainerError {
         channel.reportFailure(error)
         return error.exitCode
@@ -54,10 +54,14 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
     }
 }
 
-/// The last step: execve the command in this very process. `savedMask` is the signal
-/// mask the command starts with (empty); it must not inherit the parent's block.
-func becomeCommand(_ command: [String], environment: [String], steps: Steps, savedMask: SignalSet) throws -> Never {
-    try step("restore the signal mask") { try setSignalMask(savedMask) }
+/// The last step: execve the command in this very process.
+func becomeCommand(_ command: [String], environment: [String], steps: Steps) throws -> Never {
+    // The command starts with no signal blocked, as a fresh process should: not with
+    // the runtime's block of the forwarded signals, and not with the mask the runtime
+    // inherited — one started by a thread of a threaded program (a test harness, a
+    // supervisor) may inherit a mask that blocks nearly everything, and a container
+    // that cannot be sent SIGTERM hangs.
+    try step("unblock signals") { try unblockAllSignals() }
     resetSignalDispositions()
     do {
         try execCommand(command, environment: environment)
@@ -69,12 +73,12 @@ func becomeCommand(_ command: [String], environment: [String], steps: Steps, sav
 
 /// With --init: we stay PID 1 and run the command as our child.
 func runCommandUnderInit(
-    _ command: [String], environment: [String], steps: Steps, channel: SetupChannel, savedMask: SignalSet
+    _ command: [String], environment: [String], steps: Steps, channel: SetupChannel
 ) throws -> Int32 {
     let pid = try step("start the command under init") { try forkProcess() }
     if pid == 0 {
         do {
-            try becomeCommand(command, environment: environment, steps: steps, savedMask: savedMask)
+            try becomeCommand(command, environment: environment, steps: steps)
         } catch let error as ContainerError {
             channel.reportFailure(error)
             exitImmediately(error.exitCode)

@@ -50,16 +50,11 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     }
     // Block the signals we forward before the child exists: one that came between
     // clone and the wait below would otherwise kill the runtime and orphan the child.
-    _ = try step("block signals") { try blockSignals(runtimeSignals) }
-    // The command starts with no signal blocked, as a fresh process should — not with
-    // the mask the runtime inherited: one started by a thread of a threaded program (a
-    // test harness, a supervisor) may inherit a mask that blocks nearly everything,
-    // and a container that cannot be sent SIGTERM hangs.
-    let savedMask = SignalSet([])
+    try step("block signals") { try blockSignals(runtimeSignals) }
     let channel = try step("create the setup pipes") { try SetupChannel() }
     let child = try step("clone the container's process") {
         try clone(flags: namespaces) {
-            containerMain(spec, stage: stage, steps: steps, channel: channel, savedMask: savedMask)
+            containerMain(spec, stage: stage, steps: steps, channel: channel)
         }
     }
     channel.parentCloseChildEnds()

@@ -15,25 +15,23 @@ public struct SignalSet: Sendable {
     }
 }
 
-/// Blocks `set` for this thread and returns the mask that was in force before.
+/// Blocks `set` for this thread.
 ///
 /// A blocked signal is not lost: it waits, pending, until sigwaitinfo takes it. That
 /// turns asynchronous signals into a plain loop — no handlers, no threads.
-public func blockSignals(_ set: SignalSet) throws(SyscallError) -> SignalSet {
-    var old = SignalSet([])
+public func blockSignals(_ set: SignalSet) throws(SyscallError) {
     var wanted = set.raw
-    let result = sigprocmask(SIG_BLOCK, &wanted, &old.raw)
+    let result = sigprocmask(SIG_BLOCK, &wanted, nil)
     if result != 0 { throw SyscallError("sigprocmask", errno: result) }
-    return old
 }
 
-/// Puts back a mask saved by `blockSignals`.
+/// Unblocks every signal.
 ///
 /// The signal mask survives execve(2): a command started with SIGTERM blocked could
-/// never be stopped politely. Every process we create restores the mask before exec.
-public func setSignalMask(_ set: SignalSet) throws(SyscallError) {
-    var wanted = set.raw
-    let result = sigprocmask(SIG_SETMASK, &wanted, nil)
+/// never be stopped politely. Every process we create clears the mask before exec.
+public func unblockAllSignals() throws(SyscallError) {
+    var none = SignalSet([]).raw
+    let result = sigprocmask(SIG_SETMASK, &none, nil)
     if result != 0 { throw SyscallError("sigprocmask", errno: result) }
 }
 
