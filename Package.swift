@@ -49,7 +49,7 @@ let package = Package(
             name: "workbook",
             dependencies: ["Workbook", "RunOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions"]),
         .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime"]),
     ],
     swiftLanguageModes: [.v6]

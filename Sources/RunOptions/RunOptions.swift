@@ -42,6 +42,28 @@ public struct RunOptions: ParsableArguments {
 
     public init() {}
 
+    /// The same flags as plain values.
+    public var request: RunRequest {
+        RunRequest(hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, memory: memory,
+                   pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly, command: command)
+    }
+}
+
+/// What `run`'s flags ask for, as plain values: from ArgumentParser (`RunOptions`), or
+/// from the hand-written reader below on scratch's fast path.
+public struct RunRequest: Equatable, Sendable {
+    public var hostname: String?
+    public var useInit = false
+    public var rootfs: String?
+    public var readOnly = false
+    public var memory: String?
+    public var pidsLimit: String?
+    public var cpus: String?
+    public var chrootOnly = false
+    /// The command and its arguments, as ArgumentParser leaves them (a leading "--"
+    /// may still be there).
+    public var command: [String] = []
+
     /// The container spec these flags describe. The default rootfs is built on first
     /// use, so a fresh machine can `scratch run -- sh` at once.
     public func spec(stage: Stage, programName: String) throws -> ContainerSpec {
@@ -51,7 +73,7 @@ public struct RunOptions: ParsableArguments {
         // included) is made.
         spec.limits = try ResourceLimits(memory: memory, pidsLimit: pidsLimit, cpus: cpus)
         spec.hostname = hostname
-        spec.useInit = `init`
+        spec.useInit = useInit
         spec.readOnlyRootfs = readOnly
         spec.chrootOnly = chrootOnly
         spec.programName = programName
@@ -63,6 +85,62 @@ public struct RunOptions: ParsableArguments {
             spec.rootfs = rootfs
         }
         return spec
+    }
+}
+
+extension RunRequest {
+    /// Reads `run`'s flags by hand, for the plain command lines scripts and
+    /// benchmarks use: `--flag value` and `--flag`, each at most once, then `--` and the
+    /// command. Anything else (--help, --flag=value, an unknown or repeated flag, a
+    /// missing value) gives nil, and ArgumentParser, which owns the errors and the
+    /// help text, reads the command line instead.
+    ///
+    /// Why by hand: ArgumentParser finds a command's options by reflection, whose
+    /// type lookups walk every protocol conformance in the binary. That is about 3 ms
+    /// of a release `scratch run` — half of what crun needs for a whole container.
+    /// RunOptionsTests proves that both readers agree on every command line this one
+    /// accepts.
+    public init?<Arguments: Collection>(plainArguments arguments: Arguments) where Arguments.Element == String {
+        self.init()
+        var seen: Set<String> = []
+        var rest = arguments[...]
+        while let word = rest.first {
+            // "--" ends the flags: the command is what follows. (ArgumentParser reads
+            // flags after a first plain word too — `run hostname --init` — so a
+            // command without "--" in front is left to it.)
+            if word == "--" {
+                command = Array(rest.dropFirst())
+                return
+            }
+            rest = rest.dropFirst()
+            guard !seen.contains(word) else { return nil }
+            seen.insert(word)
+            switch word {
+            case "--init": useInit = true
+            case "--read-only": readOnly = true
+            case "--unsafe-chroot": chrootOnly = true
+            case "--hostname", "--rootfs", "--memory", "-m", "--pids-limit", "--cpus":
+                // The limits take any next word (`--memory -5m` must reach our own
+                // check); a name or a path that looks like a flag is left to
+                // ArgumentParser's error.
+                guard let value = rest.first,
+                      !value.hasPrefix("-") || !(word == "--hostname" || word == "--rootfs") else { return nil }
+                rest = rest.dropFirst()
+                switch word {
+                case "--hostname": hostname = value
+                case "--rootfs": rootfs = value
+                case "--pids-limit": pidsLimit = value
+                case "--cpus": cpus = value
+                default:
+                    guard !seen.contains(word == "-m" ? "--memory" : "-m") else { return nil }
+                    memory = value
+                }
+            default:
+                return nil
+            }
+        }
+        // No "--": let ArgumentParser read it, and say what is wrong in its words.
+        return nil
     }
 }
 

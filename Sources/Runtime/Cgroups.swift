@@ -163,7 +163,13 @@ public func removeCgroup(_ cgroup: Cgroup) -> SyscallError? {
         if let error = removeGroupDirectory(directory), firstError == nil { firstError = error }
     }
     for hierarchy in cgroup.hierarchies {
-        removeLeftoverGroups(in: hierarchy.parentDirectory)
+        // Usually ours was the only group, and the parent goes at once: nothing to
+        // sweep, and no readdir on the way out.
+        do {
+            try removeDirectory(hierarchy.parentDirectory)
+        } catch {
+            removeLeftoverGroups(in: hierarchy.parentDirectory)
+        }
     }
     return firstError
 }

@@ -198,7 +198,7 @@ struct Run: ParsableCommand {
         }
         do {
             try requireRoot("workbook run")
-            let spec = try options.spec(stage: stage, programName: "workbook")
+            let spec = try options.request.spec(stage: stage, programName: "workbook")
             Foundation.exit(runContainer(spec, stage: stage, steps: steps))
         } catch {
             fail("\(error)", code: (error as? ContainerError)?.exitCode ?? Runtime.ExitCode.runtimeFailed)
