@@ -1,3 +1,4 @@
+import Checks
 import Testing
 import Workbook
 
@@ -37,6 +38,28 @@ import Workbook
                 #expect(lesson.body.contains(file), "chapter \(chapter.number) must name \(file)")
             }
             #expect(lesson.body.contains("workbook check \(chapter.number)"), "chapter \(chapter.number) must give its check command")
+        }
+    }
+
+    /// The sample `workbook check` output a chapter prints must name real checks, and
+    /// each chapter title it shows must be the catalog's: lessons that are true.
+    @Test func sampleCheckOutputNamesRealChecks() throws {
+        let titles = Set(CheckCatalog.chapters.flatMap { CheckCatalog.checks(for: $0) }.map(\.title))
+        for chapter in ChapterCatalog.all where chapter.isAvailable(in: Support.repository) {
+            let text = try Lesson.load(chapter, from: Support.repository).body
+            var shown = 0
+            for line in text.split(separator: "\n") {
+                for mark in ["  ✓ ", "  ✗ "] where line.hasPrefix(mark) {
+                    let title = String(line.dropFirst(mark.count))
+                    #expect(titles.contains(title), "chapter \(chapter.number) shows a check that does not exist: \(title)")
+                    shown += 1
+                }
+                if line.hasPrefix("Chapter "), line.contains(" — "), let number = Int(line.dropFirst("Chapter ".count).prefix { $0.isNumber }),
+                   let real = ChapterCatalog.chapter(number) {
+                    #expect(line == "Chapter \(number) — \(real.title)", "chapter \(chapter.number) shows a heading the checker does not print: \(line)")
+                }
+            }
+            #expect(shown > 0, "chapter \(chapter.number) shows no sample check output")
         }
     }
 
