@@ -36,8 +36,11 @@ let chapter1Checks: [Check] = [
         let host = HostView.namespace("uts", of: "self") ?? "?"
         let inside = context.run(["readlink", "/proc/self/ns/uts"])
         let running = context.start(["sleep", "5"])
-        let container = running.containerPID().flatMap { HostView.namespace("uts", of: String($0)) }
-        running.signal(SIGKILL)
+        let pid = running.containerPID()
+        let container = pid.flatMap { HostView.namespace("uts", of: String($0)) }
+        // Kill the container, not the runtime: a runtime killed with SIGKILL never
+        // reaches its cleanup (from chapter 4 on, its cgroup would stay behind).
+        if let pid { kill(pid, SIGKILL) } else { running.signal(SIGKILL) }
         _ = running.wait(timeout: 5)
         return all(
             expect(inside.status == 0 && inside.stdout.trimmed != host,

@@ -46,7 +46,7 @@ let chapter2Checks: [Check] = [
         // The subshell starts `sleep 0.2` in the background and exits at once: sleep is
         // orphaned and handed to PID 1. The command itself lives on for 3 s.
         let running = context.start(["sh", "-c", "(sleep 0.2 &); echo started; sleep 3"], options: ["--init"])
-        guard running.waitForOutput("started"), let initPID = running.containerPID(),
+        guard running.waitForOutput("started"), let initPID = running.containerPID(afterExec: false),
               let namespace = HostView.namespace("pid", of: String(initPID)) else {
             return .failed(expected: "the container to start", saw: describe(running.wait(timeout: 5)))
         }
@@ -83,7 +83,7 @@ let chapter2Checks: [Check] = [
         "When PID 1 of a PID namespace exits, the kernel kills every other process in it: this holds once the container has its own PID namespace.",
     ]) { context in
         let running = context.start(["sh", "-c", "sleep 30 & echo started; sleep 0.3"])
-        guard running.waitForOutput("started"), let pid = running.containerPID(),
+        guard running.waitForOutput("started"), let pid = running.containerPID(afterExec: false),
               let namespace = HostView.namespace("pid", of: String(pid)) else {
             return .failed(expected: "the container to start", saw: describe(running.wait(timeout: 5)))
         }

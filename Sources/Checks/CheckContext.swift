@@ -165,12 +165,20 @@ public final class RunningProcess: @unchecked Sendable {
         return false
     }
 
-    /// The container's first process as the host sees it: the runtime's child.
-    public func containerPID(timeout: Double = 5) -> pid_t? {
+    /// The container's first process as the host sees it: the runtime's child, once it
+    /// runs the command (its name is no longer the runtime's). A check that killed it
+    /// earlier would cut its setup short — a half-done pivot leaves its put_old
+    /// directory in the rootfs, for the next check to find. With `afterExec: false`
+    /// (an init that never execs) the child as soon as it exists.
+    public func containerPID(timeout: Double = 5, afterExec: Bool = true) -> pid_t? {
+        let runtimeName = HostView.process(String(pid))?.command
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline && process.isRunning {
-            if let child = HostView.children(of: pid).first { return child }
-            usleep(5_000)
+            if let child = HostView.children(of: pid).first {
+                if !afterExec { return child }
+                if let name = HostView.process(String(child))?.command, name != runtimeName { return child }
+            }
+            usleep(2_000)
         }
         return nil
     }

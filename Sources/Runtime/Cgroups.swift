@@ -137,19 +137,29 @@ public func createCgroup(named id: String, mode: CgroupMode, setting files: [Cgr
     case .v1: cgroup = try createCgroupV1(named: id, needing: needed)
     }
     do {
-        for file in files {
-            let path = try cgroup.directory(holding: file.name)
-            do {
-                try writeControlFile(path, file.value)
-            } catch where error.errno == ENOENT && optionalCgroupFiles.contains(file.name) {
-                continue
-            }
-        }
+        for file in files { try writeLimit(file, in: cgroup) }
     } catch {
         _ = removeCgroup(cgroup)
         throw error
     }
     return cgroup
+}
+
+/// Writes one control file of the container's group.
+func writeLimit(_ file: CgroupFile, in cgroup: Cgroup) throws(SyscallError) {
+    let path = try cgroup.directory(holding: file.name)
+    do {
+        try writeControlFile(path, file.value)
+    } catch where error.errno == ENOENT && optionalCgroupFiles.contains(file.name) {
+        return
+    } catch where error.errno == ENOENT {
+        // A typo in the name, or a controller the group does not have: the kernel
+        // makes a control file only for the controllers a group has.
+        var missing = error
+        missing.hint = "no control file of that name here: check the name, and that the \(file.controller) controller is enabled for the group"
+            + (cgroup.mode == .v2 ? " (v2: listed in the parent's cgroup.subtree_control)" : "")
+        throw missing
+    }
 }
 
 /// Step 7: removes the container's group from every hierarchy; then the empty groups

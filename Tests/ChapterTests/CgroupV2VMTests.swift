@@ -63,6 +63,11 @@ extension ContainerTests {
         #expect(console.contains("0::/scratch/"), "\(log)")
 
         #expect(console.contains("@@vm: leftover cgroups: none"), "\(log)")
+
+        // Bad input's cousin: a host without the controller a flag needs.
+        #expect(console.contains("@@vm: missing controller rc=125, left: nothing, said: scratch: create the cgroup: this host has no pids controller"),
+                "\(log)")
+        #expect(!console.contains("pids did not come back"), "\(log)")
     }
 }
 }
