@@ -19,7 +19,9 @@ public enum LearnerSteps {
         pivotToRootfs: { try pivotToRootfs($0) },
         mountProc: { try mountProc() },
         cgroupFiles: { try cgroupFiles(for: $0, mode: $1) },
-        joinCgroup: { try joinCgroup($0, pid: $1) }
+        makeCgroup: { try makeCgroup($0, mode: $1, controllers: $2) },
+        joinCgroup: { try joinCgroup($0, pid: $1) },
+        removeCgroup: { try removeCgroup($0) }
     )
 
     /// The reference, with your functions for `chapters`.

@@ -75,11 +75,6 @@ public func buildBusyboxRootfs(at path: String) throws(ContainerError) {
     }
 }
 
-func parentDirectory(of path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "." }
-    return slash == path.startIndex ? "/" : String(path[..<slash])
-}
-
 /// True when the ELF file at `path` has no program interpreter (PT_INTERP): it needs
 /// no dynamic loader and no shared libraries, so it runs alone in an empty rootfs.
 func isStaticallyLinked(_ path: String) -> Bool {

@@ -13,24 +13,14 @@ import Syscalls
 /// cpuacct, which counts the CPU time the group used.
 let v1Controllers = ["memory", "pids", "cpu", "cpuacct"]
 
-/// Makes `scratch/<id>` in every v1 hierarchy we use. `needed` are the controllers
-/// the limits write to: a host without one gets an error saying so.
-func createCgroupV1(named id: String, needing needed: [String]) throws -> Cgroup {
+/// Where `scratch/<id>` goes: one directory in every v1 hierarchy we use. `needed`
+/// are the controllers the limits write to: a host without one gets an error.
+func cgroupLayoutV1(named id: String, needing needed: [String]) throws -> Cgroup {
     let hierarchies = try v1Hierarchies()
     for controller in needed where !hierarchies.contains(where: { $0.controllers.contains(controller) }) {
         throw ContainerError(
             step: "create the cgroup",
             reason: "this host has no \(controller) controller: \(cgroupRoot)/\(controller) is not a cgroup v1 mount (\(CgroupMode.v1)) — mount it (mount -t cgroup -o \(controller) cgroup \(cgroupRoot)/\(controller)) or leave out the flag that needs it")
-    }
-    var made: [CgroupHierarchy] = []
-    do {
-        for hierarchy in hierarchies {
-            try makeGroupDirectory(hierarchy, id: id)
-            made.append(hierarchy)
-        }
-    } catch {
-        _ = removeCgroup(Cgroup(mode: .v1, id: id, hierarchies: made))
-        throw error
     }
     return Cgroup(mode: .v1, id: id, hierarchies: hierarchies)
 }
@@ -54,14 +44,14 @@ func v1Hierarchies() throws -> [CgroupHierarchy] {
     return hierarchies
 }
 
-/// mkdir `scratch` (if need be), then `scratch/<id>`. Another runtime may remove an
-/// empty `scratch` between the two (its step 7): then make it again.
-func makeGroupDirectory(_ hierarchy: CgroupHierarchy, id: String) throws(SyscallError) {
+/// mkdir `scratch` (if need be), then `group` (…/scratch/<id>). Another runtime may
+/// remove an empty `scratch` between the two (its step 7): then make it again.
+func makeGroupDirectory(_ group: String) throws(SyscallError) {
     var attempts = 0
     while true {
-        try makeDirectory(hierarchy.parentDirectory)
+        try makeDirectory(parentDirectory(of: group))
         do {
-            try checkedMakeDirectory(hierarchy.groupDirectory(id))
+            try checkedMakeDirectory(group)
             return
         } catch where error.errno == ENOENT && attempts < 3 {
             attempts += 1

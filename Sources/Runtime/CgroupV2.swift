@@ -9,10 +9,10 @@ import Syscalls
 // memory, pids and cpu in the root's and in `scratch`'s subtree_control — the
 // ancestors — and never in the container's own leaf, which holds its processes.
 
-/// Makes `scratch/<id>` in the unified tree with `needed` controllers (and the rest
-/// of memory, pids, cpu that the host has) enabled for it.
+/// Where `scratch/<id>` goes in the unified tree, with `needed` controllers (and the
+/// rest of memory, pids, cpu that the host has) to enable for it.
 /// `root` is where the unified tree is mounted (another place only in tests).
-func createCgroupV2(named id: String, needing needed: [String], root: String = cgroupRoot) throws -> Cgroup {
+func cgroupLayoutV2(named id: String, needing needed: [String], root: String = cgroupRoot) throws -> Cgroup {
     let rootControllers = try v2Controllers(in: root)
     for controller in needed where !rootControllers.contains(controller) {
         throw ContainerError(
@@ -20,20 +20,21 @@ func createCgroupV2(named id: String, needing needed: [String], root: String = c
             reason: "this host has no \(controller) controller in \(root)/cgroup.controllers (\(CgroupMode.v2)) — it may be bound to a v1 hierarchy, or disabled on the kernel command line (cgroup_disable=)")
     }
     let controllers = containerControllers.filter { rootControllers.contains($0) }
-    let hierarchy = CgroupHierarchy(mount: root, controllers: controllers)
-    try makeLeafV2(hierarchy, id: id)
-    return Cgroup(mode: .v2, id: id, hierarchies: [hierarchy])
+    return Cgroup(mode: .v2, id: id, hierarchies: [CgroupHierarchy(mount: root, controllers: controllers)])
 }
 
-/// Enables the controllers in the ancestors, then makes the leaf `scratch/<id>`.
-func makeLeafV2(_ hierarchy: CgroupHierarchy, id: String) throws(SyscallError) {
+/// Enables `controllers` in the ancestors — the tree's root and `scratch` — then
+/// makes the leaf `group` (…/scratch/<id>).
+func makeLeafV2(_ group: String, controllers: [String]) throws(SyscallError) {
+    let parent = parentDirectory(of: group)
+    let root = parentDirectory(of: parent)
     var attempts = 0
     while true {
         do {
-            try enableControllers(hierarchy.controllers, in: hierarchy.mount)
-            try makeDirectory(hierarchy.parentDirectory)
-            try enableControllers(hierarchy.controllers, in: hierarchy.parentDirectory)
-            try checkedMakeDirectory(hierarchy.groupDirectory(id))
+            try enableControllers(controllers, in: root)
+            try makeDirectory(parent)
+            try enableControllers(controllers, in: parent)
+            try checkedMakeDirectory(group)
             return
         } catch where error.errno == ENOENT && attempts < 3 {
             // Another runtime removed the empty `scratch` parent under us: again.

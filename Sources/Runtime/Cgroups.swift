@@ -79,6 +79,13 @@ public struct Cgroup: Sendable {
     /// The container's group directory in every hierarchy.
     public var directories: [String] { hierarchies.map { $0.groupDirectory(id) } }
 
+    /// The controllers the group gets (on v2, the ones to enable in its ancestors).
+    public var controllers: [String] {
+        var all: [String] = []
+        for hierarchy in hierarchies { all += hierarchy.controllers.filter { !all.contains($0) } }
+        return all
+    }
+
     /// The directory that holds control file `name` (on v1 the hierarchy of its
     /// controller, by the name's prefix).
     func directory(holding name: String) throws(SyscallError) -> String {
@@ -126,20 +133,22 @@ let cgroup2SuperMagic = 0x6367_7270
 let cgroupSuperMagic = 0x0027_e0eb
 let tmpfsMagic = 0x0102_1994
 
-/// Step 2: makes the container's group, with the controllers `files` need, and
-/// writes `files` into it. On any failure, what was made is removed again.
-public func createCgroup(named id: String, mode: CgroupMode, setting files: [CgroupFile]) throws -> Cgroup {
+/// Step 2: the container's group. Where it goes in each hierarchy comes from the
+/// host's mounts; `steps.makeCgroup` makes it, then `files` are written into it. On
+/// any failure, what was made is removed again.
+func createCgroup(named id: String, mode: CgroupMode, setting files: [CgroupFile], steps: Steps) throws -> Cgroup {
     var needed: [String] = []
     for file in files where !needed.contains(file.controller) { needed.append(file.controller) }
     let cgroup: Cgroup
     switch mode {
-    case .v2: cgroup = try createCgroupV2(named: id, needing: needed)
-    case .v1: cgroup = try createCgroupV1(named: id, needing: needed)
+    case .v2: cgroup = try cgroupLayoutV2(named: id, needing: needed)
+    case .v1: cgroup = try cgroupLayoutV1(named: id, needing: needed)
     }
     do {
+        try steps.makeCgroup(cgroup.directories, mode, cgroup.controllers)
         for file in files { try writeLimit(file, in: cgroup) }
     } catch {
-        _ = removeCgroup(cgroup)
+        removeCgroupForSure(cgroup, steps: steps)
         throw error
     }
     return cgroup
@@ -162,26 +171,79 @@ func writeLimit(_ file: CgroupFile, in cgroup: Cgroup) throws(SyscallError) {
     }
 }
 
-/// Step 7: removes the container's group from every hierarchy; then the empty groups
-/// that a runtime killed with SIGKILL left behind, and the `scratch` parent if it is
-/// empty. Returns the first error, for the caller to report; it never throws, as it
-/// runs on every exit path.
-@discardableResult
-public func removeCgroup(_ cgroup: Cgroup) -> SyscallError? {
-    var firstError: SyscallError?
-    for directory in cgroup.directories {
-        if let error = removeGroupDirectory(directory), firstError == nil { firstError = error }
+/// Makes the container's group: each of `groups` (one per hierarchy) and, if need
+/// be, its parent `scratch`; on v2, with `controllers` enabled in the ancestors
+/// first. Half made, it removes what it made. (The exercise's `makeCgroup`.)
+public func makeCgroup(_ groups: [String], mode: CgroupMode, controllers: [String]) throws {
+    var made: [String] = []
+    do {
+        for group in groups {
+            switch mode {
+            case .v2: try makeLeafV2(group, controllers: controllers)
+            case .v1: try makeGroupDirectory(group)
+            }
+            made.append(group)
+        }
+    } catch {
+        try? removeCgroup(made)
+        throw error
     }
-    for hierarchy in cgroup.hierarchies {
+}
+
+/// Step 7: removes the container's group from every hierarchy, then each `scratch`
+/// parent that no other container uses — where one does, the empty groups that a
+/// runtime killed with SIGKILL left behind there. Tries everything, then throws the
+/// first error: it runs on every way out. (The exercise's `removeCgroup`.)
+public func removeCgroup(_ groups: [String]) throws {
+    var firstError: SyscallError?
+    for group in groups {
+        if let error = removeGroupDirectory(group), firstError == nil { firstError = error }
+    }
+    for parent in scratchParents(of: groups) {
         // Usually ours was the only group, and the parent goes at once: nothing to
         // sweep, and no readdir on the way out.
         do {
-            try removeDirectory(hierarchy.parentDirectory)
+            try removeDirectory(parent)
+        } catch where error.errno == ENOENT {
+            continue
         } catch {
-            removeLeftoverGroups(in: hierarchy.parentDirectory)
+            removeLeftoverGroups(in: parent)
         }
     }
-    return firstError
+    if let firstError { throw firstError }
+}
+
+/// Removes the group with `steps.removeCgroup`, then makes sure: whatever is still
+/// there (a learner's removeCgroup that missed a hierarchy) is reported and removed
+/// by the reference, so that no run leaves a group on the host. Returns what went
+/// wrong, for the caller to report.
+@discardableResult
+func removeCgroupForSure(_ cgroup: Cgroup, steps: Steps) -> String? {
+    var problem: String?
+    do {
+        try steps.removeCgroup(cgroup.directories)
+    } catch {
+        problem = "\(error)"
+    }
+    let left = cgroup.directories.filter { fileKind($0) != nil }
+    if !left.isEmpty {
+        try? removeCgroup(left)
+        problem = (problem.map { $0 + "; " } ?? "") + "the group was still there afterwards: " + left.joined(separator: ", ")
+    }
+    // A `scratch` parent still there that rmdir takes was empty: it should have gone
+    // too. (One that other containers use refuses, and rightly stays.)
+    let emptyParents = scratchParents(of: cgroup.directories).filter { fileKind($0) != nil && (try? removeDirectory($0)) != nil }
+    if !emptyParents.isEmpty {
+        problem = (problem.map { $0 + "; " } ?? "") + "the empty parent was still there afterwards: " + emptyParents.joined(separator: ", ")
+    }
+    return problem
+}
+
+/// The `scratch` parents of `groups`, each once (cpu and cpuacct may share a tree).
+func scratchParents(of groups: [String]) -> [String] {
+    var parents: [String] = []
+    for group in groups where !parents.contains(parentDirectory(of: group)) { parents.append(parentDirectory(of: group)) }
+    return parents
 }
 
 /// rmdir(2) of a cgroup, retried while it is busy. The container's PID 1 has been

@@ -32,10 +32,10 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if stage.includes(.cgroups) {
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
         let files = try step("choose the cgroup's limits") { try steps.cgroupFiles(spec.limits, mode) }
-        cgroup = try step("create the cgroup") { try createCgroup(named: spec.id, mode: mode, setting: files) }
+        cgroup = try step("create the cgroup") { try createCgroup(named: spec.id, mode: mode, setting: files, steps: steps) }
     }
     // 7. Clean up what step 2 made, on every path out of here (it runs last).
-    defer { if let cgroup { cleanUpCgroup(cgroup, programName: spec.programName) } }
+    defer { if let cgroup { cleanUpCgroup(cgroup, steps: steps, programName: spec.programName) } }
 
     // 3. Clone the child into its new namespaces.
     var namespaces: CloneFlags = []
@@ -91,9 +91,9 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
 
 /// Step 7 for the cgroup: remove it, and say so if that failed (the run's own exit
 /// status stands).
-func cleanUpCgroup(_ cgroup: Cgroup, programName: String) {
-    if let error = removeCgroup(cgroup) {
-        writeToStandardError("\(programName): remove the cgroup: \(error)\n")
+func cleanUpCgroup(_ cgroup: Cgroup, steps: Steps, programName: String) {
+    if let problem = removeCgroupForSure(cgroup, steps: steps) {
+        writeToStandardError("\(programName): remove the cgroup: \(problem)\n")
     }
 }
 

@@ -37,9 +37,14 @@ public struct Steps: Sendable {
     /// The control files (name and value) that set `limits` on a host in `mode`, in
     /// the order to write them.
     public var cgroupFiles: @Sendable (_ limits: ResourceLimits, _ mode: CgroupMode) throws -> [CgroupFile]
+    /// Runs in the parent: make the container's group, `groups` (one directory per
+    /// hierarchy), with `controllers` enabled for it on v2.
+    public var makeCgroup: @Sendable (_ groups: [String], _ mode: CgroupMode, _ controllers: [String]) throws -> Void
     /// Runs in the parent: move process `pid` into the container's cgroup, whose
     /// directory in every hierarchy is in `directories`.
     public var joinCgroup: @Sendable (_ directories: [String], _ pid: pid_t) throws -> Void
+    /// Runs in the parent, on every way out: remove the container's group.
+    public var removeCgroup: @Sendable (_ groups: [String]) throws -> Void
 
     public init(
         exitCode: @escaping @Sendable (WaitStatus) throws -> Int32,
@@ -51,7 +56,9 @@ public struct Steps: Sendable {
         pivotToRootfs: @escaping @Sendable (String) throws -> Void,
         mountProc: @escaping @Sendable () throws -> Void,
         cgroupFiles: @escaping @Sendable (ResourceLimits, CgroupMode) throws -> [CgroupFile],
-        joinCgroup: @escaping @Sendable ([String], pid_t) throws -> Void
+        makeCgroup: @escaping @Sendable ([String], CgroupMode, [String]) throws -> Void,
+        joinCgroup: @escaping @Sendable ([String], pid_t) throws -> Void,
+        removeCgroup: @escaping @Sendable ([String]) throws -> Void
     ) {
         self.exitCode = exitCode
         self.execFailureExitCode = execFailureExitCode
@@ -62,7 +69,9 @@ public struct Steps: Sendable {
         self.pivotToRootfs = pivotToRootfs
         self.mountProc = mountProc
         self.cgroupFiles = cgroupFiles
+        self.makeCgroup = makeCgroup
         self.joinCgroup = joinCgroup
+        self.removeCgroup = removeCgroup
     }
 
     /// The reference runtime's own functions.
@@ -76,7 +85,9 @@ public struct Steps: Sendable {
         pivotToRootfs: Runtime.pivotToRootfs(_:),
         mountProc: Runtime.mountProc,
         cgroupFiles: Runtime.cgroupFiles(for:mode:),
-        joinCgroup: Runtime.joinCgroup(_:pid:)
+        makeCgroup: Runtime.makeCgroup(_:mode:controllers:),
+        joinCgroup: Runtime.joinCgroup(_:pid:),
+        removeCgroup: Runtime.removeCgroup(_:)
     )
 
     /// These steps with one chapter's functions taken from `other`.
@@ -97,7 +108,9 @@ public struct Steps: Sendable {
             result.mountProc = other.mountProc
         case 4:
             result.cgroupFiles = other.cgroupFiles
+            result.makeCgroup = other.makeCgroup
             result.joinCgroup = other.joinCgroup
+            result.removeCgroup = other.removeCgroup
         default:
             break
         }

@@ -24,6 +24,13 @@ public func fileIdentity(_ path: String) throws(SyscallError) -> (device: UInt, 
 
 public func isExecutable(_ path: String) -> Bool { access(path, X_OK) == 0 }
 
+/// The directory a path is in: "/sys/fs/cgroup/scratch" for "/sys/fs/cgroup/scratch/1a2b".
+public func parentDirectory(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
+}
+
+/// mkdir(2); a directory that is already there is fine.
 public func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SyscallError) {
     if mkdir(path, mode) == -1 && errno != EEXIST { throw SyscallError("mkdir", path: path) }
 }

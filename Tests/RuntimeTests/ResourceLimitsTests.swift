@@ -121,17 +121,18 @@ import Testing
     @Test(.enabled(if: available, "needs root and a cgroup2 tree at /sys/fs/cgroup/unified"))
     func createAndRemoveALeaf() throws {
         let id = ContainerSpec.newID()
-        let cgroup = try createCgroupV2(named: id, needing: [], root: Self.unified)
+        let cgroup = try cgroupLayoutV2(named: id, needing: [], root: Self.unified)
         #expect(cgroup.directories == ["\(Self.unified)/scratch/\(id)"])
+        try makeCgroup(cgroup.directories, mode: .v2, controllers: cgroup.controllers)
         #expect(fileKind(cgroup.directories[0]) == .directory)
-        #expect(removeCgroup(cgroup) == nil)
+        try removeCgroup(cgroup.directories)
         #expect(fileKind(cgroup.directories[0]) == nil)
     }
 
     @Test(.enabled(if: available, "needs root and a cgroup2 tree at /sys/fs/cgroup/unified"))
     func aMissingControllerIsAClearError() throws {
         let error = #expect(throws: ContainerError.self) {
-            try createCgroupV2(named: ContainerSpec.newID(), needing: ["nosuchcontroller"], root: Self.unified)
+            try cgroupLayoutV2(named: ContainerSpec.newID(), needing: ["nosuchcontroller"], root: Self.unified)
         }
         #expect(error?.reason.contains("no nosuchcontroller controller") == true)
     }
