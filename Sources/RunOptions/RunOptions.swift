@@ -104,37 +104,37 @@ extension RunRequest {
         self.init()
         var seen: Set<String> = []
         var rest = arguments[...]
-        while let word = rest.first {
+        while let word = rest.popFirst() {
             // "--" ends the flags: the command is what follows. (ArgumentParser reads
             // flags after a first plain word too — `run hostname --init` — so a
             // command without "--" in front is left to it.)
             if word == "--" {
-                command = Array(rest.dropFirst())
+                command = Array(rest)
                 return
             }
-            rest = rest.dropFirst()
-            guard !seen.contains(word) else { return nil }
-            seen.insert(word)
-            switch word {
+            // Each flag once; -m is --memory.
+            let flag = word == "-m" ? "--memory" : word
+            guard !seen.contains(flag) else { return nil }
+            seen.insert(flag)
+            switch flag {
             case "--init": useInit = true
             case "--read-only": readOnly = true
             case "--unsafe-chroot": chrootOnly = true
-            case "--hostname", "--rootfs", "--memory", "-m", "--pids-limit", "--cpus":
-                // The limits take any next word (`--memory -5m` must reach our own
-                // check); a name or a path that looks like a flag is left to
-                // ArgumentParser's error.
-                guard let value = rest.first,
-                      !value.hasPrefix("-") || !(word == "--hostname" || word == "--rootfs") else { return nil }
-                rest = rest.dropFirst()
-                switch word {
-                case "--hostname": hostname = value
-                case "--rootfs": rootfs = value
-                case "--pids-limit": pidsLimit = value
-                case "--cpus": cpus = value
-                default:
-                    guard !seen.contains(word == "-m" ? "--memory" : "-m") else { return nil }
-                    memory = value
-                }
+            case "--hostname", "--rootfs":
+                // A name or a path that looks like a flag: ArgumentParser's error.
+                guard let value = rest.popFirst(), !value.hasPrefix("-") else { return nil }
+                if flag == "--hostname" { hostname = value } else { rootfs = value }
+            case "--memory":
+                // The limits take any next word: `--memory -5m` must reach our own
+                // check, which says what is wrong with it.
+                guard let value = rest.popFirst() else { return nil }
+                memory = value
+            case "--pids-limit":
+                guard let value = rest.popFirst() else { return nil }
+                pidsLimit = value
+            case "--cpus":
+                guard let value = rest.popFirst() else { return nil }
+                cpus = value
             default:
                 return nil
             }
