@@ -14,7 +14,7 @@ let package = Package(
         .executable(name: "workbook", targets: ["workbook"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // The few things Swift cannot call directly: clone with a trampoline, pivot_root,

@@ -35,8 +35,9 @@ public final class CheckContext: @unchecked Sendable {
             throw CheckSetupError("\(error)")
         }
         // A file that exists but may not be executed: for the exit-126 check.
-        _ = FileManager.default.createFile(atPath: rootfs + "/etc/not-executable", contents: Data("#!/bin/sh\necho ran\n".utf8),
-                                       attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(
+            atPath: rootfs + "/etc/not-executable", contents: Data("#!/bin/sh\necho ran\n".utf8),
+            attributes: [.posixPermissions: 0o644])
         if let prebuilt = ProcessInfo.processInfo.environment["WORKBOOK_PROBE"] {
             // Where there is no compiler (the cgroup v2 VM of tools/vm), the probe was
             // compiled beforehand with the command below, and $WORKBOOK_PROBE names it.
@@ -205,10 +206,12 @@ public final class RunningProcess: @unchecked Sendable {
         let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(atPath: stdoutPath)
         try? FileManager.default.removeItem(atPath: stderrPath)
-        let status = process.terminationReason == .uncaughtSignal
+        let status =
+            process.terminationReason == .uncaughtSignal
             ? 128 + process.terminationStatus : process.terminationStatus
-        return RunResult(status: timedOut ? -1 : status, stdout: stdout,
-                         stderr: timedOut ? stderr + "\n(timed out after \(Int(timeout)) s and was killed)" : stderr,
-                         timedOut: timedOut)
+        return RunResult(
+            status: timedOut ? -1 : status, stdout: stdout,
+            stderr: timedOut ? stderr + "\n(timed out after \(Int(timeout)) s and was killed)" : stderr,
+            timedOut: timedOut)
     }
 }

@@ -32,7 +32,8 @@ public enum HostView {
 
     public static func process(_ pid: String) -> ProcessInfo? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return nil }
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+        else { return nil }
         let command = String(stat[stat.index(after: open)..<close])
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 2, let state = fields[0].first, let parent = pid_t(fields[1]), let id = pid_t(pid)

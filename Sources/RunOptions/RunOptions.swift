@@ -20,16 +20,19 @@ public struct RunOptions: ParsableArguments {
     // Chapter 4's limits, in Docker's names and units. `.unconditional` takes the next
     // word as the value even when it starts with "-", so `--memory -5m` is refused by
     // our check with a clear message rather than read as an unknown flag.
-    @Option(name: [.customShort("m"), .long], parsing: .unconditional,
-            help: ArgumentHelp("Memory limit: a number with a unit b, k, m or g (e.g. 64m).", valueName: "bytes"))
+    @Option(
+        name: [.customShort("m"), .long], parsing: .unconditional,
+        help: ArgumentHelp("Memory limit: a number with a unit b, k, m or g (e.g. 64m).", valueName: "bytes"))
     public var memory: String?
 
-    @Option(name: .customLong("pids-limit"), parsing: .unconditional,
-            help: ArgumentHelp("How many processes the container may have.", valueName: "n"))
+    @Option(
+        name: .customLong("pids-limit"), parsing: .unconditional,
+        help: ArgumentHelp("How many processes the container may have.", valueName: "n"))
     public var pidsLimit: String?
 
-    @Option(parsing: .unconditional,
-            help: ArgumentHelp("How much CPU the container may use, in CPUs (e.g. 0.5).", valueName: "n"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("How much CPU the container may use, in CPUs (e.g. 0.5).", valueName: "n"))
     public var cpus: String?
 
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
@@ -44,8 +47,9 @@ public struct RunOptions: ParsableArguments {
 
     /// The same flags as plain values.
     public var request: RunRequest {
-        RunRequest(hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, memory: memory,
-                   pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly, command: command)
+        RunRequest(
+            hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, memory: memory,
+            pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly, command: command)
     }
 }
 

@@ -40,7 +40,9 @@ public func buildBusyboxRootfs(at path: String) throws(ContainerError) {
         throw failed("\(busybox) not found — install Debian's busybox-static: apt-get install -y busybox-static")
     }
     guard isStaticallyLinked(busybox) else {
-        throw failed("\(busybox) is dynamically linked, so it cannot run in a rootfs without its libraries — install busybox-static: apt-get install -y busybox-static")
+        throw failed(
+            "\(busybox) is dynamically linked, so it cannot run in a rootfs without its libraries — install busybox-static: apt-get install -y busybox-static"
+        )
     }
     let applets: [String]
     do {
@@ -79,7 +81,8 @@ public func buildBusyboxRootfs(at path: String) throws(ContainerError) {
 /// no dynamic loader and no shared libraries, so it runs alone in an empty rootfs.
 func isStaticallyLinked(_ path: String) -> Bool {
     guard let bytes = try? readFile(path), bytes.count > 64, bytes[0..<4] == [0x7f, 0x45, 0x4c, 0x46],
-          bytes[4] == 2 /* 64-bit */ else { return false }
+        bytes[4] == 2  // ELFCLASS64
+    else { return false }
     func integer(at offset: Int, size: Int) -> Int {
         (0..<size).reduce(0) { $0 | Int(bytes[offset + $1]) << (8 * $1) }  // little-endian
     }
@@ -89,7 +92,8 @@ func isStaticallyLinked(_ path: String) -> Bool {
     for index in 0..<count {
         let offset = programHeaders + index * entrySize
         guard offset + 4 <= bytes.count else { return false }
-        if integer(at: offset, size: 4) == 3 /* PT_INTERP */ { return false }
+        // Type 3 is PT_INTERP.
+        if integer(at: offset, size: 4) == 3 { return false }
     }
     return true
 }

@@ -20,7 +20,9 @@ func cgroupLayoutV1(named id: String, needing needed: [String]) throws -> Cgroup
     for controller in needed where !hierarchies.contains(where: { $0.controllers.contains(controller) }) {
         throw ContainerError(
             step: "create the cgroup",
-            reason: "this host has no \(controller) controller: \(cgroupRoot)/\(controller) is not a cgroup v1 mount (\(CgroupMode.v1)) — mount it (mount -t cgroup -o \(controller) cgroup \(cgroupRoot)/\(controller)) or leave out the flag that needs it")
+            reason:
+                "this host has no \(controller) controller: \(cgroupRoot)/\(controller) is not a cgroup v1 mount (\(CgroupMode.v1)) — mount it (mount -t cgroup -o \(controller) cgroup \(cgroupRoot)/\(controller)) or leave out the flag that needs it"
+        )
     }
     return Cgroup(mode: .v1, id: id, hierarchies: hierarchies)
 }
@@ -53,7 +55,7 @@ func makeGroupDirectory(_ group: String) throws(SyscallError) {
         do {
             try checkedMakeDirectory(group)
             return
-        } catch where error.errno == ENOENT && attempts < 3 {
+        } catch  where error.errno == ENOENT && attempts < 3 {
             attempts += 1
         }
     }
@@ -63,7 +65,8 @@ func makeGroupDirectory(_ group: String) throws(SyscallError) {
 func checkedMakeDirectory(_ path: String) throws(SyscallError) {
     if mkdir(path, 0o755) == -1 {
         let code = errno
-        throw SyscallError("mkdir", path: path, errno: code,
-                           hint: code == EEXIST ? "a cgroup of this container id is already there" : nil)
+        throw SyscallError(
+            "mkdir", path: path, errno: code,
+            hint: code == EEXIST ? "a cgroup of this container id is already there" : nil)
     }
 }

@@ -17,7 +17,9 @@ func cgroupLayoutV2(named id: String, needing needed: [String], root: String = c
     for controller in needed where !rootControllers.contains(controller) {
         throw ContainerError(
             step: "create the cgroup",
-            reason: "this host has no \(controller) controller in \(root)/cgroup.controllers (\(CgroupMode.v2)) — it may be bound to a v1 hierarchy, or disabled on the kernel command line (cgroup_disable=)")
+            reason:
+                "this host has no \(controller) controller in \(root)/cgroup.controllers (\(CgroupMode.v2)) — it may be bound to a v1 hierarchy, or disabled on the kernel command line (cgroup_disable=)"
+        )
     }
     let controllers = containerControllers.filter { rootControllers.contains($0) }
     return Cgroup(mode: .v2, id: id, hierarchies: [CgroupHierarchy(mount: root, controllers: controllers)])
@@ -36,7 +38,7 @@ func makeLeafV2(_ group: String, controllers: [String]) throws(SyscallError) {
             try enableControllers(controllers, in: parent)
             try checkedMakeDirectory(group)
             return
-        } catch where error.errno == ENOENT && attempts < 3 {
+        } catch  where error.errno == ENOENT && attempts < 3 {
             // Another runtime removed the empty `scratch` parent under us: again.
             attempts += 1
         }
@@ -61,7 +63,8 @@ func enableControllers(_ controllers: [String], in directory: String) throws(Sys
     } catch {
         var error = error
         if error.errno == EBUSY {
-            error.hint = "\(directory) holds processes of its own; cgroup v2's no-internal-processes rule lets only a group without processes hand controllers to its children"
+            error.hint =
+                "\(directory) holds processes of its own; cgroup v2's no-internal-processes rule lets only a group without processes hand controllers to its children"
         }
         throw error
     }

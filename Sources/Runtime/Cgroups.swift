@@ -91,8 +91,9 @@ public struct Cgroup: Sendable {
     func directory(holding name: String) throws(SyscallError) -> String {
         let controller = String(name.prefix { $0 != "." })
         guard let hierarchy = hierarchies.first(where: { mode == .v2 || $0.controllers.contains(controller) }) else {
-            throw SyscallError("open", path: name, errno: ENOENT,
-                               hint: "no \(controller) hierarchy is mounted under \(cgroupRoot) (\(mode))")
+            throw SyscallError(
+                "open", path: name, errno: ENOENT,
+                hint: "no \(controller) hierarchy is mounted under \(cgroupRoot) (\(mode))")
         }
         return hierarchy.groupDirectory(id) + "/" + name
     }
@@ -116,15 +117,18 @@ public func detectCgroupMode() throws -> CgroupMode {
     do {
         magic = try filesystemMagic(cgroupRoot)
     } catch {
-        throw SyscallError(error.call, path: cgroupRoot, errno: error.errno,
-                           hint: "cgroups need /sys/fs/cgroup mounted (sysfs on /sys, then cgroup2 or a tmpfs of v1 trees)")
+        throw SyscallError(
+            error.call, path: cgroupRoot, errno: error.errno,
+            hint: "cgroups need /sys/fs/cgroup mounted (sysfs on /sys, then cgroup2 or a tmpfs of v1 trees)")
     }
     switch magic {
     case cgroup2SuperMagic: return .v2
     case tmpfsMagic: return .v1
     default:
-        throw ContainerError(step: "find the cgroup mode",
-                             reason: "\(cgroupRoot) is neither cgroup2 nor a tmpfs of v1 hierarchies (statfs magic 0x\(String(magic, radix: 16))) — mount cgroup2 there")
+        throw ContainerError(
+            step: "find the cgroup mode",
+            reason:
+                "\(cgroupRoot) is neither cgroup2 nor a tmpfs of v1 hierarchies (statfs magic 0x\(String(magic, radix: 16))) — mount cgroup2 there")
     }
 }
 
@@ -145,7 +149,7 @@ func createCgroup(named id: String, mode: CgroupMode, setting files: [CgroupFile
     case .v1: cgroup = try cgroupLayoutV1(named: id, needing: needed)
     }
     do {
-        try steps.makeCgroup(cgroup.directories, mode, cgroup.controllers)
+        try steps.cgroups.makeCgroup(cgroup.directories, mode: mode, controllers: cgroup.controllers)
         for file in files { try writeLimit(file, in: cgroup) }
     } catch {
         removeCgroupForSure(cgroup, steps: steps)
@@ -159,58 +163,17 @@ func writeLimit(_ file: CgroupFile, in cgroup: Cgroup) throws(SyscallError) {
     let path = try cgroup.directory(holding: file.name)
     do {
         try writeControlFile(path, file.value)
-    } catch where error.errno == ENOENT && optionalCgroupFiles.contains(file.name) {
+    } catch  where error.errno == ENOENT && optionalCgroupFiles.contains(file.name) {
         return
-    } catch where error.errno == ENOENT {
+    } catch  where error.errno == ENOENT {
         // A typo in the name, or a controller the group does not have: the kernel
         // makes a control file only for the controllers a group has.
         var missing = error
-        missing.hint = "no control file of that name here: check the name, and that the \(file.controller) controller is enabled for the group"
+        missing.hint =
+            "no control file of that name here: check the name, and that the \(file.controller) controller is enabled for the group"
             + (cgroup.mode == .v2 ? " (v2: listed in the parent's cgroup.subtree_control)" : "")
         throw missing
     }
-}
-
-/// Makes the container's group: each of `groups` (one per hierarchy) and, if need
-/// be, its parent `scratch`; on v2, with `controllers` enabled in the ancestors
-/// first. Half made, it removes what it made. (The exercise's `makeCgroup`.)
-public func makeCgroup(_ groups: [String], mode: CgroupMode, controllers: [String]) throws {
-    var made: [String] = []
-    do {
-        for group in groups {
-            switch mode {
-            case .v2: try makeLeafV2(group, controllers: controllers)
-            case .v1: try makeGroupDirectory(group)
-            }
-            made.append(group)
-        }
-    } catch {
-        try? removeCgroup(made)
-        throw error
-    }
-}
-
-/// Step 7: removes the container's group from every hierarchy, then each `scratch`
-/// parent that no other container uses — where one does, the empty groups that a
-/// runtime killed with SIGKILL left behind there. Tries everything, then throws the
-/// first error: it runs on every way out. (The exercise's `removeCgroup`.)
-public func removeCgroup(_ groups: [String]) throws {
-    var firstError: SyscallError?
-    for group in groups {
-        if let error = removeGroupDirectory(group), firstError == nil { firstError = error }
-    }
-    for parent in scratchParents(of: groups) {
-        // Usually ours was the only group, and the parent goes at once: nothing to
-        // sweep, and no readdir on the way out.
-        do {
-            try removeDirectory(parent)
-        } catch where error.errno == ENOENT {
-            continue
-        } catch {
-            removeLeftoverGroups(in: parent)
-        }
-    }
-    if let firstError { throw firstError }
 }
 
 /// Removes the group with `steps.removeCgroup`, then makes sure: whatever is still
@@ -221,13 +184,13 @@ public func removeCgroup(_ groups: [String]) throws {
 func removeCgroupForSure(_ cgroup: Cgroup, steps: Steps) -> String? {
     var problem: String?
     do {
-        try steps.removeCgroup(cgroup.directories)
+        try steps.cgroups.removeCgroup(cgroup.directories)
     } catch {
         problem = "\(error)"
     }
     let left = cgroup.directories.filter { fileKind($0) != nil }
     if !left.isEmpty {
-        try? removeCgroup(left)
+        try? Reference().removeCgroup(left)
         problem = (problem.map { $0 + "; " } ?? "") + "the group was still there afterwards: " + left.joined(separator: ", ")
     }
     // A `scratch` parent still there that rmdir takes was empty: it should have gone
@@ -255,9 +218,9 @@ func removeGroupDirectory(_ directory: String) -> SyscallError? {
         do {
             try removeDirectory(directory)
             return nil
-        } catch where error.errno == ENOENT {
+        } catch  where error.errno == ENOENT {
             return nil
-        } catch where error.errno == EBUSY && attempts < 200 {
+        } catch  where error.errno == EBUSY && attempts < 200 {
             attempts += 1
             sleepMicroseconds(5_000)
         } catch {
@@ -303,7 +266,8 @@ public func oomKillCount(_ cgroup: Cgroup) -> Int? {
     case .v2:
         // memory.events: "oom_kill N", counted for this group and its descendants.
         guard let path = try? cgroup.directory(holding: "memory.events"),
-              let text = readControlFile(path) else { return nil }
+            let text = readControlFile(path)
+        else { return nil }
         return keyedValue("oom_kill", in: text)
     case .v1:
         // memory.oom_control has an oom_kill line since Linux 4.13; before that,
@@ -326,43 +290,87 @@ func keyedValue(_ key: String, in text: String) -> Int? {
 
 // MARK: the learner's part (exercises/04-cgroups/Cgroups.swift)
 
-/// The control files that set `limits`, in the order to write them, for `mode`.
-///
-/// v2: memory.max and memory.swap.max (0: no swap, or the limit would not be real),
-/// pids.max, cpu.max ("quota period"). v1: memory.limit_in_bytes, then
-/// memory.memsw.limit_in_bytes (memory plus swap, the same: no swap; the kernel wants
-/// it set after the memory limit, as it may never be below it), pids.max,
-/// cpu.cfs_period_us then cpu.cfs_quota_us.
-public func cgroupFiles(for limits: ResourceLimits, mode: CgroupMode) -> [CgroupFile] {
-    var files: [CgroupFile] = []
-    switch mode {
-    case .v2:
-        if let bytes = limits.memoryBytes {
-            files.append(CgroupFile("memory.max", String(bytes)))
-            files.append(CgroupFile("memory.swap.max", "0"))
+extension Reference: CgroupSteps {
+    /// The control files that set `limits`, in the order to write them, for `mode`.
+    ///
+    /// v2: memory.max and memory.swap.max (0: no swap, or the limit would not be real),
+    /// pids.max, cpu.max ("quota period"). v1: memory.limit_in_bytes, then
+    /// memory.memsw.limit_in_bytes (memory plus swap, the same: no swap; the kernel wants
+    /// it set after the memory limit, as it may never be below it), pids.max,
+    /// cpu.cfs_period_us then cpu.cfs_quota_us.
+    public func cgroupFiles(for limits: ResourceLimits, mode: CgroupMode) -> [CgroupFile] {
+        var files: [CgroupFile] = []
+        switch mode {
+        case .v2:
+            if let bytes = limits.memoryBytes {
+                files.append(CgroupFile("memory.max", String(bytes)))
+                files.append(CgroupFile("memory.swap.max", "0"))
+            }
+            if let pids = limits.pids { files.append(CgroupFile("pids.max", String(pids))) }
+            if let quota = limits.cpuQuotaMicroseconds {
+                files.append(CgroupFile("cpu.max", "\(quota) \(ResourceLimits.cpuPeriodMicroseconds)"))
+            }
+        case .v1:
+            if let bytes = limits.memoryBytes {
+                files.append(CgroupFile("memory.limit_in_bytes", String(bytes)))
+                files.append(CgroupFile("memory.memsw.limit_in_bytes", String(bytes)))
+            }
+            if let pids = limits.pids { files.append(CgroupFile("pids.max", String(pids))) }
+            if let quota = limits.cpuQuotaMicroseconds {
+                files.append(CgroupFile("cpu.cfs_period_us", String(ResourceLimits.cpuPeriodMicroseconds)))
+                files.append(CgroupFile("cpu.cfs_quota_us", String(quota)))
+            }
         }
-        if let pids = limits.pids { files.append(CgroupFile("pids.max", String(pids))) }
-        if let quota = limits.cpuQuotaMicroseconds {
-            files.append(CgroupFile("cpu.max", "\(quota) \(ResourceLimits.cpuPeriodMicroseconds)"))
-        }
-    case .v1:
-        if let bytes = limits.memoryBytes {
-            files.append(CgroupFile("memory.limit_in_bytes", String(bytes)))
-            files.append(CgroupFile("memory.memsw.limit_in_bytes", String(bytes)))
-        }
-        if let pids = limits.pids { files.append(CgroupFile("pids.max", String(pids))) }
-        if let quota = limits.cpuQuotaMicroseconds {
-            files.append(CgroupFile("cpu.cfs_period_us", String(ResourceLimits.cpuPeriodMicroseconds)))
-            files.append(CgroupFile("cpu.cfs_quota_us", String(quota)))
+        return files
+    }
+
+    /// Step 4, in the parent: moves process `pid` into the container's group, in every
+    /// hierarchy. Its children (everything the container starts) are born there too.
+    public func joinCgroup(_ directories: [String], pid: pid_t) throws {
+        for directory in directories {
+            try writeControlFile(directory + "/cgroup.procs", String(pid))
         }
     }
-    return files
-}
 
-/// Step 4, in the parent: moves process `pid` into the container's group, in every
-/// hierarchy. Its children (everything the container starts) are born there too.
-public func joinCgroup(_ directories: [String], pid: pid_t) throws {
-    for directory in directories {
-        try writeControlFile(directory + "/cgroup.procs", String(pid))
+    /// Makes the container's group: each of `groups` (one per hierarchy) and, if need
+    /// be, its parent `scratch`; on v2, with `controllers` enabled in the ancestors
+    /// first. Half made, it removes what it made. (The exercise's `makeCgroup`.)
+    public func makeCgroup(_ groups: [String], mode: CgroupMode, controllers: [String]) throws {
+        var made: [String] = []
+        do {
+            for group in groups {
+                switch mode {
+                case .v2: try makeLeafV2(group, controllers: controllers)
+                case .v1: try makeGroupDirectory(group)
+                }
+                made.append(group)
+            }
+        } catch {
+            try? self.removeCgroup(made)
+            throw error
+        }
+    }
+
+    /// Step 7: removes the container's group from every hierarchy, then each `scratch`
+    /// parent that no other container uses — where one does, the empty groups that a
+    /// runtime killed with SIGKILL left behind there. Tries everything, then throws the
+    /// first error: it runs on every way out. (The exercise's `removeCgroup`.)
+    public func removeCgroup(_ groups: [String]) throws {
+        var firstError: SyscallError?
+        for group in groups {
+            if let error = removeGroupDirectory(group), firstError == nil { firstError = error }
+        }
+        for parent in scratchParents(of: groups) {
+            // Usually ours was the only group, and the parent goes at once: nothing to
+            // sweep, and no readdir on the way out.
+            do {
+                try removeDirectory(parent)
+            } catch  where error.errno == ENOENT {
+                continue
+            } catch {
+                removeLeftoverGroups(in: parent)
+            }
+        }
+        if let firstError { throw firstError }
     }
 }

@@ -20,8 +20,9 @@ func containerMain(
         try setUpContainer(spec, stage: stage, steps: steps)
         let environment = containerEnvironment(hostname: spec.effectiveHostname)
         if stage.includes(.processTree) && spec.useInit {
-            return try runCommandUnderInit(spec.command, environment: environment, steps: steps,
-                                           channel: channel)
+            return try runCommandUnderInit(
+                spec.command, environment: environment, steps: steps,
+                channel: channel)
         }
         try becomeCommand(spec.command, environment: environment, steps: steps)
     } catch let error as ContainerError {
@@ -40,9 +41,9 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
         if spec.chrootOnly {
             try step("chroot into the rootfs") { try chrootToRootfs(rootfs) }
         } else {
-            try step("pivot to the rootfs") { try steps.pivotToRootfs(rootfs) }
+            try step("pivot to the rootfs") { try steps.rootFilesystem.pivotToRootfs(rootfs) }
         }
-        try step("mount /proc") { try steps.mountProc() }
+        try step("mount /proc") { try steps.rootFilesystem.mountProc() }
         try step("mount /dev") { try mountDev() }
         try step("mount /sys") { try mountSys() }
         if spec.readOnlyRootfs {
@@ -50,7 +51,7 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
         }
     }
     if stage.includes(.hostname) {
-        try step("set the hostname") { try steps.setHostname(spec.effectiveHostname) }
+        try step("set the hostname") { try steps.hostname.setContainerHostname(spec.effectiveHostname) }
     }
 }
 
@@ -66,7 +67,7 @@ func becomeCommand(_ command: [String], environment: [String], steps: Steps) thr
     do {
         try execCommand(command, environment: environment)
     } catch {
-        let code = try step("choose the exit code for a failed exec") { try steps.execFailureExitCode(error.errno) }
+        let code = try step("choose the exit code for a failed exec") { try steps.exitStatus.execFailureExitCode(errno: error.errno) }
         throw ContainerError(step: "run the command", reason: "\(error)", exitCode: code)
     }
 }
@@ -88,5 +89,5 @@ func runCommandUnderInit(
     }
     // Our copy of the report pipe must close, or the parent never sees end-of-file.
     channel.report.writeEnd.close()
-    return try step("run init") { try steps.runInit(pid, runtimeSignals) }
+    return try step("run init") { try steps.processTree.runInit(command: pid, signals: runtimeSignals, steps: steps) }
 }

@@ -91,7 +91,9 @@ public struct ContainerSpec: Sendable {
             throw invalid("\(rootfs) is empty (no /bin/sh, nothing to run) — build one with `scratch rootfs build`")
         }
         if isOnReadOnlyFilesystem(rootfs) {
-            throw invalid("\(rootfs) is on a read-only filesystem: pivot_root needs a directory inside it for the old root — copy the rootfs somewhere writable (use --read-only to keep the container from writing)")
+            throw invalid(
+                "\(rootfs) is on a read-only filesystem: pivot_root needs a directory inside it for the old root — copy the rootfs somewhere writable (use --read-only to keep the container from writing)"
+            )
         }
     }
 }

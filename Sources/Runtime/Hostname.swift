@@ -7,12 +7,14 @@ import Syscalls
 // one starts with a copy of its parent's names and may change them freely; nobody
 // outside sees the change.
 
-/// A new UTS namespace for the child.
-public func hostnameNamespace() -> CloneFlags { .newUTS }
+extension Reference: HostnameSteps {
+    /// A new UTS namespace for the child.
+    public func hostnameNamespace() -> CloneFlags { .newUTS }
 
-/// Runs in the child, inside its new UTS namespace. Were the child still in the host's
-/// namespace, this would rename the host (root may do that); the namespace is what
-/// makes it safe.
-public func setContainerHostname(_ name: String) throws {
-    try setHostname(name)
+    /// Runs in the child, inside its new UTS namespace. Were the child still in the
+    /// host's namespace, this would rename the host (root may do that); the namespace
+    /// is what makes it safe.
+    public func setContainerHostname(_ name: String) throws {
+        try setHostname(name)
+    }
 }

@@ -3,12 +3,15 @@ import Syscalls
 
 // Chapter 3 — the kernel's own filesystems inside the container: /proc, /dev, /sys.
 
-/// A fresh procfs. A procfs shows the PID namespace of whoever mounted it, so the
-/// host's /proc would list the host's processes (that is why `ps` in chapter 2 still
-/// saw them). Mounting a new one after joining the new PID namespace shows only ours.
-public func mountProc() throws {
-    try makeDirectory("/proc", mode: 0o555)
-    try mount(source: "proc", target: "/proc", type: "proc", flags: [.noSuid, .noDev, .noExec])
+extension Reference {
+    /// A fresh procfs. A procfs shows the PID namespace of whoever mounted it, so the
+    /// host's /proc would list the host's processes (that is why `ps` in chapter 2
+    /// still saw them). Mounting a new one after joining the new PID namespace shows
+    /// only ours.
+    public func mountProc() throws {
+        try makeDirectory("/proc", mode: 0o555)
+        try mount(source: "proc", target: "/proc", type: "proc", flags: [.noSuid, .noDev, .noExec])
+    }
 }
 
 /// A small /dev on a tmpfs, with only the devices a program expects to find.
@@ -39,11 +42,13 @@ public func mountDev() throws {
     // A devpts of our own ("newinstance"): the container's ptys are numbered from 0
     // and the host's terminals are not in it.
     try makeDirectory("/dev/pts")
-    try mount(source: "devpts", target: "/dev/pts", type: "devpts", flags: [.noSuid, .noExec],
-              data: "newinstance,ptmxmode=0666,mode=0620")
+    try mount(
+        source: "devpts", target: "/dev/pts", type: "devpts", flags: [.noSuid, .noExec],
+        data: "newinstance,ptmxmode=0666,mode=0620")
     try makeDirectory("/dev/shm", mode: 0o1777)
-    try mount(source: "shm", target: "/dev/shm", type: "tmpfs", flags: [.noSuid, .noDev, .noExec],
-              data: "mode=1777,size=65536k")
+    try mount(
+        source: "shm", target: "/dev/shm", type: "tmpfs", flags: [.noSuid, .noDev, .noExec],
+        data: "mode=1777,size=65536k")
 }
 
 /// sysfs, read-only. It describes the host's hardware and kernel knobs; a container

@@ -31,7 +31,7 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     var cgroup: Cgroup?
     if stage.includes(.cgroups) {
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
-        let files = try step("choose the cgroup's limits") { try steps.cgroupFiles(spec.limits, mode) }
+        let files = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
         cgroup = try step("create the cgroup") { try createCgroup(named: spec.id, mode: mode, setting: files, steps: steps) }
     }
     // 7. Clean up what step 2 made, on every path out of here (it runs last).
@@ -40,10 +40,10 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     // 3. Clone the child into its new namespaces.
     var namespaces: CloneFlags = []
     if stage.includes(.hostname) {
-        namespaces.formUnion(try step("choose namespaces") { try steps.hostnameNamespace() })
+        namespaces.formUnion(try step("choose namespaces") { try steps.hostname.hostnameNamespace() })
     }
     if stage.includes(.processTree) {
-        namespaces.formUnion(try step("choose namespaces") { try steps.processTreeNamespace() })
+        namespaces.formUnion(try step("choose namespaces") { try steps.processTree.processTreeNamespace() })
     }
     if stage.includes(.rootFilesystem) {
         namespaces.insert(.newMount)
@@ -66,7 +66,7 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     //    chapters) — then let the child go on. It waits for this before anything else,
     //    so everything it does happens inside its limits.
     if let cgroup {
-        try step("put the container in its cgroup") { try steps.joinCgroup(cgroup.directories, child) }
+        try step("put the container in its cgroup") { try steps.cgroups.joinCgroup(cgroup.directories, pid: child) }
     }
     // If the child died already (killed from outside before it read this), the write
     // fails with EPIPE; that is no runtime error: its exit status, read below, says
@@ -80,13 +80,15 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     let status = try step("wait for the container") { try waitForwardingSignals(to: child) }
     reaped = true
     if let cgroup, let limit = spec.limits.memoryBytes, let kills = oomKillCount(cgroup), kills > 0 {
-        writeToStandardError("\(spec.programName): the container ran out of memory: the kernel's OOM killer killed \(kills == 1 ? "a process" : "\(kills) processes") in it (--memory \(describeBytes(limit)))\n")
+        writeToStandardError(
+            "\(spec.programName): the container ran out of memory: the kernel's OOM killer killed \(kills == 1 ? "a process" : "\(kills) processes") in it (--memory \(describeBytes(limit)))\n"
+        )
     }
     if !failure.isEmpty {
         writeToStandardError("\(spec.programName): \(failure)\n")
         if case .exited(let code) = status { return code }
     }
-    return try step("report the exit status") { try steps.exitCode(status) }
+    return try step("report the exit status") { try steps.exitStatus.exitCode(for: status) }
 }
 
 /// Step 7 for the cgroup: remove it, and say so if that failed (the run's own exit

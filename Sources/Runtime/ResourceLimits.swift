@@ -70,8 +70,10 @@ public struct LimitParseError: Error, Equatable, Sendable {
     public let reason: String
 
     static let notASize = LimitParseError(reason: "not a size — give a number with an optional unit b, k, m or g (e.g. 64m, 1.5g)")
-    static let tooLittleMemory = LimitParseError(reason: "too little: the minimum is 6m, as Docker's — below it the container cannot even start (leave the flag out for no limit)")
-    static let cpuRange = LimitParseError(reason: "must be from 0.01 to \(onlineCPUCount()), the CPUs this host has (e.g. 0.5 for half a CPU; leave the flag out for no limit)")
+    static let tooLittleMemory = LimitParseError(
+        reason: "too little: the minimum is 6m, as Docker's — below it the container cannot even start (leave the flag out for no limit)")
+    static let cpuRange = LimitParseError(
+        reason: "must be from 0.01 to \(onlineCPUCount()), the CPUs this host has (e.g. 0.5 for half a CPU; leave the flag out for no limit)")
 }
 
 /// Docker's minimum for `--memory`: 6 MiB.
@@ -98,7 +100,8 @@ public func parseMemorySize(_ text: String) throws(LimitParseError) -> UInt64 {
     }
     let bytes = value * multiplier
     if bytes == 0 {
-        throw LimitParseError(reason: "a limit of 0 would leave the container no memory at all — give a size such as 64m (leave the flag out for no limit)")
+        throw LimitParseError(
+            reason: "a limit of 0 would leave the container no memory at all — give a size such as 64m (leave the flag out for no limit)")
     }
     guard bytes < Double(Int64.max) else {
         throw LimitParseError(reason: "larger than any memory a machine can have")

@@ -18,26 +18,29 @@ public func makeMountsPrivate() throws {
     try mount(source: nil, target: "/", type: nil, flags: [.recursive, .private])
 }
 
-/// Makes `rootfs` the container's `/`, with the host's tree gone from reach.
-///
-/// Runs in the child, in its new mount namespace, after `makeMountsPrivate`.
-public func pivotToRootfs(_ rootfs: String) throws {
-    // pivot_root needs the new root to be a mount point; a plain directory is not.
-    // Binding it onto itself makes it one.
-    try mount(source: rootfs, target: rootfs, type: nil, flags: [.bind, .recursive])
-    // runc's way, from pivot_root(2)'s NOTES: with new_root and put_old both ".", the
-    // old root lands stacked on top of the new one, and unmounting "." peels it off.
-    // No put_old directory is made in the rootfs, so none is left there when the
-    // runtime is killed half-way (the classic dance of the exercise leaves its
-    // `.oldroot` behind then), and a read-only rootfs would do.
-    try changeDirectory(rootfs)
-    try pivotRoot(".", putOld: ".")
-    // MNT_DETACH: processes of ours may still hold files of the old root open (our
-    // own executable, at least); a plain unmount would fail with EBUSY.
-    try unmount(".", detach: true)
-    // Our working directory must not point into the old tree (CVE-2024-21626 was a
-    // host directory left as a container's working directory).
-    try changeDirectory("/")
+extension Reference: RootFilesystemSteps {
+    /// Makes `rootfs` the container's `/`, with the host's tree gone from reach.
+    ///
+    /// Runs in the child, in its new mount namespace, after `makeMountsPrivate`.
+    public func pivotToRootfs(_ rootfs: String) throws {
+        // pivot_root needs the new root to be a mount point; a plain directory is
+        // not. Binding it onto itself makes it one.
+        try mount(source: rootfs, target: rootfs, type: nil, flags: [.bind, .recursive])
+        // runc's way, from pivot_root(2)'s NOTES: with new_root and put_old both ".",
+        // the old root lands stacked on top of the new one, and unmounting "." peels
+        // it off. No put_old directory is made in the rootfs, so none is left there
+        // when the runtime is killed half-way (the classic dance of the exercise
+        // leaves its `.oldroot` behind then), and a read-only rootfs will do.
+        try changeDirectory(rootfs)
+        try pivotRoot(".", putOld: ".")
+        // The old root has submounts (the host's /proc, /sys, ...), so a plain
+        // unmount fails with EBUSY whatever we hold open; MNT_DETACH takes the whole
+        // tree off at once and frees it when nothing uses it any more.
+        try unmount(".", detach: true)
+        // Our working directory must not point into the old tree (CVE-2024-21626 was
+        // a host directory left as a container's working directory).
+        try changeDirectory("/")
+    }
 }
 
 /// The weak way, for the chapter's breakout lab only: chroot(2) into the rootfs.

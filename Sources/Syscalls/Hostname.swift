@@ -8,7 +8,8 @@ public func setHostname(_ name: String) throws(SyscallError) {
     let result = name.withCString { Glibc.sethostname($0, length) }
     if result == -1 {
         let code = errno
-        let hint = code == EPERM
+        let hint =
+            code == EPERM
             ? "changing the hostname needs CAP_SYS_ADMIN; without a new UTS namespace it would change the host's"
             : (code == EINVAL ? "a hostname is 1 to 64 bytes" : nil)
         throw SyscallError("sethostname", path: name, errno: code, hint: hint)

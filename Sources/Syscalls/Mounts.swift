@@ -51,7 +51,8 @@ public func unmount(_ target: String, detach: Bool = false) throws(SyscallError)
 public func pivotRoot(_ newRoot: String, putOld: String) throws(SyscallError) {
     if cl_pivot_root(newRoot, putOld) == -1 {
         let code = errno
-        let hint: String? = code == EINVAL
+        let hint: String? =
+            code == EINVAL
             ? "the new root must be a mount point (bind-mount it onto itself first), not on a shared mount (make / private first), and put_old must be under it"
             : nil
         throw SyscallError("pivot_root", path: "\(newRoot), \(putOld)", errno: code, hint: hint)

@@ -32,10 +32,11 @@ private final class ChildBody {
 public func clone(flags: CloneFlags, _ body: @escaping () -> Int32) throws(SyscallError) -> pid_t {
     let box = Unmanaged.passRetained(ChildBody(body))
     defer { box.release() }
-    let pid = cl_clone({ argument in
-        guard let argument else { return 125 }
-        return Unmanaged<ChildBody>.fromOpaque(argument).takeUnretainedValue().run()
-    }, box.toOpaque(), flags.rawValue)
+    let pid = cl_clone(
+        { argument in
+            guard let argument else { return 125 }
+            return Unmanaged<ChildBody>.fromOpaque(argument).takeUnretainedValue().run()
+        }, box.toOpaque(), flags.rawValue)
     if pid == -1 {
         throw SyscallError("clone", errno: errno, hint: cloneHint(errno))
     }
@@ -85,7 +86,7 @@ public func waitpid(_ pid: pid_t, noHang: Bool = false) throws(SyscallError) -> 
 public func reapAnyChild() throws(SyscallError) -> (pid: pid_t, status: WaitStatus)? {
     do {
         return try waitpid(-1, noHang: true)
-    } catch where error.errno == ECHILD {
+    } catch  where error.errno == ECHILD {
         return nil
     }
 }

@@ -12,8 +12,9 @@ public func runProgram(_ arguments: [String]) throws(SyscallError) -> (status: W
     var pid: pid_t = 0
     let result = withCStrings(arguments) { argv in
         withCStrings([]) { envp in
-            posix_spawnp(&pid, arguments[0], &actions, nil,
-                         UnsafeMutablePointer(mutating: argv), UnsafeMutablePointer(mutating: envp))
+            posix_spawnp(
+                &pid, arguments[0], &actions, nil,
+                UnsafeMutablePointer(mutating: argv), UnsafeMutablePointer(mutating: envp))
         }
     }
     output.writeEnd.close()

@@ -22,28 +22,39 @@ public struct Chapter: Sendable {
 /// "coming soon"; every listed one has its place reserved.
 public enum ChapterCatalog {
     public static let all: [Chapter] = [
-        Chapter(number: 0, title: "A container is a process", file: "chapters/00-a-container-is-a-process.md",
-                exerciseFolder: "exercises/00-process", exerciseFiles: ["exercises/00-process/ExitStatus.swift"]),
-        Chapter(number: 1, title: "Hostnames: the UTS namespace", file: "chapters/01-hostnames-uts-namespace.md",
-                exerciseFolder: "exercises/01-uts", exerciseFiles: ["exercises/01-uts/Hostname.swift"]),
-        Chapter(number: 2, title: "Process trees: the PID namespace", file: "chapters/02-process-trees-pid-namespace.md",
-                exerciseFolder: "exercises/02-pid", exerciseFiles: ["exercises/02-pid/ProcessTree.swift"]),
-        Chapter(number: 3, title: "A root of its own: mount namespace and pivot_root", file: "chapters/03-a-root-of-its-own.md",
-                exerciseFolder: "exercises/03-rootfs", exerciseFiles: ["exercises/03-rootfs/RootFilesystem.swift"]),
-        Chapter(number: 4, title: "Limits: cgroups", file: "chapters/04-limits-cgroups.md",
-                exerciseFolder: "exercises/04-cgroups", exerciseFiles: ["exercises/04-cgroups/Cgroups.swift"]),
-        Chapter(number: 5, title: "Layers: overlay filesystems and images", file: "chapters/05-layers-overlayfs.md",
-                exerciseFolder: "exercises/05-layers", exerciseFiles: []),
-        Chapter(number: 6, title: "Configuration: environment and volumes", file: "chapters/06-configuration.md",
-                exerciseFolder: "exercises/06-configuration", exerciseFiles: []),
-        Chapter(number: 7, title: "Least privilege: capabilities, no_new_privs, seccomp", file: "chapters/07-least-privilege.md",
-                exerciseFolder: "exercises/07-least-privilege", exerciseFiles: []),
-        Chapter(number: 8, title: "Rootless: the user namespace", file: "chapters/08-rootless.md",
-                exerciseFolder: "exercises/08-rootless", exerciseFiles: []),
-        Chapter(number: 9, title: "Networking: the network namespace", file: "chapters/09-networking.md",
-                exerciseFolder: "exercises/09-networking", exerciseFiles: []),
-        Chapter(number: 10, title: "Speaking OCI", file: "chapters/10-oci.md",
-                exerciseFolder: "exercises/10-oci", exerciseFiles: []),
+        Chapter(
+            number: 0, title: "A container is a process", file: "chapters/00-a-container-is-a-process.md",
+            exerciseFolder: "exercises/00-process", exerciseFiles: ["exercises/00-process/ExitStatus.swift"]),
+        Chapter(
+            number: 1, title: "Hostnames: the UTS namespace", file: "chapters/01-hostnames-uts-namespace.md",
+            exerciseFolder: "exercises/01-uts", exerciseFiles: ["exercises/01-uts/Hostname.swift"]),
+        Chapter(
+            number: 2, title: "Process trees: the PID namespace", file: "chapters/02-process-trees-pid-namespace.md",
+            exerciseFolder: "exercises/02-pid", exerciseFiles: ["exercises/02-pid/ProcessTree.swift"]),
+        Chapter(
+            number: 3, title: "A root of its own: mount namespace and pivot_root", file: "chapters/03-a-root-of-its-own.md",
+            exerciseFolder: "exercises/03-rootfs", exerciseFiles: ["exercises/03-rootfs/RootFilesystem.swift"]),
+        Chapter(
+            number: 4, title: "Limits: cgroups", file: "chapters/04-limits-cgroups.md",
+            exerciseFolder: "exercises/04-cgroups", exerciseFiles: ["exercises/04-cgroups/Cgroups.swift"]),
+        Chapter(
+            number: 5, title: "Layers: overlay filesystems and images", file: "chapters/05-layers-overlayfs.md",
+            exerciseFolder: "exercises/05-layers", exerciseFiles: []),
+        Chapter(
+            number: 6, title: "Configuration: environment and volumes", file: "chapters/06-configuration.md",
+            exerciseFolder: "exercises/06-configuration", exerciseFiles: []),
+        Chapter(
+            number: 7, title: "Least privilege: capabilities, no_new_privs, seccomp", file: "chapters/07-least-privilege.md",
+            exerciseFolder: "exercises/07-least-privilege", exerciseFiles: []),
+        Chapter(
+            number: 8, title: "Rootless: the user namespace", file: "chapters/08-rootless.md",
+            exerciseFolder: "exercises/08-rootless", exerciseFiles: []),
+        Chapter(
+            number: 9, title: "Networking: the network namespace", file: "chapters/09-networking.md",
+            exerciseFolder: "exercises/09-networking", exerciseFiles: []),
+        Chapter(
+            number: 10, title: "Speaking OCI", file: "chapters/10-oci.md",
+            exerciseFolder: "exercises/10-oci", exerciseFiles: []),
     ]
 
     public static func chapter(_ number: Int) -> Chapter? { all.first { $0.number == number } }

@@ -54,8 +54,10 @@ public struct Lesson: Sendable {
 /// it goes through `less` so a long chapter can be paged.
 public enum TerminalReader {
     public static func render(_ markdown: String, colors: Bool) -> String {
-        let bold = colors ? "\u{1B}[1m" : "", underline = colors ? "\u{1B}[4m" : ""
-        let dim = colors ? "\u{1B}[36m" : "", reset = colors ? "\u{1B}[0m" : ""
+        let bold = colors ? "\u{1B}[1m" : ""
+        let underline = colors ? "\u{1B}[4m" : ""
+        let dim = colors ? "\u{1B}[36m" : ""
+        let reset = colors ? "\u{1B}[0m" : ""
         var output: [String] = []
         var inCode = false
         for line in markdown.components(separatedBy: "\n") {

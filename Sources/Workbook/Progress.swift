@@ -13,7 +13,8 @@ public struct Progress: Codable, Sendable {
 
     public static func load(from repository: Repository) -> Progress {
         guard let data = FileManager.default.contents(atPath: repository.progressFile),
-              let progress = try? JSONDecoder().decode(Progress.self, from: data) else { return Progress() }
+            let progress = try? JSONDecoder().decode(Progress.self, from: data)
+        else { return Progress() }
         return progress
     }
 
@@ -23,7 +24,11 @@ public struct Progress: Codable, Sendable {
         try encoder.encode(self).write(to: URL(fileURLWithPath: repository.progressFile))
     }
 
-    public enum State: String, Sendable { case notStarted = "not started", inProgress = "in progress", passed, skipped }
+    public enum State: String, Sendable {
+        case notStarted = "not started"
+        case inProgress = "in progress"
+        case passed, skipped
+    }
 
     public func state(of chapter: Int) -> State {
         if skipped.contains(chapter) { return .skipped }

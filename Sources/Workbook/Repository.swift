@@ -15,7 +15,8 @@ public struct Repository: Sendable {
             var directory = start
             while directory != "/" && !directory.isEmpty {
                 if FileManager.default.fileExists(atPath: directory + "/chapters")
-                    && FileManager.default.fileExists(atPath: directory + "/Package.swift") {
+                    && FileManager.default.fileExists(atPath: directory + "/Package.swift")
+                {
                     return Repository(root: directory)
                 }
                 directory = (directory as NSString).deletingLastPathComponent

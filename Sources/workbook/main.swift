@@ -122,7 +122,8 @@ struct Check: ParsableCommand {
         let repository = try Repository.locate()
         var progress = Progress.load(from: repository)
         let available = ChapterCatalog.all.filter { $0.isAvailable(in: repository) }
-        let number = chapter ?? available.first { progress.state(of: $0.number) != .passed && progress.state(of: $0.number) != .skipped }?.number
+        let number =
+            chapter ?? available.first { progress.state(of: $0.number) != .passed && progress.state(of: $0.number) != .skipped }?.number
             ?? available.last?.number ?? 0
         do { _ = try ChapterCatalog.available(number, in: repository) } catch { fail("\(error)") }
         do { try requireRoot("workbook check") } catch { fail("\(error)") }
@@ -137,8 +138,9 @@ struct Check: ParsableCommand {
         var results: [Checker.Result] = []
         for stage in chapters {
             do {
-                results += try checker.run(CheckCatalog.checks(for: stage),
-                                           runtime: Checker.workbookRuntime(stage: stage, extraOptions: options), stage: stage)
+                results += try checker.run(
+                    CheckCatalog.checks(for: stage),
+                    runtime: Checker.workbookRuntime(stage: stage, extraOptions: options), stage: stage)
             } catch {
                 fail("could not set up the checks: \(error)")
             }

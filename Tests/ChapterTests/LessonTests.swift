@@ -55,8 +55,10 @@ import Workbook
                     shown += 1
                 }
                 if line.hasPrefix("Chapter "), line.contains(" — "), let number = Int(line.dropFirst("Chapter ".count).prefix { $0.isNumber }),
-                   let real = ChapterCatalog.chapter(number) {
-                    #expect(line == "Chapter \(number) — \(real.title)", "chapter \(chapter.number) shows a heading the checker does not print: \(line)")
+                    let real = ChapterCatalog.chapter(number)
+                {
+                    #expect(
+                        line == "Chapter \(number) — \(real.title)", "chapter \(chapter.number) shows a heading the checker does not print: \(line)")
                 }
             }
             #expect(shown > 0, "chapter \(chapter.number) shows no sample check output")

@@ -21,7 +21,8 @@ enum Support {
         var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
         // The test bundle may sit one level deeper (….xctest/…).
         while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("workbook").path)
-                && directory.path != "/" {
+            && directory.path != "/"
+        {
             directory = directory.deletingLastPathComponent()
         }
         return directory.path
@@ -59,7 +60,8 @@ enum Support {
         process.environment = environment
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("chapter-tests-\(UUID().uuidString)")
-        let out = base.path + ".out", err = base.path + ".err"
+        let out = base.path + ".out"
+        let err = base.path + ".err"
         FileManager.default.createFile(atPath: out, contents: nil)
         FileManager.default.createFile(atPath: err, contents: nil)
         defer {
@@ -71,9 +73,10 @@ enum Support {
         process.standardError = FileHandle(forWritingAtPath: err)
         do { try process.run() } catch { return Output(status: -1, stdout: "", stderr: "\(error)") }
         process.waitUntilExit()
-        return Output(status: process.terminationStatus,
-                      stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        return Output(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
     /// A fresh temporary directory, for SCRATCH_HOME and progress files.

@@ -4,19 +4,21 @@ import Syscalls
 import Testing
 
 @Suite struct ExitStatusTests {
-    @Test("own status passes through; signal N becomes 128+N", arguments: [
-        (WaitStatus.exited(0), Int32(0)), (.exited(3), 3), (.exited(255), 255),
-        (.signaled(SIGKILL), 137), (.signaled(SIGTERM), 143), (.signaled(SIGINT), 130),
-    ])
+    @Test(
+        "own status passes through; signal N becomes 128+N",
+        arguments: [
+            (WaitStatus.exited(0), Int32(0)), (.exited(3), 3), (.exited(255), 255),
+            (.signaled(SIGKILL), 137), (.signaled(SIGTERM), 143), (.signaled(SIGINT), 130),
+        ])
     func exitCodes(status: WaitStatus, code: Int32) {
-        #expect(exitCode(for: status) == code)
+        #expect(Reference().exitCode(for: status) == code)
     }
 
     @Test func execFailures() {
-        #expect(execFailureExitCode(errno: ENOENT) == 127)
-        #expect(execFailureExitCode(errno: ENOTDIR) == 127)
-        #expect(execFailureExitCode(errno: EACCES) == 126)
-        #expect(execFailureExitCode(errno: ENOEXEC) == 126)
+        #expect(Reference().execFailureExitCode(errno: ENOENT) == 127)
+        #expect(Reference().execFailureExitCode(errno: ENOTDIR) == 127)
+        #expect(Reference().execFailureExitCode(errno: EACCES) == 126)
+        #expect(Reference().execFailureExitCode(errno: ENOEXEC) == 126)
     }
 
     @Test func execFailureMessagesSayWhatToDo() {
@@ -59,8 +61,12 @@ import Testing
         #expect(validate { $0.command = [""] }?.contains("no command given") == true)
     }
 
-    @Test("hostnames are 1 to 64 bytes", arguments: [("", false), ("a", true), (String(repeating: "h", count: 64), true),
-                                                      (String(repeating: "h", count: 65), false), ("a b", false)])
+    @Test(
+        "hostnames are 1 to 64 bytes",
+        arguments: [
+            ("", false), ("a", true), (String(repeating: "h", count: 64), true),
+            (String(repeating: "h", count: 65), false), ("a b", false),
+        ])
     func hostnames(name: String, valid: Bool) {
         let error = validate { $0.hostname = name }
         #expect((error == nil) == valid, "\(error ?? "")")

@@ -59,7 +59,9 @@ import Testing
                 return "\(error)"
             }
         }
-        #expect(message(memory: "12XB") == "check the request: --memory 12XB: not a size — give a number with an optional unit b, k, m or g (e.g. 64m, 1.5g)")
+        #expect(
+            message(memory: "12XB")
+                == "check the request: --memory 12XB: not a size — give a number with an optional unit b, k, m or g (e.g. 64m, 1.5g)")
         #expect(message(memory: "-5m").hasPrefix("check the request: --memory -5m: a size cannot be negative"))
         #expect(message(memory: "0").contains("--memory 0: a limit of 0"))
         #expect(message(pids: "0").hasPrefix("check the request: --pids-limit 0: must be at least 1"))
@@ -71,21 +73,23 @@ import Testing
     @Test func noFlagsMeansNoLimits() throws {
         let limits = try ResourceLimits(memory: nil, pidsLimit: nil, cpus: nil)
         #expect(limits.isEmpty)
-        #expect(cgroupFiles(for: limits, mode: .v2).isEmpty)
-        #expect(cgroupFiles(for: limits, mode: .v1).isEmpty)
+        #expect(Reference().cgroupFiles(for: limits, mode: .v2).isEmpty)
+        #expect(Reference().cgroupFiles(for: limits, mode: .v1).isEmpty)
     }
 
     @Test("limits become control files, per cgroup mode")
     func controlFiles() {
         let limits = ResourceLimits(memoryBytes: 32 << 20, pids: 20, cpus: 0.5)
-        #expect(cgroupFiles(for: limits, mode: .v2) == [
-            CgroupFile("memory.max", "33554432"), CgroupFile("memory.swap.max", "0"),
-            CgroupFile("pids.max", "20"), CgroupFile("cpu.max", "50000 100000"),
-        ])
-        #expect(cgroupFiles(for: limits, mode: .v1) == [
-            CgroupFile("memory.limit_in_bytes", "33554432"), CgroupFile("memory.memsw.limit_in_bytes", "33554432"),
-            CgroupFile("pids.max", "20"), CgroupFile("cpu.cfs_period_us", "100000"), CgroupFile("cpu.cfs_quota_us", "50000"),
-        ])
+        #expect(
+            Reference().cgroupFiles(for: limits, mode: .v2) == [
+                CgroupFile("memory.max", "33554432"), CgroupFile("memory.swap.max", "0"),
+                CgroupFile("pids.max", "20"), CgroupFile("cpu.max", "50000 100000"),
+            ])
+        #expect(
+            Reference().cgroupFiles(for: limits, mode: .v1) == [
+                CgroupFile("memory.limit_in_bytes", "33554432"), CgroupFile("memory.memsw.limit_in_bytes", "33554432"),
+                CgroupFile("pids.max", "20"), CgroupFile("cpu.cfs_period_us", "100000"), CgroupFile("cpu.cfs_quota_us", "50000"),
+            ])
         #expect(CgroupFile("cpu.cfs_quota_us", "1").controller == "cpu")
     }
 
@@ -123,9 +127,9 @@ import Testing
         let id = ContainerSpec.newID()
         let cgroup = try cgroupLayoutV2(named: id, needing: [], root: Self.unified)
         #expect(cgroup.directories == ["\(Self.unified)/scratch/\(id)"])
-        try makeCgroup(cgroup.directories, mode: .v2, controllers: cgroup.controllers)
+        try Reference().makeCgroup(cgroup.directories, mode: .v2, controllers: cgroup.controllers)
         #expect(fileKind(cgroup.directories[0]) == .directory)
-        try removeCgroup(cgroup.directories)
+        try Reference().removeCgroup(cgroup.directories)
         #expect(fileKind(cgroup.directories[0]) == nil)
     }
 
