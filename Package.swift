@@ -43,7 +43,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "scratch",
-            dependencies: ["Runtime", "RunOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Runtime", "Syscalls", "RunOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "workbook",

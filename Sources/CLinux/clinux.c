@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -45,6 +46,24 @@ long cl_filesystem_magic(const char *path) {
     if (statfs(path, &info) != 0) return -1;
     return (long)info.f_type;
 }
+
+int cl_signalfd(const sigset_t *mask) { return signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK); }
+
+int cl_read_signalfd(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof info);
+    if (n != (ssize_t)sizeof info) return -1;
+    return (int)info.ssi_signo;
+}
+
+int cl_setns(int fd, int nstype) { return setns(fd, nstype); }
+
+int cl_signal_count(void) { return NSIG; }
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+int cl_cloexec_from_3(void) { return (int)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC); }
 
 int cl_wifexited(int status) { return WIFEXITED(status); }
 int cl_wexitstatus(int status) { return WEXITSTATUS(status); }

@@ -19,12 +19,64 @@ public func defaultRootfsPath() -> String { scratchHome() + "/rootfs/busybox" }
 func busyboxSource() -> String { environmentValue("SCRATCH_BUSYBOX") ?? "/bin/busybox" }
 
 /// Builds the default rootfs if it is not there yet, and returns its path.
+///
+/// Parallel first runs build it once: each takes a lock (flock) beside it, the first
+/// builds, the others wait and then find it there. Under the lock, any half-built
+/// `busybox.partial-PID` is a dead builder's, and is removed.
 public func ensureDefaultRootfs(announceAs programName: String?) throws(ContainerError) -> String {
     let path = defaultRootfsPath()
     if fileKind(path + "/bin/busybox") == .regular { return path }
+    let lock: FileDescriptor
+    do {
+        lock = try lockRootfsBuilds(blocking: true)
+    } catch {
+        throw ContainerError(step: "build the busybox rootfs", reason: "\(error)")
+    }
+    if fileKind(path + "/bin/busybox") == .regular { return path }
+    _ = removePartialBuilds(in: parentDirectory(of: path))
     if let programName { writeToStandardError("\(programName): building the default busybox rootfs in \(path)\n") }
     try buildBusyboxRootfs(at: path)
+    _ = consume lock
     return path
+}
+
+/// The lock that rootfs builds under $SCRATCH_HOME/rootfs take; nil without blocking
+/// when another process holds it.
+func lockRootfsBuilds(blocking: Bool) throws(SyscallError) -> FileDescriptor {
+    let directory = parentDirectory(of: defaultRootfsPath())
+    try makeDirectories(directory)
+    let path = directory + "/.build.lock"
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    try check("open", path: path, fd)
+    let lock = FileDescriptor(owning: fd)
+    try check("flock", path: path, retryingFlock(fd, blocking ? LOCK_EX : LOCK_EX | LOCK_NB))
+    return lock
+}
+
+private func retryingFlock(_ fd: Int32, _ operation: Int32) -> Int32 {
+    while true {
+        let result = flock(fd, operation)
+        if result == -1 && errno == EINTR { continue }
+        return result
+    }
+}
+
+/// Removes the `*.partial-PID` directories in `directory`: interrupted builds. Call it
+/// holding the build lock, when no build can be under way.
+func removePartialBuilds(in directory: String) -> [String] {
+    let partial = ((try? listDirectory(directory)) ?? []).filter { $0.contains(".partial-") }
+    for name in partial { _ = try? runProgram(["rm", "-rf", "--one-file-system", directory + "/" + name]) }
+    return partial.map { directory + "/" + $0 }
+}
+
+/// For `scratch gc`: half-built default rootfses, unless a build is under way.
+func removePartialRootfsBuilds() -> [String] {
+    guard fileKind(parentDirectory(of: defaultRootfsPath())) == .directory,
+        let lock = try? lockRootfsBuilds(blocking: false)
+    else { return [] }
+    let removed = removePartialBuilds(in: parentDirectory(of: defaultRootfsPath()))
+    _ = consume lock
+    return removed
 }
 
 /// Builds a busybox rootfs at `path` (replacing nothing: it fails if `path` exists).

@@ -137,25 +137,28 @@ let cgroup2SuperMagic = 0x6367_7270
 let cgroupSuperMagic = 0x0027_e0eb
 let tmpfsMagic = 0x0102_1994
 
-/// Step 2: the container's group. Where it goes in each hierarchy comes from the
-/// host's mounts; `steps.makeCgroup` makes it, then `files` are written into it. On
-/// any failure, what was made is removed again.
-func createCgroup(named id: String, mode: CgroupMode, setting files: [CgroupFile], steps: Steps) throws -> Cgroup {
+/// Step 2, first half: where the container's group goes in each hierarchy, from the
+/// host's mounts and the controllers `files` need. Nothing is made yet: the state
+/// directory records these paths before they exist.
+func planCgroup(named id: String, mode: CgroupMode, setting files: [CgroupFile]) throws -> Cgroup {
     var needed: [String] = []
     for file in files where !needed.contains(file.controller) { needed.append(file.controller) }
-    let cgroup: Cgroup
     switch mode {
-    case .v2: cgroup = try cgroupLayoutV2(named: id, needing: needed)
-    case .v1: cgroup = try cgroupLayoutV1(named: id, needing: needed)
+    case .v2: return try cgroupLayoutV2(named: id, needing: needed)
+    case .v1: return try cgroupLayoutV1(named: id, needing: needed)
     }
+}
+
+/// Step 2, second half: `steps.cgroups.makeCgroup` makes the group, then `files` are
+/// written into it. On any failure, what was made is removed again.
+func createCgroup(_ cgroup: Cgroup, setting files: [CgroupFile], steps: Steps) throws {
     do {
-        try steps.cgroups.makeCgroup(cgroup.directories, mode: mode, controllers: cgroup.controllers)
+        try steps.cgroups.makeCgroup(cgroup.directories, mode: cgroup.mode, controllers: cgroup.controllers)
         for file in files { try writeLimit(file, in: cgroup) }
     } catch {
         removeCgroupForSure(cgroup, steps: steps)
         throw error
     }
-    return cgroup
 }
 
 /// Writes one control file of the container's group.
@@ -233,24 +236,25 @@ func removeGroupDirectory(_ directory: String) -> SyscallError? {
     }
 }
 
-/// The cleanup after a `kill -9` of a runtime, which never reached its step 7: rmdir
-/// the groups under `scratch/` that are empty, then `scratch/` itself if it is empty.
-///
-/// Cheap: one readdir, and no stat unless a name looks like a container id. rmdir
-/// refuses a group with processes (EBUSY) or children, so a running container is never
-/// touched; a group younger than a few seconds is left alone too, as it may belong to
-/// a runtime that made it and has not yet moved its container in.
-func removeLeftoverGroups(in parent: String) {
-    guard let names = try? listDirectory(parent) else { return }
-    let now = secondsSinceEpoch()
-    for name in names where looksLikeContainerID(name) {
-        let directory = parent + "/" + name
-        if let created = try? changeTime(directory), now - created >= 5 {
-            _ = try? removeDirectory(directory)
+/// For `scratch gc`: groups under every hierarchy's `scratch/` that no state directory
+/// records, alive or dead. Every runtime records its group before it makes it
+/// (StateDirectory.swift), so such a group was left by something else — an older
+/// scratch, a runtime whose state directory was removed by hand. Returns them removed.
+func removeUnrecordedGroups(recorded: Set<String>) -> [String] {
+    var removed: [String] = []
+    let trees = ((try? listDirectory(cgroupRoot)) ?? []).map { cgroupRoot + "/" + $0 + "/" + cgroupParentName }
+    for parent in [cgroupRoot + "/" + cgroupParentName] + trees {
+        guard let names = try? listDirectory(parent) else { continue }
+        for name in names where looksLikeContainerID(name) && !recorded.contains(name) {
+            let group = parent + "/" + name
+            if fileKind(group, followLinks: false) == .directory {
+                removeAbandonedGroup(group)
+                if fileKind(group) == nil { removed.append(group) }
+            }
         }
+        _ = try? removeDirectory(parent)
     }
-    // Fails (EBUSY, ENOTEMPTY) while other containers are there: fine.
-    _ = try? removeDirectory(parent)
+    return removed
 }
 
 /// Twelve hex digits or so (ContainerSpec.newID); control files all have dots or
@@ -352,24 +356,17 @@ extension Reference: CgroupSteps {
     }
 
     /// Step 7: removes the container's group from every hierarchy, then each `scratch`
-    /// parent that no other container uses — where one does, the empty groups that a
-    /// runtime killed with SIGKILL left behind there. Tries everything, then throws the
-    /// first error: it runs on every way out. (The exercise's `removeCgroup`.)
+    /// parent that no other container uses. Tries everything, then throws the first
+    /// error: it runs on every way out. (The exercise's `removeCgroup`.)
     public func removeCgroup(_ groups: [String]) throws {
         var firstError: SyscallError?
         for group in groups {
             if let error = removeGroupDirectory(group), firstError == nil { firstError = error }
         }
         for parent in scratchParents(of: groups) {
-            // Usually ours was the only group, and the parent goes at once: nothing to
-            // sweep, and no readdir on the way out.
-            do {
-                try removeDirectory(parent)
-            } catch  where error.errno == ENOENT {
-                continue
-            } catch {
-                removeLeftoverGroups(in: parent)
-            }
+            // Other containers' groups keep it busy (EBUSY, ENOTEMPTY): fine, the last
+            // one out removes it.
+            _ = try? removeDirectory(parent)
         }
         if let firstError { throw firstError }
     }

@@ -7,22 +7,19 @@ import Syscalls
 
 /// The first code the cloned child runs. Never returns to the caller's code: it
 /// execs the command, or exits with the code its failure means.
-func containerMain(
-    _ spec: ContainerSpec, stage: Stage, steps: Steps, channel: SetupChannel
-) -> Int32 {
+func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, channel: ChildEnds) -> Int32 {
     // If the runtime dies (even of SIGKILL), take the container down with it rather
-    // than leave it running with nobody to wait for it or clean up after it.
+    // than leave it running with nobody to wait for it or clean up after it. This is
+    // no help if the runtime died before this line: the kernel sends nothing then.
+    // The go-ahead pipe covers that race: its writer gone, the read below ends at once.
     setParentDeathSignal(SIGKILL)
     // Wait until the parent has set up what it sets up from outside.
     guard channel.waitForParent() else { return ExitCode.runtimeFailed }
-    channel.report.readEnd.close()
     do {
         try setUpContainer(spec, stage: stage, steps: steps)
         let environment = containerEnvironment(hostname: spec.effectiveHostname)
         if stage.includes(.processTree) && spec.useInit {
-            return try runCommandUnderInit(
-                spec.command, environment: environment, steps: steps,
-                channel: channel)
+            return runCommandUnderInit(spec, environment: environment, steps: steps, channel: channel)
         }
         try becomeCommand(spec.command, environment: environment, steps: steps)
     } catch let error as ContainerError {
@@ -43,6 +40,10 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
         } else {
             try step("pivot to the rootfs") { try steps.rootFilesystem.pivotToRootfs(rootfs) }
         }
+        // From here on "/" is the rootfs: a path can no longer lead to the host. But a
+        // rootfs's own /proc that is a symlink to its /etc would have /proc mounted
+        // over /etc: each of these must be a plain directory.
+        try step("check the rootfs's /proc, /dev and /sys") { try checkKernelMountPoints(readOnly: spec.readOnlyRootfs) }
         try step("mount /proc") { try steps.rootFilesystem.mountProc() }
         try step("mount /dev") { try mountDev() }
         try step("mount /sys") { try mountSys() }
@@ -57,29 +58,44 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
 
 /// The last step: execve the command in this very process.
 func becomeCommand(_ command: [String], environment: [String], steps: Steps) throws -> Never {
-    // The command starts with no signal blocked, as a fresh process should: not with
-    // the runtime's block of the forwarded signals, and not with the mask the runtime
-    // inherited — one started by a thread of a threaded program (a test harness, a
-    // supervisor) may inherit a mask that blocks nearly everything, and a container
-    // that cannot be sent SIGTERM hangs.
-    try step("unblock signals") { try unblockAllSignals() }
+    // The command starts as a fresh process would: every signal's action the default
+    // (an ignored one would stay ignored across execve), and no signal blocked — not
+    // the runtime's block of the forwarded signals, and not the mask the runtime
+    // inherited (a thread of a threaded supervisor may start it with nearly every
+    // signal blocked, and a container that cannot be sent SIGTERM hangs). Dispositions
+    // first: a signal still pending would otherwise run the old action on unblock.
     resetSignalDispositions()
+    try step("unblock signals") { try unblockAllSignals() }
+    try step("close inherited descriptors") { try closeInheritedDescriptorsOnExec() }
     do {
         try execCommand(command, environment: environment)
     } catch {
-        let code = try step("choose the exit code for a failed exec") { try steps.exitStatus.execFailureExitCode(errno: error.errno) }
+        let code = try step("choose the exit code for a failed exec") {
+            try steps.exitStatus.execFailureExitCode(errno: error.errno)
+        }
         throw ContainerError(step: "run the command", reason: "\(error)", exitCode: code)
     }
 }
 
 /// With --init: we stay PID 1 and run the command as our child.
-func runCommandUnderInit(
-    _ command: [String], environment: [String], steps: Steps, channel: SetupChannel
-) throws -> Int32 {
-    let pid = try step("start the command under init") { try forkProcess() }
+///
+/// The command gets a process group of its own and, when the runtime held the
+/// terminal, the terminal: Ctrl-C then reaches the command once, from the kernel,
+/// and not a second time through the runtime's forwarding.
+func runCommandUnderInit(_ spec: ContainerSpec, environment: [String], steps: Steps, channel: ChildEnds) -> Int32 {
+    let terminalHolder = getpgrp()
+    let pid: pid_t
+    do {
+        pid = try step("start the command under init") { try forkProcess() }
+    } catch {
+        channel.reportFailure(error)
+        return error.exitCode
+    }
     if pid == 0 {
+        setProcessGroup(0, 0)
+        giveTerminal(to: getpgrp(), onlyIfHeldBy: terminalHolder)
         do {
-            try becomeCommand(command, environment: environment, steps: steps)
+            try becomeCommand(spec.command, environment: environment, steps: steps)
         } catch let error as ContainerError {
             channel.reportFailure(error)
             exitImmediately(error.exitCode)
@@ -87,7 +103,14 @@ func runCommandUnderInit(
             exitImmediately(ExitCode.runtimeFailed)
         }
     }
+    setProcessGroup(pid, pid)
     // Our copy of the report pipe must close, or the parent never sees end-of-file.
-    channel.report.writeEnd.close()
-    return try step("run init") { try steps.processTree.runInit(command: pid, signals: runtimeSignals, steps: steps) }
+    // From here on nobody reads it: init's own errors go to standard error.
+    channel.closeReport()
+    do {
+        return try step("run init") { try steps.processTree.runInit(command: pid, signals: runtimeSignals, steps: steps) }
+    } catch {
+        writeToStandardError("\(spec.programName): \(error)\n")
+        return error.exitCode
+    }
 }

@@ -57,3 +57,38 @@ public func mountSys() throws {
     try makeDirectory("/sys", mode: 0o555)
     try mount(source: "sysfs", target: "/sys", type: "sysfs", flags: [.readOnly, .noSuid, .noDev, .noExec])
 }
+
+/// Checks, after the pivot, that the rootfs's /proc, /dev and /sys are plain
+/// directories the kernel's filesystems can be mounted on, and makes those missing.
+///
+/// mount(2) follows symlinks in its target. A rootfs whose /proc is a symlink to /etc
+/// would have procfs mounted over its own /etc; one whose /dev points at / would get
+/// device nodes in its top directory. Before the pivot, such a link could lead onto
+/// the host: runc refuses a symlinked /proc since CVE-2019-19921. We refuse them all,
+/// naming the one at fault.
+func checkKernelMountPoints(readOnly: Bool) throws {
+    for path in ["/proc", "/dev", "/sys"] {
+        switch fileKind(path, followLinks: false) {
+        case .directory?:
+            continue
+        case nil:
+            do {
+                try makeDirectory(path, mode: 0o555)
+            } catch {
+                throw ContainerError(
+                    step: "check the rootfs",
+                    reason: "the rootfs has no \(path) and it cannot be made (\(error.errnoDescription))"
+                        + (readOnly || error.errno == EROFS ? " — a read-only rootfs must have \(path) already" : ""))
+            }
+        case .symlink?:
+            let target = (try? symlinkTarget(path)) ?? "?"
+            throw ContainerError(
+                step: "check the rootfs",
+                reason: "\(path) in the rootfs is a symbolic link (to \(target)): a rootfs's /proc, /dev and /sys must be plain directories, or the kernel's filesystem would be mounted wherever the link points (CVE-2019-19921)")
+        default:
+            throw ContainerError(
+                step: "check the rootfs",
+                reason: "\(path) in the rootfs is not a directory: the kernel's filesystem needs an empty directory to be mounted on — remove the file from the rootfs")
+        }
+    }
+}

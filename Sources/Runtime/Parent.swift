@@ -1,14 +1,16 @@
 import Glibc
 import Syscalls
 
-// The container's start, the runtime's side. It reads top to bottom as DESIGN.md's
-// list: check, prepare, clone, set up from outside, let go, wait, clean up.
+// The container's start, the runtime's side. It reads top to bottom as the list in
+// ARCHITECTURE.md: check, record and prepare, clone, set up from outside, let go,
+// wait, clean up.
 //
-// Everything here runs on one thread, synchronously: no Dispatch, no async. A
-// threaded process cannot enter a user namespace (chapter 8), and clone(2) copies
-// only the calling thread, so a lock held by another thread would stay held in the
-// child forever. (Go runtimes such as runc re-exec themselves to escape this; we
-// never started a thread, so we need not.)
+// Everything here runs on one thread, synchronously: no Dispatch, no async. clone(2)
+// copies only the calling thread, so a lock held by another thread would stay held in
+// the child forever; and a threaded process may not unshare(2) or setns(2) into a user
+// namespace (chapter 8). runc, written in Go (always threaded), does its namespace
+// work in C before the Go runtime starts and re-executes itself for it; we never
+// start a thread, so we need neither.
 
 /// Runs a container and returns the exit code its user should see.
 public func runContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps = .reference) -> Int32 {
@@ -21,20 +23,32 @@ public func runContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps = .re
 }
 
 func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> Int32 {
-    // A write to a pipe whose reader died must fail with EPIPE, not kill the runtime
-    // with SIGPIPE. (The child resets every disposition before exec.)
-    ignoreSignal(SIGPIPE)
+    // 0. Signals: from now on they wait in the signalfd for the wait loop, and none can
+    //    kill the runtime half-way with something made on the host and not cleaned up.
+    try step("take over signals") { try takeOverSignals() }
+    let signals = try step("create the signalfd") { try SignalDescriptor(runtimeSignals) }
     // 1. Check the request before anything exists on the host.
     try spec.validate(stage: stage)
+    removeLeftovers()
 
-    // 2. Prepare what lives outside the container: its cgroup, limits set.
+    // 2. Record the container, then prepare what lives outside it: its cgroup.
     var cgroup: Cgroup?
+    var limitFiles: [CgroupFile] = []
     if stage.includes(.cgroups) {
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
-        let files = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
-        cgroup = try step("create the cgroup") { try createCgroup(named: spec.id, mode: mode, setting: files, steps: steps) }
+        limitFiles = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
+        cgroup = try step("plan the cgroup") { try planCgroup(named: spec.id, mode: mode, setting: limitFiles) }
     }
-    // 7. Clean up what step 2 made, on every path out of here (it runs last).
+    let record = try step("record the container in \(stateRoot)") {
+        try StateRecord(spec.state(cgroups: cgroup?.directories ?? []))
+    }
+    // 7. (It runs last, after the cgroup's cleanup below.) The record goes when all
+    //    else has gone.
+    defer { record.remove() }
+    if let cgroup {
+        try step("create the cgroup") { try createCgroup(cgroup, setting: limitFiles, steps: steps) }
+    }
+    // 7. Clean up what step 2 made, on every path out of here.
     defer { if let cgroup { cleanUpCgroup(cgroup, steps: steps, programName: spec.programName) } }
 
     // 3. Clone the child into its new namespaces.
@@ -48,47 +62,56 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if stage.includes(.rootFilesystem) {
         namespaces.insert(.newMount)
     }
-    // Block the signals we forward before the child exists: one that came between
-    // clone and the wait below would otherwise kill the runtime and orphan the child.
-    try step("block signals") { try blockSignals(runtimeSignals) }
+    try stopIfInterrupted()
     let channel = try step("create the setup pipes") { try SetupChannel() }
+    var childEnds = channel.childEnds
+    childEnds.parentOnly += [signals.descriptor.raw, record.lockDescriptor]
+    let heldTerminal = spec.useInit && ownsTerminal()
     let child = try step("clone the container's process") {
-        try clone(flags: namespaces) {
-            containerMain(spec, stage: stage, steps: steps, channel: channel)
-        }
+        try clone(flags: namespaces) { [childEnds] in containerMain(spec, stage: stage, steps: steps, channel: childEnds) }
     }
-    channel.parentCloseChildEnds()
+    let ends = channel.parentSide()
     // Should a step below fail, the child must be gone before its cgroup can go.
     var reaped = false
     defer { if !reaped { killAndReap(child) } }
+    try step("record the container's pid") { try record.recordPID(child) }
 
-    // 4. Set up from outside — the cgroup (uid maps, network come in later
-    //    chapters) — then let the child go on. It waits for this before anything else,
-    //    so everything it does happens inside its limits.
+    // 4. Set up from outside — the cgroup (uid maps, network come in later chapters)
+    //    — then let the child go on. It waits for this before anything else, so
+    //    everything it does happens inside its limits.
     if let cgroup {
         try step("put the container in its cgroup") { try steps.cgroups.joinCgroup(cgroup.directories, pid: child) }
     }
+    try stopIfInterrupted()
     // If the child died already (killed from outside before it read this), the write
     // fails with EPIPE; that is no runtime error: its exit status, read below, says
     // what happened to it.
-    try? channel.letChildGo()
+    try? ends.goAhead.writeAll([1])
 
-    // 5. The child sets itself up and execs; its report is empty when exec worked.
-    let failure = try step("wait for the container to start") { try channel.readReport() }
-
-    // 6. Wait for the container, forwarding signals, and report how it ended.
-    let status = try step("wait for the container") { try waitForwardingSignals(to: child) }
+    // 5 and 6. One loop from here to the end: the child's report (empty when the
+    //    command was exec'd), the signals to pass on, and its exit.
+    let end = try step("wait for the container") { try superviseContainer(child, report: ends.report, signals: signals) }
     reaped = true
+    if heldTerminal { giveTerminal(to: getpgrp()) }
+    if let signal = end.interruptedBy {
+        writeToStandardError(
+            "\(spec.programName): interrupted by \(signalName(signal)) while the container was being set up: it was stopped, and what it had made is removed\n")
+        return ExitCode.signalBase + signal
+    }
+    if end.killedAfterInterrupts {
+        writeToStandardError(
+            "\(spec.programName): the container ignored \(interruptsBeforeKill - 1) interrupts (SIGINT, SIGTERM); the next one was sent as SIGKILL\n")
+    }
     if let cgroup, let limit = spec.limits.memoryBytes, let kills = oomKillCount(cgroup), kills > 0 {
         writeToStandardError(
             "\(spec.programName): the container ran out of memory: the kernel's OOM killer killed \(kills == 1 ? "a process" : "\(kills) processes") in it (--memory \(describeBytes(limit)))\n"
         )
     }
-    if !failure.isEmpty {
-        writeToStandardError("\(spec.programName): \(failure)\n")
-        if case .exited(let code) = status { return code }
+    if !end.failure.isEmpty {
+        writeToStandardError("\(spec.programName): \(end.failure)\n")
+        if case .exited(let code) = end.status { return code }
     }
-    return try step("report the exit status") { try steps.exitStatus.exitCode(for: status) }
+    return try step("report the exit status") { try steps.exitStatus.exitCode(for: end.status) }
 }
 
 /// Step 7 for the cgroup: remove it, and say so if that failed (the run's own exit
@@ -104,4 +127,13 @@ func cleanUpCgroup(_ cgroup: Cgroup, steps: Steps, programName: String) {
 func killAndReap(_ child: pid_t) {
     try? sendSignal(SIGKILL, to: child)
     _ = try? waitpid(child)
+}
+
+extension ContainerSpec {
+    /// What the state directory records about this container.
+    func state(cgroups: [String]) -> ContainerState {
+        ContainerState(
+            id: id, runtimePID: getpid(), created: secondsSinceEpoch(), command: command, rootfs: rootfs ?? "",
+            hostname: effectiveHostname, cgroups: cgroups)
+    }
 }

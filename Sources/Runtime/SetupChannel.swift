@@ -3,60 +3,76 @@ import Syscalls
 
 /// The two pipes between the runtime and its child while the container is set up.
 ///
-/// - `goAhead`: the parent writes one byte when its part is done (cgroup, uid maps,
+/// - go-ahead: the parent writes one byte when its part is done (cgroup, uid maps,
 ///   network); the child waits for it before doing anything. If the parent fails
-///   first, it closes the pipe unwritten and the child, reading end-of-file, quits.
-/// - `report`: the child writes why a step failed. Both ends close on exec, so when the
+///   first, the pipe closes unwritten and the child, reading end-of-file, quits.
+/// - report: the child writes why a step failed. Both ends close on exec, so when the
 ///   command's execve succeeds the parent reads end-of-file and an empty report: "it
-///   started". Nothing to poll, no timeout.
-struct SetupChannel {
-    let goAhead: Pipe
-    let report: Pipe
+///   started". Nothing to poll for, no timeout.
+///
+/// The parent owns its ends (they close themselves on every way out); the child, a
+/// copy of the parent's memory made by clone(2), gets the numbers (`ChildEnds`).
+struct SetupChannel: ~Copyable {
+    /// The parent's ends.
+    var goAhead: FileDescriptor
+    var report: FileDescriptor
+    /// The child's ends, until the parent closes its copies after clone.
+    var childGoAhead: FileDescriptor
+    var childReport: FileDescriptor
 
-    init() throws {
-        goAhead = try Pipe()
-        report = try Pipe()
+    init() throws(SyscallError) {
+        let goAheadPipe = try Pipe()
+        let reportPipe = try Pipe()
+        goAhead = goAheadPipe.writeEnd
+        childGoAhead = goAheadPipe.readEnd
+        report = reportPipe.readEnd
+        childReport = reportPipe.writeEnd
     }
 
-    // MARK: the child's side
+    /// What the child needs to know, as plain numbers.
+    var childEnds: ChildEnds {
+        ChildEnds(goAhead: childGoAhead.raw, report: childReport.raw, parentOnly: [goAhead.raw, report.raw])
+    }
+
+    /// After clone: the child has its copies; the parent's must close, or end-of-file
+    /// could never be seen on either pipe.
+    consuming func parentSide() -> ParentEnds {
+        childGoAhead.close()
+        childReport.close()
+        return ParentEnds(goAhead: goAhead, report: report)
+    }
+}
+
+/// The parent's side of the setup pipes, once the child exists.
+struct ParentEnds: ~Copyable {
+    var goAhead: FileDescriptor
+    var report: FileDescriptor
+}
+
+/// The child's side of the setup pipes, by number.
+struct ChildEnds: Sendable {
+    let goAhead: Int32
+    let report: Int32
+    /// Descriptors the child inherited that belong to the parent: the child closes them
+    /// first (PID 1 under `--init` never execs, so close-on-exec would never fire).
+    var parentOnly: [Int32]
 
     /// Blocks until the parent says go. False if the parent gave up instead.
     func waitForParent() -> Bool {
-        goAhead.writeEnd.close()
-        let received = (try? goAhead.readEnd.readToEnd()) ?? []
-        goAhead.readEnd.close()
-        return !received.isEmpty
+        for fd in parentOnly { closeDescriptor(fd) }
+        var byte: UInt8 = 0
+        let count = read(goAhead, &byte, 1)
+        closeDescriptor(goAhead)
+        return count == 1
     }
 
     /// Tells the parent why the start failed. The exit code travels as the child's
     /// own exit status; the pipe carries only the words.
     func reportFailure(_ error: ContainerError) {
-        try? report.writeEnd.writeAll(Array(error.description.utf8))
+        try? writeAll(report, Array(error.description.utf8))
     }
 
-    // MARK: the parent's side
-
-    /// Closes the ends only the child uses, so end-of-file can ever be seen.
-    func parentCloseChildEnds() {
-        goAhead.readEnd.close()
-        report.writeEnd.close()
-    }
-
-    /// Lets the child go on.
-    func letChildGo() throws {
-        try goAhead.writeEnd.writeAll([1])
-        goAhead.writeEnd.close()
-    }
-
-    /// Gives up on the child before it started (the parent's setup failed).
-    func stopChild() {
-        goAhead.writeEnd.close()
-    }
-
-    /// Waits until the command was exec'd (empty) or a step failed (its message).
-    func readReport() throws -> String {
-        let bytes = try report.readEnd.readToEnd()
-        report.readEnd.close()
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    /// Closes this process's copy of the report pipe (PID 1 under `--init`, which stays
+    /// while its command runs): from then on, errors go to standard error.
+    func closeReport() { closeDescriptor(report) }
 }

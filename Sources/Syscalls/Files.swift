@@ -78,8 +78,7 @@ public func listDirectory(_ path: String) throws(SyscallError) -> [String] {
 public func readFile(_ path: String) throws(SyscallError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     try check("open", path: path, fd)
-    let descriptor = FileDescriptor(raw: fd)
-    defer { descriptor.close() }
+    let descriptor = FileDescriptor(owning: fd)
     do { return try descriptor.readToEnd() } catch { throw SyscallError("read", path: path, errno: error.errno) }
 }
 
@@ -88,8 +87,7 @@ public func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, cr
     let flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0)
     let fd = open(path, flags, mode)
     try check("open", path: path, fd)
-    let descriptor = FileDescriptor(raw: fd)
-    defer { descriptor.close() }
+    let descriptor = FileDescriptor(owning: fd)
     do { try descriptor.writeAll(bytes) } catch { throw SyscallError("write", path: path, errno: error.errno) }
 }
 
@@ -116,4 +114,12 @@ public func resolvedPath(_ path: String) throws(SyscallError) -> String {
 /// The value of an environment variable of this process.
 public func environmentValue(_ name: String) -> String? {
     getenv(name).map { String(cString: $0) }
+}
+
+/// readlink(2): where a symbolic link points.
+public func symlinkTarget(_ path: String) throws(SyscallError) -> String {
+    var buffer = [CChar](repeating: 0, count: 4097)
+    let count = readlink(path, &buffer, 4096)
+    try check("readlink", path: path, count)
+    return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

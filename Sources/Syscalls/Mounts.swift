@@ -51,10 +51,17 @@ public func unmount(_ target: String, detach: Bool = false) throws(SyscallError)
 public func pivotRoot(_ newRoot: String, putOld: String) throws(SyscallError) {
     if cl_pivot_root(newRoot, putOld) == -1 {
         let code = errno
-        let hint: String? =
-            code == EINVAL
-            ? "the new root must be a mount point (bind-mount it onto itself first), not on a shared mount (make / private first), and put_old must be under it"
-            : nil
+        let hint: String?
+        switch code {
+        case EBUSY:
+            // Linux checks "is new_root on the same mount as /" before "is new_root a
+            // mount point", so a plain directory on the root filesystem gets EBUSY.
+            hint = "the new root is on the same mount as the current / — make it a mount point of its own: bind-mount it onto itself first"
+        case EINVAL:
+            hint = "the new root must be a mount point (bind-mount it onto itself first), not on a shared mount (make / private first), and put_old must be at or under it"
+        default:
+            hint = nil
+        }
         throw SyscallError("pivot_root", path: "\(newRoot), \(putOld)", errno: code, hint: hint)
     }
 }

@@ -128,3 +128,44 @@ func withCStrings(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePoint
     let result = pointers.withUnsafeBufferPointer { buffer in buffer.baseAddress.map(body) }
     return result ?? EFAULT
 }
+
+/// setns(2) by path: join the namespace `/proc/PID/ns/KIND` refers to.
+///
+/// For a PID namespace it is our future children that join (pid_for_children): a
+/// process never changes its own pid. For a mount namespace the kernel also moves our
+/// root and working directory to the namespace's root.
+public func joinNamespace(_ path: String) throws(SyscallError) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    try check("open", path: path, fd)
+    let descriptor = FileDescriptor(owning: fd)
+    try check("setns", path: path, cl_setns(descriptor.raw, 0))
+}
+
+/// setpgid(2): put process `pid` (0: ourselves) in the process group `group` (0: a new
+/// group led by it). Both the parent and the child call it after a fork, so the group
+/// exists whichever runs first.
+public func setProcessGroup(_ pid: pid_t, _ group: pid_t) {
+    _ = setpgid(pid, group)
+}
+
+/// Makes process group `group` the foreground group of the terminal on standard
+/// input, if there is one and (given `holder`) that group holds it now: Ctrl-C and
+/// Ctrl-Z then go to `group` alone. Returns whether it did.
+///
+/// A process outside the foreground group that calls tcsetpgrp(3) is sent SIGTTOU,
+/// which stops it: it is blocked around the call.
+@discardableResult
+public func giveTerminal(to group: pid_t, onlyIfHeldBy holder: pid_t? = nil) -> Bool {
+    guard isatty(0) == 1 else { return false }
+    if let holder, tcgetpgrp(0) != holder { return false }
+    var ttou = sigset_t()
+    var previous = sigset_t()
+    sigemptyset(&ttou)
+    sigaddset(&ttou, SIGTTOU)
+    sigprocmask(SIG_BLOCK, &ttou, &previous)
+    defer { sigprocmask(SIG_SETMASK, &previous, nil) }
+    return tcsetpgrp(0, group) == 0
+}
+
+/// True when standard input is a terminal whose foreground group is ours.
+public func ownsTerminal() -> Bool { isatty(0) == 1 && tcgetpgrp(0) == getpgrp() }

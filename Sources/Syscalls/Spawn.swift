@@ -17,13 +17,10 @@ public func runProgram(_ arguments: [String]) throws(SyscallError) -> (status: W
                 UnsafeMutablePointer(mutating: argv), UnsafeMutablePointer(mutating: envp))
         }
     }
+    // Our copy of the write end must close, or the read below never sees end-of-file.
     output.writeEnd.close()
-    if result != 0 {
-        output.readEnd.close()
-        throw SyscallError("posix_spawn", path: arguments[0], errno: result)
-    }
+    if result != 0 { throw SyscallError("posix_spawn", path: arguments[0], errno: result) }
     let bytes = try output.readEnd.readToEnd()
-    output.readEnd.close()
     guard let (_, status) = try waitpid(pid) else { return (.exited(0), bytes) }
     return (status, bytes)
 }

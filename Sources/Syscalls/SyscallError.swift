@@ -51,7 +51,7 @@ func retryingOnInterrupt<T: BinaryInteger>(_ body: () -> T) -> T {
 /// Turns the C convention (-1 and errno) into a thrown `SyscallError`.
 @inline(__always)
 @discardableResult
-func check<T: BinaryInteger>(_ call: String, path: String? = nil, _ result: T) throws(SyscallError) -> T {
+public func check<T: BinaryInteger>(_ call: String, path: String? = nil, _ result: T) throws(SyscallError) -> T {
     if result == -1 { throw SyscallError(call, path: path) }
     return result
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import RunOptions
 import Runtime
+import Syscalls
 
 // scratch: the finished runtime, a learner's work done right. Its start is the same
 // story (Runtime/Parent.swift, Runtime/Child.swift) with every chapter in.
@@ -15,7 +16,7 @@ struct Scratch: ParsableCommand {
             of signal N; 125 when scratch itself failed; 126 when the command cannot \
             be executed; 127 when it is not found.
             """,
-        subcommands: [Run.self, RootfsCommand.self]
+        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Gc.self, RootfsCommand.self]
     )
 }
 
@@ -48,6 +49,117 @@ func runAndExit(_ request: RunRequest) -> Never {
         writeToStandardErrorLine("scratch: \(error)")
         Glibc.exit((error as? ContainerError)?.exitCode ?? ExitCode.runtimeFailed)
     }
+}
+
+struct Ps: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List running containers (from the state directory, /run/scratch).")
+
+    @Flag(name: .shortAndLong, help: "Print container ids only.") var quiet = false
+
+    func run() {
+        let running = recordedContainers().filter(\.alive).compactMap(\.state)
+        if quiet {
+            for state in running { print(state.id) }
+            return
+        }
+        let now = secondsSinceEpoch()
+        var rows = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
+        for state in running {
+            let command = "\"" + String(state.command.joined(separator: " ").prefix(20)) + "\""
+            let image = state.rootfs == defaultRootfsPath() ? "busybox" : state.rootfs
+            let age = describeDuration(now - state.created)
+            rows.append([state.id, image, command, age + " ago", "Up " + age, "", state.hostname])
+        }
+        printTable(rows)
+    }
+}
+
+struct Exec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a command inside a running container.",
+        usage: "scratch exec ID -- COMMAND [ARG...]")
+
+    @Argument(help: "The container's id, or the start of it (`scratch ps`).") var id: String
+    @Argument(parsing: .captureForPassthrough, help: "The command to run and its arguments.") var command: [String] = []
+
+    func run() {
+        do {
+            try requireRoot("scratch exec")
+            let state = try runningContainer(id)
+            let arguments = command.first == "--" ? Array(command.dropFirst()) : command
+            Glibc.exit(execInContainer(state, command: arguments, programName: "scratch"))
+        } catch {
+            writeToStandardErrorLine("scratch: \(error)")
+            Glibc.exit(ExitCode.runtimeFailed)
+        }
+    }
+}
+
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send a signal to a running container's first process (SIGKILL by default, as Docker).")
+
+    @Argument(help: "The container's id, or the start of it.") var id: String
+    @Argument(help: "The signal: a name (TERM, SIGTERM) or a number.") var signal = "KILL"
+
+    func run() {
+        do {
+            try requireRoot("scratch kill")
+            guard let number = signalNumber(named: signal) else {
+                throw ContainerError(step: "check the request", reason: "\(signal) is not a signal — give a name such as TERM or KILL, or a number")
+            }
+            let state = try runningContainer(id)
+            guard let pid = state.pid else {
+                throw ContainerError(step: "find the container", reason: "\(state.id) has no process yet: it is still starting")
+            }
+            try sendSignal(number, to: pid)
+        } catch {
+            writeToStandardErrorLine("scratch: \(error)")
+            Glibc.exit(ExitCode.runtimeFailed)
+        }
+    }
+}
+
+struct Gc: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove what runtimes that died left behind: state, cgroups, half-built rootfses.")
+
+    func run() {
+        do { try requireRoot("scratch gc") } catch {
+            writeToStandardErrorLine("scratch: \(error)")
+            Glibc.exit(ExitCode.runtimeFailed)
+        }
+        let removed = collectGarbage()
+        for path in removed { print("removed \(path)") }
+        if removed.isEmpty { print("nothing to remove") }
+    }
+}
+
+/// "5 seconds", "3 minutes", as `docker ps` says it.
+func describeDuration(_ seconds: Int) -> String {
+    switch seconds {
+    case ..<60: return "\(max(seconds, 0)) second\(seconds == 1 ? "" : "s")"
+    case ..<3600: return "\(seconds / 60) minute\(seconds / 60 == 1 ? "" : "s")"
+    case ..<86400: return "\(seconds / 3600) hour\(seconds / 3600 == 1 ? "" : "s")"
+    default: return "\(seconds / 86400) day\(seconds / 86400 == 1 ? "" : "s")"
+    }
+}
+
+/// Columns padded to their widest cell, three spaces apart.
+func printTable(_ rows: [[String]]) {
+    guard let header = rows.first else { return }
+    let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+    for row in rows {
+        let cells = row.indices.map { $0 == row.count - 1 ? row[$0] : row[$0].padding(to: widths[$0]) }
+        var line = cells.joined(separator: "   ")
+        while line.last == " " { line.removeLast() }
+        print(line)
+    }
+}
+
+extension String {
+    func padding(to width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
 }
 
 struct RootfsCommand: ParsableCommand {

@@ -9,6 +9,7 @@
 #ifndef CLINUX_H
 #define CLINUX_H
 
+#include <signal.h>
 #include <sys/types.h>
 
 // clone(2) flags: which namespaces a new process gets (linux/sched.h).
@@ -56,6 +57,26 @@ int cl_set_parent_death_signal(int signal);
 // statfs(2)'s f_type for `path` (the filesystem's magic number, linux/magic.h), or -1
 // with errno set. Swift's Glibc module does not include <sys/vfs.h>.
 long cl_filesystem_magic(const char *path);
+
+// signalfd(2) with SFD_CLOEXEC: a descriptor that becomes readable when one of the
+// (blocked) signals in `mask` is pending. Swift's Glibc does not include
+// <sys/signalfd.h>. Returns the descriptor or -1 with errno set.
+int cl_signalfd(const sigset_t *mask);
+
+// Reads one pending signal from a signalfd: its number, or -1 with errno set (EAGAIN
+// when none is pending and the descriptor is non-blocking).
+int cl_read_signalfd(int fd);
+
+// setns(2): join the namespace `fd` refers to (/proc/PID/ns/KIND). `nstype` is a
+// CL_CLONE_NEW* flag, or 0 for "whatever kind fd is".
+int cl_setns(int fd, int nstype);
+
+// Marks every descriptor from 3 up close-on-exec (close_range(2), Linux 5.11), so the
+// command starts with standard input, output and error only. Returns 0 or -1.
+int cl_cloexec_from_3(void);
+
+// The number of signals the kernel has (NSIG, 65 on Linux: 1–64 and the unused 0).
+int cl_signal_count(void);
 
 // The wait(2) status macros are macros, which Swift cannot import.
 int cl_wifexited(int status);

@@ -1,0 +1,72 @@
+import Glibc
+import Syscalls
+
+// `scratch exec`: a second process in a running container. Nothing is created: the
+// new process joins what the container already has, through the files the kernel
+// keeps for each namespace (/proc/PID/ns/*) and the container's cgroup.
+
+/// The namespaces a process joins to be inside the container, in this order: the
+/// mount namespace last, since once in it the host's /proc is out of sight.
+let joinedNamespaces = ["uts", "ipc", "net", "pid", "mnt"]
+
+/// Runs `command` inside the running container `state`, as its child would be, and
+/// returns the exit code its user should see.
+public func execInContainer(_ state: ContainerState, command: [String], programName: String) -> Int32 {
+    do {
+        guard let target = state.pid else {
+            throw ContainerError(step: "find the container", reason: "\(state.id) has no process yet: it is still starting")
+        }
+        guard !command.isEmpty, !command[0].isEmpty else {
+            throw ContainerError(step: "check the request", reason: "no command given: say what to run after --, e.g. `-- sh`")
+        }
+        try step("take over signals") { try takeOverSignals() }
+        // Open every namespace first, while /proc/TARGET is the host's: a container
+        // that ends meanwhile makes this fail here, cleanly, and not half-way in.
+        var namespaces: [(kind: String, path: String)] = []
+        for kind in joinedNamespaces {
+            let path = "/proc/\(target)/ns/\(kind)"
+            let mine = "/proc/self/ns/\(kind)"
+            // Joining a namespace we are already in is allowed, but pointless.
+            if let theirs = try? fileIdentity(path), let ours = try? fileIdentity(mine), theirs == ours { continue }
+            guard fileKind(path) != nil else {
+                throw ContainerError(step: "join the container", reason: "\(path) is gone: the container has ended")
+            }
+            namespaces.append((kind, path))
+        }
+        let child = try step("start the process") { try forkProcess() }
+        if child == 0 {
+            do {
+                // The cgroup first, through the host's cgroupfs ("0" is the writer).
+                for group in state.cgroups { try step("join the cgroup") { try writeControlFile(group + "/cgroup.procs", "0") } }
+                // A PID namespace is entered by our children only: join it, then fork once
+                // more so the command is born inside with a pid of the container's.
+                for (kind, path) in namespaces {
+                    try step("join the \(kind) namespace") { try joinNamespace(path) }
+                }
+                setParentDeathSignal(SIGKILL)
+                let inner = try step("start the command") { try forkProcess() }
+                if inner != 0 {
+                    // The middle process: wait for the command and pass its end on.
+                    let status = try waitForwardingSignals(to: inner)
+                    switch status {
+                    case .exited(let code): exitImmediately(code)
+                    case .signaled(let signal): exitImmediately(ExitCode.signalBase + signal)
+                    }
+                }
+                try step("enter the container's root") { try changeDirectory("/") }
+                try becomeCommand(command, environment: containerEnvironment(hostname: state.hostname), steps: .reference)
+            } catch let error as ContainerError {
+                writeToStandardError("\(programName): \(error)\n")
+                exitImmediately(error.exitCode)
+            } catch {
+                writeToStandardError("\(programName): \(error)\n")
+                exitImmediately(ExitCode.runtimeFailed)
+            }
+        }
+        let status = try step("wait for the process") { try waitForwardingSignals(to: child) }
+        return Reference().exitCode(for: status)
+    } catch {
+        writeToStandardError("\(programName): \(error)\n")
+        return (error as? ContainerError)?.exitCode ?? ExitCode.runtimeFailed
+    }
+}

@@ -1,0 +1,253 @@
+import Glibc
+import Syscalls
+
+// Where a runtime records the containers it runs (ARCHITECTURE.md, "The state
+// directory"): one directory per container under /run/scratch, a tmpfs that is empty
+// after a reboot, as the containers are.
+//
+//   /run/scratch/<id>/lock    held (flock) by the runtime for as long as it lives
+//   /run/scratch/<id>/state   who, what and where: id, command, rootfs, cgroups
+//   /run/scratch/<id>/pid     the container's first process, once it exists
+//
+// The lock is how a reader tells a live container from a leftover: the kernel drops a
+// flock when its holder dies, even of SIGKILL, so a lock that can be taken belongs to
+// a runtime that is gone, and what it left (its directory, its cgroups) is removed at
+// once by the next run or by `scratch gc`. runc keeps the same kind of directory under
+// /run/runc; chapter 10's create/start split stands on it.
+
+/// Where the state directories live.
+public let stateRoot = "/run/scratch"
+
+/// What the state directory says about one container.
+public struct ContainerState: Sendable, Equatable {
+    public var id: String
+    /// The runtime that runs it (`scratch run`, or `workbook run` for a learner's).
+    public var runtimePID: pid_t
+    /// The container's first process as the host sees it; nil while it is being made.
+    public var pid: pid_t?
+    /// When it was created, in seconds since the epoch.
+    public var created: Int
+    public var command: [String]
+    public var rootfs: String
+    public var hostname: String
+    /// The container's group directories, one per hierarchy; none before chapter 4.
+    public var cgroups: [String]
+
+    public init(
+        id: String, runtimePID: pid_t, created: Int, command: [String], rootfs: String, hostname: String,
+        cgroups: [String]
+    ) {
+        self.id = id
+        self.runtimePID = runtimePID
+        self.created = created
+        self.command = command
+        self.rootfs = rootfs
+        self.hostname = hostname
+        self.cgroups = cgroups
+    }
+
+    /// One `key=value` line per field, one `arg=` line per argument: a format read back
+    /// without a JSON parser, which the runtime does not carry (it is on the hot path).
+    /// Newlines and backslashes in values are escaped.
+    func encoded() -> String {
+        var lines = [
+            "id=\(id)", "runtime=\(runtimePID)", "created=\(created)", "rootfs=\(escaped(rootfs))",
+            "hostname=\(escaped(hostname))",
+        ]
+        lines += command.map { "arg=\(escaped($0))" }
+        lines += cgroups.map { "cgroup=\(escaped($0))" }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func decoded(_ text: String) -> ContainerState? {
+        var fields: [String: String] = [:]
+        var command: [String] = []
+        var cgroups: [String] = []
+        for line in text.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<equals])
+            let value = unescaped(String(line[line.index(after: equals)...]))
+            switch key {
+            case "arg": command.append(value)
+            case "cgroup": cgroups.append(value)
+            default: fields[key] = value
+            }
+        }
+        guard let id = fields["id"], let runtime = fields["runtime"].flatMap({ pid_t($0) }),
+            let created = fields["created"].flatMap({ Int($0) })
+        else { return nil }
+        return ContainerState(
+            id: id, runtimePID: runtime, created: created, command: command, rootfs: fields["rootfs"] ?? "",
+            hostname: fields["hostname"] ?? "", cgroups: cgroups)
+    }
+}
+
+private func escaped(_ value: String) -> String {
+    value.replacingAll("\\", with: "\\\\").replacingAll("\n", with: "\\n")
+}
+
+private func unescaped(_ value: String) -> String {
+    var result = ""
+    var escaping = false
+    for character in value {
+        if escaping {
+            result.append(character == "n" ? "\n" : character)
+            escaping = false
+        } else if character == "\\" {
+            escaping = true
+        } else {
+            result.append(character)
+        }
+    }
+    return result
+}
+
+extension String {
+    fileprivate func replacingAll(_ target: Character, with replacement: String) -> String {
+        var result = ""
+        for character in self { if character == target { result += replacement } else { result.append(character) } }
+        return result
+    }
+}
+
+/// A container's state directory, held for the life of its runtime.
+///
+/// Made under a dot-name, locked, filled, then renamed into place: a directory that a
+/// reader can see by its id always has its lock held already, so a reader never
+/// mistakes a container being born for a leftover.
+public struct StateRecord: ~Copyable {
+    public let directory: String
+    let lock: FileDescriptor
+
+    /// Records `state`. Step 2 of the story: before the cgroup, so that everything a
+    /// runtime makes on the host is written down before it exists.
+    public init(_ state: ContainerState) throws(SyscallError) {
+        let final = stateRoot + "/" + state.id
+        let temporary = stateRoot + "/.new-" + state.id
+        try makeDirectory(stateRoot, mode: 0o700)
+        try makeDirectory(temporary, mode: 0o700)
+        let fd = open(temporary + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try check("open", path: temporary + "/lock", fd)
+        let lockFile = FileDescriptor(owning: fd)
+        try check("flock", path: temporary + "/lock", flock(fd, LOCK_EX))
+        try writeFile(temporary + "/state", Array(state.encoded().utf8), mode: 0o600)
+        if rename(temporary, final) == -1 {
+            let error = SyscallError("rename", path: "\(temporary) to \(final)")
+            removeStateFiles(temporary)
+            throw error
+        }
+        directory = final
+        lock = lockFile
+    }
+
+    /// The descriptor a cloned child must close, so that only the runtime holds the lock.
+    public var lockDescriptor: Int32 { lock.raw }
+
+    /// Records the container's first process, once cloned.
+    public func recordPID(_ pid: pid_t) throws(SyscallError) {
+        try writeFile(directory + "/pid", Array("\(pid)\n".utf8), mode: 0o600)
+    }
+
+    /// Step 7's last act: the container is gone, and so is its record. (The lock is
+    /// released when this value ends.)
+    public func remove() {
+        removeStateFiles(directory)
+    }
+}
+
+private func removeStateFiles(_ directory: String) {
+    for name in ["pid", "state", "lock"] { try? removeFile(directory + "/" + name) }
+    _ = try? removeDirectory(directory)
+}
+
+/// One entry of the state root, as a reader finds it.
+public struct RecordedContainer: Sendable {
+    public let directory: String
+    public let state: ContainerState?
+    /// False when the lock could be taken: the runtime is gone.
+    public let alive: Bool
+    /// Seconds since the directory changed (for dot-names being born).
+    public let age: Int
+}
+
+/// Every container the state root knows of, alive or left behind. Entries being born
+/// (dot-names) are listed only with `includingUnborn`.
+public func recordedContainers(includingUnborn: Bool = false) -> [RecordedContainer] {
+    guard let names = try? listDirectory(stateRoot) else { return [] }
+    let now = secondsSinceEpoch()
+    return names.sorted().compactMap { name in
+        if name.hasPrefix(".") && !includingUnborn { return nil }
+        let directory = stateRoot + "/" + name
+        var state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
+        if let text = readControlFile(directory + "/pid"), let pid = pid_t(text.filter { !$0.isWhitespace }) {
+            state?.pid = pid
+        }
+        let age = (try? changeTime(directory)).map { now - $0 } ?? 0
+        return RecordedContainer(directory: directory, state: state, alive: isLocked(directory + "/lock"), age: age)
+    }
+}
+
+/// True when someone holds the flock on `path`. Taking it to find out releases it at
+/// once; a lock file that is missing counts as held (its directory is being made).
+func isLocked(_ path: String) -> Bool {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd == -1 { return errno == ENOENT }
+    defer { _ = close(fd) }
+    return flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK
+}
+
+/// Removes what runtimes that died left behind: their state directories and the
+/// cgroups those record. Run at the start of every `scratch run` (cheap: one readdir
+/// of a directory that holds only the running containers) and by `scratch gc`.
+/// Returns what it removed, for `gc` to say.
+@discardableResult
+public func removeLeftovers() -> [String] {
+    var removed: [String] = []
+    for entry in recordedContainers(includingUnborn: true) where !entry.alive {
+        // A dot-name whose lock is free is either a runtime that died while being born,
+        // or one that has made the directory and not yet taken the lock (microseconds):
+        // give it time before calling it dead.
+        if entry.directory.hasPrefix(stateRoot + "/.") && entry.age < 10 { continue }
+        for group in entry.state?.cgroups ?? [] where fileKind(group) != nil {
+            removeAbandonedGroup(group)
+            removed.append(group)
+        }
+        removeStateFiles(entry.directory)
+        removed.append(entry.directory)
+    }
+    return removed
+}
+
+/// A cgroup whose runtime is gone: its processes (there should be none — the kernel
+/// killed the container with its runtime) are killed, then the group is removed, and
+/// its `scratch` parent if that is now empty.
+func removeAbandonedGroup(_ group: String) {
+    let procs = readControlFile(group + "/cgroup.procs") ?? ""
+    for line in procs.split(separator: "\n") { if let pid = pid_t(line) { try? sendSignal(SIGKILL, to: pid) } }
+    _ = removeGroupDirectory(group)
+    _ = try? removeDirectory(parentDirectory(of: group))
+}
+
+/// The running container whose id is, or starts with, `id`.
+public func runningContainer(_ id: String) throws(ContainerError) -> ContainerState {
+    let matches = recordedContainers().filter { $0.alive && ($0.state?.id.hasPrefix(id) ?? false) }
+    guard !id.isEmpty, let first = matches.first?.state else {
+        throw ContainerError(step: "find the container", reason: "no running container \(id.isEmpty ? "\"\"" : id) — `scratch ps` lists them")
+    }
+    if matches.count > 1 {
+        throw ContainerError(
+            step: "find the container",
+            reason: "\(id) names \(matches.count) containers: give more of the id (`scratch ps`)")
+    }
+    return first
+}
+
+/// `scratch gc`: everything dead runtimes left — state directories and their cgroups,
+/// cgroups no state records, half-built default rootfses. What is alive is untouched.
+public func collectGarbage() -> [String] {
+    var removed = removeLeftovers()
+    let recorded = Set(recordedContainers(includingUnborn: true).compactMap { $0.state?.id })
+    removed += removeUnrecordedGroups(recorded: recorded)
+    removed += removePartialRootfsBuilds()
+    return removed
+}
