@@ -49,8 +49,11 @@ let package = Package(
             name: "workbook",
             dependencies: ["Workbook", "RunOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Starts containers that fail at every step, single-threaded, and lists the open
+        // descriptors around each: DescriptorTests wants them unchanged.
+        .executableTarget(name: "fd-audit", dependencies: ["Runtime", "Syscalls"], path: "Tests/FdAudit"),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions"]),
-        .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime"]),
+        .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime", "fd-audit"]),
     ],
     swiftLanguageModes: [.v6]
 )

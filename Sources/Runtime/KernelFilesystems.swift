@@ -84,11 +84,15 @@ func checkKernelMountPoints(readOnly: Bool) throws {
             let target = (try? symlinkTarget(path)) ?? "?"
             throw ContainerError(
                 step: "check the rootfs",
-                reason: "\(path) in the rootfs is a symbolic link (to \(target)): a rootfs's /proc, /dev and /sys must be plain directories, or the kernel's filesystem would be mounted wherever the link points (CVE-2019-19921)")
+                reason:
+                    "\(path) in the rootfs is a symbolic link (to \(target)): a rootfs's /proc, /dev and /sys must be plain directories, or the kernel's filesystem would be mounted wherever the link points (CVE-2019-19921)"
+            )
         default:
             throw ContainerError(
                 step: "check the rootfs",
-                reason: "\(path) in the rootfs is not a directory: the kernel's filesystem needs an empty directory to be mounted on — remove the file from the rootfs")
+                reason:
+                    "\(path) in the rootfs is not a directory: the kernel's filesystem needs an empty directory to be mounted on — remove the file from the rootfs"
+            )
         }
     }
 }

@@ -95,7 +95,8 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if heldTerminal { giveTerminal(to: getpgrp()) }
     if let signal = end.interruptedBy {
         writeToStandardError(
-            "\(spec.programName): interrupted by \(signalName(signal)) while the container was being set up: it was stopped, and what it had made is removed\n")
+            "\(spec.programName): interrupted by \(signalName(signal)) while the container was being set up: it was stopped, and what it had made is removed\n"
+        )
         return ExitCode.signalBase + signal
     }
     if end.killedAfterInterrupts {

@@ -58,7 +58,8 @@ public func pivotRoot(_ newRoot: String, putOld: String) throws(SyscallError) {
             // mount point", so a plain directory on the root filesystem gets EBUSY.
             hint = "the new root is on the same mount as the current / — make it a mount point of its own: bind-mount it onto itself first"
         case EINVAL:
-            hint = "the new root must be a mount point (bind-mount it onto itself first), not on a shared mount (make / private first), and put_old must be at or under it"
+            hint =
+                "the new root must be a mount point (bind-mount it onto itself first), not on a shared mount (make / private first), and put_old must be at or under it"
         default:
             hint = nil
         }
