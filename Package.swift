@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // Containers from Scratch, in Swift.
 //
-// One direction of dependency (DESIGN.md):
+// One direction of dependency (ARCHITECTURE.md):
 //   CLinux ← Syscalls ← Runtime ← (Exercises, Checks) ← Workbook
 // `scratch` is the reference runtime's command line; `workbook` is the learner's.
 import PackageDescription

@@ -18,7 +18,7 @@ public struct Chapter: Sendable {
     }
 }
 
-/// DESIGN.md's chapter list. Chapters whose lesson is not written yet show as
+/// The chapter list (ARCHITECTURE.md). Chapters whose lesson is not written yet show as
 /// "coming soon"; every listed one has its place reserved.
 public enum ChapterCatalog {
     public static let all: [Chapter] = [
