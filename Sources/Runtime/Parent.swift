@@ -29,6 +29,7 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     let signals = try step("create the signalfd") { try SignalDescriptor(runtimeSignals) }
     // 1. Check the request before anything exists on the host.
     try spec.validate(stage: stage)
+    try stopIfInterrupted()
     removeLeftovers()
 
     // 2. Record the container, then prepare what lives outside it: its cgroup.

@@ -43,6 +43,9 @@ struct Run: ParsableCommand {
 func runAndExit(_ request: RunRequest) -> Never {
     do {
         try requireRoot("scratch")
+        // Before anything is made on the host (the default rootfs, on a first run): an
+        // interrupt from here on waits for the wait loop, which cleans up.
+        try takeOverSignals()
         let spec = try request.spec(stage: .complete, programName: "scratch")
         Glibc.exit(runContainer(spec, stage: .complete))
     } catch {
