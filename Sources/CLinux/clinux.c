@@ -60,6 +60,12 @@ int cl_setns(int fd, int nstype) { return setns(fd, nstype); }
 
 int cl_signal_count(void) { return NSIG; }
 
+int cl_default_signal(int signal) {
+    // The kernel's struct sigaction: handler, flags, restorer, mask (8 bytes).
+    struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } action = {0};
+    return (int)syscall(SYS_rt_sigaction, signal, &action, NULL, sizeof action.mask);
+}
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif

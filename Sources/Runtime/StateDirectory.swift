@@ -202,18 +202,23 @@ func isLocked(_ path: String) -> Bool {
 /// Returns what it removed, for `gc` to say.
 @discardableResult
 public func removeLeftovers() -> [String] {
+    guard let names = try? listDirectory(stateRoot), !names.isEmpty else { return [] }
     var removed: [String] = []
-    for entry in recordedContainers(includingUnborn: true) where !entry.alive {
-        // A dot-name whose lock is free is either a runtime that died while being born,
-        // or one that has made the directory and not yet taken the lock (microseconds):
-        // give it time before calling it dead.
-        if entry.directory.hasPrefix(stateRoot + "/.") && entry.age < 10 { continue }
-        for group in entry.state?.cgroups ?? [] where fileKind(group) != nil {
+    for name in names {
+        let directory = stateRoot + "/" + name
+        // The lock first: a live container costs one open and one flock, nothing more.
+        if isLocked(directory + "/lock") { continue }
+        // A dot-name whose lock is free is either a runtime that died while being
+        // born, or one that has made the directory and not yet taken the lock
+        // (microseconds): give it time before calling it dead.
+        if name.hasPrefix("."), let changed = try? changeTime(directory), secondsSinceEpoch() - changed < 10 { continue }
+        let state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
+        for group in state?.cgroups ?? [] where fileKind(group) != nil {
             removeAbandonedGroup(group)
             removed.append(group)
         }
-        removeStateFiles(entry.directory)
-        removed.append(entry.directory)
+        removeStateFiles(directory)
+        removed.append(directory)
     }
     return removed
 }

@@ -50,12 +50,8 @@ public func waitForSignal(_ set: SignalSet) throws(SyscallError) -> Int32 {
 /// SIGPIPE in a shell pipeline, or SIGCHLD) stays ignored in the command: reset them
 /// all so the container starts as a fresh process would.
 public func resetSignalDispositions() {
-    var action = sigaction()
-    action.__sigaction_handler.sa_handler = SIG_DFL
-    sigemptyset(&action.sa_mask)
     for signal in 1..<cl_signal_count() where signal != SIGKILL && signal != SIGSTOP {
-        // glibc keeps two real-time signals for itself and refuses them (EINVAL): fine.
-        _ = sigaction(signal, &action, nil)
+        _ = cl_default_signal(signal)
     }
 }
 

@@ -8,6 +8,7 @@ import Syscalls
 // (Tests/ChapterTests/DescriptorTests.swift) reads the lines and wants them equal.
 //
 // Usage: fd-audit ROOTFS
+//        fd-audit hang ROOTFS   a start whose /proc step never returns (to interrupt)
 
 /// Steps whose chapter 4 fails where the case says, the reference elsewhere.
 struct FailingCgroups: CgroupSteps {
@@ -32,18 +33,32 @@ struct FailingRoot: RootFilesystemSteps {
     func mountProc() throws {}
 }
 
+/// A chapter 3 whose /proc step hangs: what an interrupt must be able to stop.
+struct HangingRoot: RootFilesystemSteps {
+    func pivotToRootfs(_ rootfs: String) throws { try Reference().pivotToRootfs(rootfs) }
+    func mountProc() throws { while true { sleep(1) } }
+}
+
 let arguments = CommandLine.arguments
-guard arguments.count == 2 else {
-    writeToStandardError("usage: fd-audit ROOTFS\n")
+guard arguments.count == 2 || (arguments.count == 3 && arguments[1] == "hang") else {
+    writeToStandardError("usage: fd-audit ROOTFS | fd-audit hang ROOTFS\n")
     exit(2)
 }
-let rootfs = arguments[1]
+let rootfs = arguments[arguments.count - 1]
 
 func spec(_ command: [String], memory: UInt64? = 64 << 20) -> ContainerSpec {
     var spec = ContainerSpec(command: command)
     spec.rootfs = rootfs
     spec.limits = ResourceLimits(memoryBytes: memory)
     return spec
+}
+
+if arguments[1] == "hang" {
+    var steps = Steps.reference
+    steps.rootFilesystem = HangingRoot()
+    let hanging = spec(["true"])
+    writeToStandardError("id \(hanging.id)\n")
+    exit(runContainer(hanging, stage: .complete, steps: steps))
 }
 
 var cases: [(String, ContainerSpec, Steps, Int32)] = []

@@ -75,6 +75,11 @@ int cl_setns(int fd, int nstype);
 // command starts with standard input, output and error only. Returns 0 or -1.
 int cl_cloexec_from_3(void);
 
+// Sets `signal`'s action back to the default with the raw rt_sigaction(2): glibc's
+// sigaction refuses the two real-time signals it keeps for itself (32 and 33), which
+// a caller may still have left ignored. Returns 0 or -1.
+int cl_default_signal(int signal);
+
 // The number of signals the kernel has (NSIG, 65 on Linux: 1–64 and the unused 0).
 int cl_signal_count(void);
 
