@@ -19,6 +19,29 @@ public struct LessonSnippet: Sendable, Equatable {
 
     public var timeLimit: Int { timeout ?? Self.defaultTimeLimit }
 
+    /// What the convention forbids that a run on a good day does not show: a wait on
+    /// `pgrep` with no bound hangs only when the process came and went too fast to be
+    /// seen, and `|| echo` makes a missing command look like the failure the lesson
+    /// promised unless an output block pins down what the echo printed. (A top-level
+    /// `trap … EXIT` is caught by running the snippet: bash knows what is top level.)
+    public var conventionProblems: [String] {
+        var problems: [String] = []
+        for (number, line) in code.components(separatedBy: "\n").enumerated() {
+            let command = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? line
+            if command.contains("until "), command.contains("pgrep"), !command.contains("timeout ") {
+                problems.append(
+                    "line \(number + 1) waits on pgrep with no bound: `\(line.trimmingCharacters(in: .whitespaces))`; "
+                        + "write `timeout 5 sh -c 'until pgrep …; do sleep 0.1; done'`")
+            }
+            if expectedOutput == nil, command.contains("|| echo") {
+                problems.append(
+                    "line \(number + 1) has `|| echo` and the block has no ```output: any failure, a missing command too, "
+                        + "prints the promised message; show the output the lesson expects, with the status")
+            }
+        }
+        return problems
+    }
+
     public init(code: String, line: Int, timeout: Int? = nil, expectedOutput: String? = nil) {
         self.code = code
         self.line = line

@@ -264,4 +264,33 @@ import Workbook
             "mount -t tmpfs snippet-harness-tidy '\(spot)'\numount '\(spot)'\necho tidy", expecting: "tidy", root: .sharedRoot)
         #expect(problems.isEmpty, Comment(rawValue: report))
     }
+
+    @Test("a top-level EXIT trap is caught; one in a subshell or bash -c is not")
+    func aTopLevelExitTrapIsCaught() throws {
+        let (_, problems, report) = try Self.run("spot=$(mktemp -d)\ntrap 'rmdir \"$spot\"' EXIT\necho made")
+        #expect(problems == [.topLevelExitTrap("trap -- 'rmdir \"$spot\"' EXIT")], Comment(rawValue: report))
+        let (_, contained, containedReport) = try Self.run(
+            "( spot=$(mktemp -d); trap 'rmdir \"$spot\"' EXIT; echo made )\nbash -c 'trap \"echo bye\" EXIT; true'")
+        #expect(contained.isEmpty, Comment(rawValue: containedReport))
+    }
+
+    @Test("the line the harness adds keeps the snippet's exit status")
+    func theStatusIsTheSnippets() throws {
+        // `&&` lists are exempt from set -e: the last one's failure is the snippet's status.
+        let (outcome, problems, _) = try Self.run("true\ntest -d /no/such/dir && echo there")
+        #expect(outcome.status == 1 && problems == [.failed(status: 1)])
+        let (exited, _, _) = try Self.run("echo before\nexit 3")
+        #expect(exited.status == 3 && exited.output == "before\n")
+    }
+
+    @Test func unboundedPgrepWaitsAndUnpinnedEchoesBreakTheConvention() {
+        let waits = LessonSnippet(code: "scratch run -- sleep 1 &\nuntil pgrep -P \"$!\" > /dev/null; do sleep 0.1; done", line: 1)
+        #expect(waits.conventionProblems.count == 1 && waits.conventionProblems[0].contains("line 2 waits on pgrep"))
+        let bounded = LessonSnippet(code: "timeout 5 sh -c 'until pgrep -P \"$1\" > /dev/null; do sleep 0.1; done' sh \"$!\"", line: 1)
+        #expect(bounded.conventionProblems.isEmpty)
+        let hidden = LessonSnippet(code: "scratch run -- sh -c 'exit 3' || echo \"status $?\"", line: 1)
+        #expect(hidden.conventionProblems.count == 1 && hidden.conventionProblems[0].contains("|| echo"))
+        let pinned = LessonSnippet(code: hidden.code, line: 1, expectedOutput: "status 3")
+        #expect(pinned.conventionProblems.isEmpty)
+    }
 }

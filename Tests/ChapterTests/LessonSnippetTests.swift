@@ -87,15 +87,19 @@ enum SnippetRunner {
         var mountsVanished: [String] = []
         /// Processes of the snippet still running after it ended (killed since).
         var leftovers: [String] = []
+        /// The EXIT trap the snippet's own shell still had when it reached its end.
+        var exitTrap = ""
     }
 
-    enum Problem: Equatable {
+    enum Problem: Equatable, CustomStringConvertible {
         case harness(String)
         case timedOut(seconds: Int)
         case failed(status: Int32)
         case outputDiffers(SnippetOutput.Mismatch)
         case mountsChanged
         case leftProcesses
+        case topLevelExitTrap(String)
+        case convention(String)
 
         var description: String {
             switch self {
@@ -106,19 +110,25 @@ enum SnippetRunner {
             case .outputDiffers(let mismatch): return "its output differs from the ```output block: \(mismatch)"
             case .mountsChanged: return "it changed the mount table of the namespace it ran in (a lab must undo what it mounts, in the same block)"
             case .leftProcesses: return "it left processes running after it ended (a lab must wait for, or kill, what it starts)"
+            case .topLevelExitTrap(let trap):
+                return "it sets an EXIT trap in the reader's own shell (`\(trap)`): pasted into an interactive shell it fires only "
+                    + "when that shell exits; put the lab in `( … )` or `bash -c '…'` with its trap"
+            case .convention(let what): return what
             }
         }
     }
 
     /// The wrapper that runs inside the namespace. The mount table is read just before and
     /// just after the snippet, by the namespace's own processes; the snippet's status goes
-    /// to a file, so no status of the snippet can be mistaken for the wrapper's.
+    /// to a file, so no status of the snippet can be mistaken for the wrapper's. A last line
+    /// added to the snippet ($8) writes down the EXIT trap its shell holds when it reaches
+    /// its end, and exits with the status the snippet had.
     static let wrapper = """
         cd "$1" || exit 1
         if [ "$2" = shared ]; then mount --make-rshared / || exit 1; fi
         cat /proc/self/mountinfo > "$3" || exit 1
         status=0
-        bash -euo pipefail -c "$7" < /dev/null > "$5" 2>&1 || status=$?
+        bash -euo pipefail -c "$7"$'\\n'"$8" < /dev/null > "$5" 2>&1 || status=$?
         cat /proc/self/mountinfo > "$4" || exit 1
         echo "$status" > "$6"
         """
@@ -128,7 +138,12 @@ enum SnippetRunner {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let home = work + "/scratch-home"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
-        let files = (before: work + "/mounts-before", after: work + "/mounts-after", output: work + "/output", status: work + "/status")
+        let files = (
+            before: work + "/mounts-before", after: work + "/mounts-after", output: work + "/output", status: work + "/status",
+            trap: work + "/exit-trap"
+        )
+        // The path is ours (a UUID under the temporary directory): no quote inside it.
+        let epilogue = "__snippet_status=$?; trap -p EXIT > '\(files.trap)'; exit \"$__snippet_status\""
         let harnessLog = work + "/harness"
 
         // As root the namespace is a plain mount namespace. Without root (the harness's own
@@ -141,7 +156,7 @@ enum SnippetRunner {
         let arguments =
             namespace + [
                 "--", "bash", "-c", wrapper, "snippet-harness", Support.repository.root, root == .sharedRoot ? "shared" : "private",
-                files.before, files.after, files.output, files.status, code,
+                files.before, files.after, files.output, files.status, code, epilogue,
             ]
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = Support.binDirectory + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
@@ -176,6 +191,7 @@ enum SnippetRunner {
         func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
         outcome.output = read(files.output)
         outcome.harnessOutput = read(harnessLog)
+        outcome.exitTrap = read(files.trap).trimmingCharacters(in: .whitespacesAndNewlines)
         let status = read(files.status).trimmingCharacters(in: .whitespacesAndNewlines)
         outcome.status = Int32(status)
         if outcome.status != nil {
@@ -204,6 +220,8 @@ enum SnippetRunner {
         }
         if !outcome.mountsAppeared.isEmpty || !outcome.mountsVanished.isEmpty { problems.append(.mountsChanged) }
         if !outcome.leftovers.isEmpty { problems.append(.leftProcesses) }
+        if !outcome.exitTrap.isEmpty { problems.append(.topLevelExitTrap(outcome.exitTrap)) }
+        problems += snippet.conventionProblems.map { .convention($0) }
         return problems
     }
 
