@@ -79,6 +79,16 @@ import Workbook
         #expect(LessonSnippets(markdown: "```sh\n#timeout:7\n```\n").snippets.first?.timeout == 7)
     }
 
+    /// The chapters themselves, read without running anything: what the runs cannot see.
+    @Test("chapters have snippets to run, and no output block or timeout line is lost")
+    func theChaptersParse() {
+        let chapters = ContainerTests.LessonSnippetTests.chapters
+        #expect(chapters.reduce(0) { $0 + $1.snippets.snippets.count } >= 4)
+        for chapter in chapters {
+            for problem in chapter.snippets.problems { Issue.record("\(chapter.file), \(problem)") }
+        }
+    }
+
     // MARK: - Matcher
 
     @Test(arguments: [
@@ -215,6 +225,19 @@ import Workbook
         #expect(problems == [.timedOut(seconds: 2)])
         #expect(outcome.timedOut && took < 6, "took \(took) s")
         let left = Support.run(["pgrep", "-f", marker])
+        #expect(left.stdout.isEmpty, "still running: \(left.stdout)")
+    }
+
+    @Test(
+        "a hang inside a container is killed at the time limit, runtime and container",
+        .enabled(if: Support.isRoot, Support.rootReason))
+    func aHangInAContainerIsKilled() throws {
+        let seconds = Int.random(in: 900_000...999_999)  // a command line no one else runs
+        let started = Date()
+        let (outcome, problems, report) = try Self.run("# timeout: 2\nscratch run -- sleep \(seconds)")
+        #expect(problems == [.timedOut(seconds: 2)], Comment(rawValue: report))
+        #expect(outcome.timedOut && Date().timeIntervalSince(started) < 8)
+        let left = Support.run(["pgrep", "-f", "sleep \(seconds)"])
         #expect(left.stdout.isEmpty, "still running: \(left.stdout)")
     }
 
