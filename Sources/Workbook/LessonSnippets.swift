@@ -100,6 +100,11 @@ public struct LessonSnippets: Sendable {
                     "line \(index + 1): an ```output block that does not directly follow a ```sh block is compared with nothing; "
                         + "put it right after its command or make it ```text")
                 index = block.end
+            case "bash", "shell", "zsh":
+                problems.append(
+                    "line \(index + 1): a ```\(fence.info) block is neither run nor marked as not to be run; "
+                        + "make it ```sh (run by the tests) or ```console / ```text")
+                index = block.end
             default:
                 index = block.end
             }

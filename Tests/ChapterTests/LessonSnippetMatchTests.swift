@@ -72,6 +72,12 @@ import Workbook
         #expect(snippet?.expectedOutput == "indented")
     }
 
+    @Test func aBashBlockIsAProblem() {
+        let parsed = LessonSnippets(markdown: "```bash\necho lost\n```\n")
+        #expect(parsed.snippets.isEmpty)
+        #expect(parsed.problems.first?.contains("```bash block is neither run") == true)
+    }
+
     @Test func aMalformedTimeoutIsAProblem() {
         let parsed = LessonSnippets(markdown: "```sh\n# timeout: 5s\nsleep 1\n```\n")
         #expect(parsed.snippets.first?.timeout == nil)
