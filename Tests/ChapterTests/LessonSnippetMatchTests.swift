@@ -204,6 +204,13 @@ import Workbook
         }
     }
 
+    @Test("a snippet starts with no signal ignored or blocked, as in a reader's terminal (glibc's own 32 and 33 too)")
+    func signalsStartClean() throws {
+        let (_, problems, report) = try Self.run(
+            "grep -E '^Sig(Blk|Ign)' /proc/self/status", expecting: "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000")
+        #expect(problems.isEmpty, Comment(rawValue: report))
+    }
+
     @Test("bash -euo pipefail: a failing command in the middle fails the snippet")
     func aFailureInTheMiddleFails() throws {
         let (outcome, problems, _) = try Self.run("false | cat\necho not reached")

@@ -258,8 +258,12 @@ enum SnippetRunner {
         defer { posix_spawnattr_destroy(&attributes) }
         // Default signal dispositions and an empty mask: a test runner's ignored SIGPIPE
         // or blocked signals would otherwise reach the snippet through exec.
+        // Every bit set by hand: glibc's sigfillset leaves out its own signals 32 and 33
+        // (SIGCANCEL, SIGSETXID), and posix_spawn's child sets those to SIG_IGN unless they
+        // are in this set, so every program the snippet runs would start with them ignored
+        // (SigIgn 0000000180000000), which a reader's terminal never shows.
         var all = sigset_t()
-        sigfillset(&all)
+        withUnsafeMutableBytes(of: &all) { $0.initializeMemory(as: UInt8.self, repeating: 0xFF) }
         var none = sigset_t()
         sigemptyset(&none)
         posix_spawnattr_setsigdefault(&attributes, &all)
