@@ -31,23 +31,6 @@ public struct Lesson: Sendable {
         }
         return Lesson(markdown: text)
     }
-
-    /// The ```sh blocks: the commands the reader is told to run (the tests run them too).
-    public static func shellSnippets(in markdown: String) -> [String] {
-        var snippets: [String] = []
-        var current: [String]?
-        for line in markdown.components(separatedBy: "\n") {
-            if current == nil, line.trimmingCharacters(in: .whitespaces) == "```sh" {
-                current = []
-            } else if current != nil, line.trimmingCharacters(in: .whitespaces) == "```" {
-                snippets.append((current ?? []).joined(separator: "\n"))
-                current = nil
-            } else {
-                current?.append(line)
-            }
-        }
-        return snippets
-    }
 }
 
 /// Plain terminal rendering: headings stand out, code is indented, and on a terminal
