@@ -51,6 +51,9 @@ let package = Package(
         ),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions"]),
         .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime"]),
+        // Black-box: drives the built `scratch` (parallel runs, SIGKILLs, hostile input)
+        // and looks at the host afterwards. `swift test --filter Reliability`.
+        .testTarget(name: "ReliabilityTests"),
     ],
     swiftLanguageModes: [.v6]
 )
