@@ -261,9 +261,7 @@ extension ReliabilityTests {
 
     func compare(_ before: Snapshot, _ after: Snapshot, mayCreate: [String]) -> [String] {
         var problems: [String] = []
-        if before.mounts != after.mounts {
-            problems.append("mounts +\(after.mounts.subtracting(before.mounts).sorted()) -\(before.mounts.subtracting(after.mounts).sorted())")
-        }
+        if let changes = Host.mountChanges(before.mounts, after.mounts) { problems.append(changes) }
         if before.hostname != after.hostname { problems.append("hostname \(before.hostname) → \(after.hostname)") }
         let allowed = { (line: String) in mayCreate.contains { line == $0 || line.hasPrefix($0 + " ") || line.hasPrefix($0 + "/") } }
         let added = Set(after.rootfs).subtracting(before.rootfs).filter { !allowed($0) }

@@ -171,7 +171,7 @@ enum Host {
     }
 
     /// Mounts that could be ours: anything under our root, and anything outside the
-    /// places other test runs on this shared host make their own (/tmp, /run). A
+    /// places other runs on this shared host make their own (/tmp, /run, cgroups). A
     /// runtime that followed a hostile symlink would mount onto /, /etc, /dev… — those
     /// are all in view.
     static func relevantMounts(root: String) -> Set<String> {
@@ -179,8 +179,15 @@ enum Host {
             mounts().filter { line in
                 let point = String(line.split(separator: " ")[0])
                 if point == root || point.hasPrefix(root + "/") { return true }
-                return !(point.hasPrefix("/tmp/") || point.hasPrefix("/run/") || point.hasPrefix("/var/tmp/"))
+                // Others mount there: test runs under /tmp and /run, and a peer
+                // runtime's setup a cgroup v1 hierarchy (crun wants hugetlb mounted).
+                return !(point.hasPrefix("/tmp/") || point.hasPrefix("/run/") || point.hasPrefix("/var/tmp/") || point.hasPrefix("/sys/fs/cgroup/"))
             })
+    }
+
+    /// What changed between two views of the mount table, or nil.
+    static func mountChanges(_ before: Set<String>, _ after: Set<String>) -> String? {
+        before == after ? nil : "mounts added \(after.subtracting(before).sorted()), removed \(before.subtracting(after).sorted())"
     }
 
     /// mountinfo escapes space, tab, newline and backslash as octal.

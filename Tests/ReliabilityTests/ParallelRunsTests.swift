@@ -81,7 +81,15 @@ extension ReliabilityTests {
             let built = (try? FileManager.default.contentsOfDirectory(atPath: root + "/home-cold-\(batch)/rootfs")) ?? []
             #expect(built == ["busybox"], "home \(batch) holds \(built), not just the built rootfs")
         }
-        #expect(Host.relevantMounts(root: root) == mountsBefore, "a mount was left on the host")
+        let mountChanges = Host.mountChanges(mountsBefore, Host.relevantMounts(root: root))
+        #expect(mountChanges == nil)
+        // Each finished run removed its own cgroup and state.
+        let ids = results.compactMap(\.id)
+        let cgroupsLeft = ids.filter { !Host.cgroupDirectories(of: $0).isEmpty }
+        let stateLeft = ids.filter { FileManager.default.fileExists(atPath: Host.stateDirectory(of: $0)) }
+        #expect(cgroupsLeft.isEmpty, "finished runs left cgroups: \(cgroupsLeft.prefix(5))")
+        #expect(stateLeft.isEmpty, "finished runs left state directories: \(stateLeft.prefix(5))")
+        for id in cgroupsLeft + stateLeft { Host.removeLeftovers(of: id) }
     }
 
     struct Job {
@@ -91,9 +99,10 @@ extension ReliabilityTests {
         let cold: Bool
 
         var arguments: [String] {
-            ["run"] + (limits ? ["--memory", "64m", "--pids-limit", "64"] : []) + ["--", "sh", "-c", "echo run-\(index)"]
+            // `hostname` prints the container's id (the default hostname): the test
+            // can then look for that id's cgroup and state once the run is over.
+            ["run"] + (limits ? ["--memory", "64m", "--pids-limit", "64"] : []) + ["--", "sh", "-c", "echo run-\(index); hostname"]
         }
-        var expected: String { "run-\(index)\n" }
     }
 
     struct JobResult {
@@ -104,7 +113,9 @@ extension ReliabilityTests {
         let start: Double
         let end: Double
         var seconds: Double { end - start }
-        var passed: Bool { status == 0 && stdout == job.expected }
+        var lines: [Substring] { stdout.split(separator: "\n", omittingEmptySubsequences: false) }
+        var id: String? { lines.count == 3 && Host.looksLikeID(String(lines[1])) ? String(lines[1]) : nil }
+        var passed: Bool { status == 0 && lines.first == "run-\(job.index)" && id != nil }
     }
 
     /// Runs the jobs, at most `width` at once; each child is reaped by its own pid.
