@@ -10,7 +10,7 @@ extension ReliabilityTests {
         case devToRoot, devFile
         case sysFile, sysToHostSys
         case symlinkLoop, emptyDirectory, regularFile, symlinkToGood
-        case readOnly
+        case readOnly, readOnlyWithoutProc
         case danglingShell
         case etcToRoot
 
@@ -173,6 +173,8 @@ extension ReliabilityTests {
         hostile(.symlinkToGood, "the rootfs a symlink to a good one", status: 0, ["sh", "-c", "echo ok"], stdout: "ok\n")
         hostile(.readOnly, "a read-only rootfs runs", status: 0, ["sh", "-c", "echo ok"], stdout: "ok\n")
         hostile(.readOnly, "a read-only rootfs cannot be written", status: 1, ["touch", "/x"], message: ["Read-only file system"])
+        // Nothing can be made on a read-only rootfs: a missing /proc is an error that names it.
+        hostile(.readOnlyWithoutProc, "a read-only rootfs without /proc", status: 125, message: ["/proc", "Read-only file system"])
         hostile(.danglingShell, "/bin/sh a dangling symlink", status: 127, ["sh", "-c", "true"], message: ["sh"])
         hostile(.etcToRoot, "/etc a symlink to /", status: 0, ["ls", "/etc/bin/busybox"], stdout: "/etc/bin/busybox\n")
         cases.append(
@@ -311,6 +313,11 @@ extension ReliabilityTests {
             try copy()
             // A read-only filesystem of its own: a bind mount of the copy onto
             // itself, remounted read-only. Removed at the end of the test.
+            try #require(Host.tool(["mount", "--bind", path, path]) == 0)
+            try #require(Host.tool(["mount", "-o", "remount,bind,ro", path]) == 0)
+        case .readOnlyWithoutProc:
+            try copy()
+            try #require(rmdir(path + "/proc") == 0)
             try #require(Host.tool(["mount", "--bind", path, path]) == 0)
             try #require(Host.tool(["mount", "-o", "remount,bind,ro", path]) == 0)
         case .danglingShell:
