@@ -5,7 +5,9 @@ import Runtime
 /// The flags of `scratch run`, shared with `workbook run` so the learner's runtime and
 /// the reference take the same command line, and the same checks can drive both.
 public struct RunOptions: ParsableArguments {
-    @Option(help: "Container hostname (default: the container's id).")
+    // `.unconditional`: the next word is the name even when it starts with "-", so
+    // `--hostname -x` gets our check's clear words, not "Missing value".
+    @Option(parsing: .unconditional, help: "Container hostname (default: the container's id).")
     public var hostname: String?
 
     @Flag(help: "Run an init as PID 1 that forwards signals and reaps orphans.")
@@ -40,16 +42,52 @@ public struct RunOptions: ParsableArguments {
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
     public var chrootOnly = false
 
-    @Argument(parsing: .remaining, help: ArgumentHelp("The command to run and its arguments.", valueName: "command"))
+    // As Docker reads it: the first word that is not a flag starts the command and
+    // everything after it is the command's, so `run sh -c 'echo hi'` needs no "--".
+    // `.captureForPassthrough` stops at that word — and at an unknown flag too, which
+    // `validate()` below turns back into an error.
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command to run and its arguments.", valueName: "command"))
     public var command: [String] = []
 
     public init() {}
+
+    public mutating func validate() throws {
+        guard let first = command.first, first.hasPrefix("-"), first != "--" else { return }
+        let name = String(first.prefix { $0 != "=" })
+        if name == "--help" || name == "-h" { throw CleanExit.helpRequest() }
+        // An unknown flag lands first in `command`: refuse it rather than run it as a
+        // program called "--bogus".
+        guard RunOptions.flagNames.contains(name) else {
+            throw ValidationError(
+                "Unknown option '\(first)' — see `run --help` for the flags; to run a command whose name starts with '-', put -- before it")
+        }
+        // A known flag lands there when a positional argument of the command that
+        // holds these options came first: in `workbook run 1 --init -- true`, the
+        // chapter number "1" is where the capture starts. Read the rest as flags too;
+        // a flag given twice keeps its last value, as ArgumentParser does.
+        let later: RunOptions
+        do { later = try RunOptions.parse(command) } catch { throw ValidationError(RunOptions.message(for: error)) }
+        hostname = later.hostname ?? hostname
+        `init` = `init` || later.`init`
+        rootfs = later.rootfs ?? rootfs
+        readOnly = readOnly || later.readOnly
+        memory = later.memory ?? memory
+        pidsLimit = later.pidsLimit ?? pidsLimit
+        cpus = later.cpus ?? cpus
+        chrootOnly = chrootOnly || later.chrootOnly
+        command = later.command
+    }
+
+    static let flagNames: Set<String> = [
+        "--hostname", "--init", "--rootfs", "--read-only", "-m", "--memory", "--pids-limit", "--cpus", "--unsafe-chroot",
+    ]
 
     /// The same flags as plain values.
     public var request: RunRequest {
         RunRequest(
             hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, memory: memory,
-            pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly, command: command)
+            pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly,
+            command: command.first == "--" ? Array(command.dropFirst()) : command)
     }
 }
 
@@ -64,15 +102,14 @@ public struct RunRequest: Equatable, Sendable {
     public var pidsLimit: String?
     public var cpus: String?
     public var chrootOnly = false
-    /// The command and its arguments, as ArgumentParser leaves them (a leading "--"
-    /// may still be there).
+    /// The command and its arguments, as execve(2) will see them (a "--" that ended
+    /// the flags is gone).
     public var command: [String] = []
 
     /// The container spec these flags describe. The default rootfs is built on first
     /// use, so a fresh machine can `scratch run -- sh` at once.
     public func spec(stage: Stage, programName: String) throws -> ContainerSpec {
-        let arguments = command.first == "--" ? Array(command.dropFirst()) : command
-        var spec = ContainerSpec(command: arguments)
+        var spec = ContainerSpec(command: command)
         // Parsed first: bad input must fail before anything (the default rootfs
         // included) is made.
         spec.limits = try ResourceLimits(memory: memory, pidsLimit: pidsLimit, cpus: cpus)
@@ -94,10 +131,11 @@ public struct RunRequest: Equatable, Sendable {
 
 extension RunRequest {
     /// Reads `run`'s flags by hand, for the plain command lines scripts and
-    /// benchmarks use: `--flag value` and `--flag`, each at most once, then `--` and the
-    /// command. Anything else (--help, --flag=value, an unknown or repeated flag, a
-    /// missing value) gives nil, and ArgumentParser, which owns the errors and the
-    /// help text, reads the command line instead.
+    /// benchmarks use: `--flag value` and `--flag`, each at most once, then the
+    /// command — after `--`, or from the first word that is not a flag, as Docker
+    /// reads it. Anything else (--help, --flag=value, an unknown or repeated flag, a
+    /// missing value, no command) gives nil, and ArgumentParser, which owns the errors
+    /// and the help text, reads the command line instead.
     ///
     /// Why by hand: ArgumentParser finds a command's options by reflection, whose
     /// type lookups walk every protocol conformance in the binary. That is about 3 ms
@@ -109,11 +147,15 @@ extension RunRequest {
         var seen: Set<String> = []
         var rest = arguments[...]
         while let word = rest.popFirst() {
-            // "--" ends the flags: the command is what follows. (ArgumentParser reads
-            // flags after a first plain word too — `run hostname --init` — so a
-            // command without "--" in front is left to it.)
+            // "--" ends the flags: the command is what follows. A first word that
+            // is not a flag starts the command, and the rest is its own: in
+            // `run sh -c 'echo hi'`, "-c" belongs to sh.
             if word == "--" {
                 command = Array(rest)
+                return
+            }
+            if !word.hasPrefix("-") {
+                command = [word] + Array(rest)
                 return
             }
             // Each flag once; -m is --memory.
@@ -124,10 +166,15 @@ extension RunRequest {
             case "--init": useInit = true
             case "--read-only": readOnly = true
             case "--unsafe-chroot": chrootOnly = true
-            case "--hostname", "--rootfs":
-                // A name or a path that looks like a flag: ArgumentParser's error.
+            case "--hostname":
+                // Any next word, as for the limits: `--hostname -x` reaches the
+                // hostname check, which says what is wrong with it.
+                guard let value = rest.popFirst() else { return nil }
+                hostname = value
+            case "--rootfs":
+                // A path that looks like a flag: ArgumentParser's error.
                 guard let value = rest.popFirst(), !value.hasPrefix("-") else { return nil }
-                if flag == "--hostname" { hostname = value } else { rootfs = value }
+                rootfs = value
             case "--memory":
                 // The limits take any next word: `--memory -5m` must reach our own
                 // check, which says what is wrong with it.
@@ -143,7 +190,7 @@ extension RunRequest {
                 return nil
             }
         }
-        // No "--": let ArgumentParser read it, and say what is wrong in its words.
+        // No command: let ArgumentParser read it, and say what is wrong in its words.
         return nil
     }
 }

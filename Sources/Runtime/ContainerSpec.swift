@@ -1,3 +1,4 @@
+import Glibc
 import Syscalls
 
 /// What the user asked for: plain data, checked once before anything is created.
@@ -52,17 +53,10 @@ public struct ContainerSpec: Sendable {
             ContainerError(step: "check the request", reason: reason)
         }
         guard let program = command.first, !program.isEmpty else {
-            throw invalid("no command given: say what to run after --, e.g. `-- sh -c 'echo hi'`")
+            throw invalid("no command given: say what to run after the flags, e.g. `sh -c 'echo hi'` (put -- before a command that starts with '-')")
         }
-        if let hostname {
-            // The kernel's limit is HOST_NAME_MAX, 64 bytes; sethostname(2) says EINVAL past it.
-            let length = hostname.utf8.count
-            if length == 0 || length > 64 {
-                throw invalid("--hostname must be 1 to 64 bytes, got \(length)")
-            }
-            if hostname.contains("\0") || hostname.contains("/") || hostname.contains(" ") {
-                throw invalid("--hostname \"\(hostname)\" holds a character no hostname may have")
-            }
+        if let hostname, let problem = ContainerSpec.hostnameProblem(hostname) {
+            throw invalid("--hostname \(ContainerSpec.quoted(hostname)): \(problem)")
         }
         if !limits.isEmpty && !stage.includes(.cgroups) {
             throw invalid("--memory, --pids-limit and --cpus need cgroups, which come in chapter 4 — run at chapter 4's stage or later")
@@ -74,12 +68,24 @@ public struct ContainerSpec: Sendable {
         func invalid(_ reason: String) -> ContainerError {
             ContainerError(step: "check the rootfs", reason: reason)
         }
-        switch fileKind(rootfs) {
-        case nil:
-            throw invalid("\(rootfs) does not exist — build the default one with `scratch rootfs build`, or give --rootfs DIR")
-        case .directory?:
-            break
-        default:
+        // stat(2) itself, not a yes/no "exists": ENOENT, ELOOP (a symlink loop) and
+        // EACCES each need a different fix, and "does not exist" for a loop sends the
+        // user looking for the wrong thing.
+        var info = stat()
+        if stat(rootfs, &info) != 0 {
+            let error = errno
+            switch error {
+            case ENOENT:
+                throw invalid("\(rootfs) does not exist — build the default one with `scratch rootfs build`, or give --rootfs DIR")
+            case ELOOP:
+                throw invalid(
+                    "\(rootfs) is a symbolic link loop (stat: \(Errno.describe(error))) — point --rootfs at the real directory (`ls -l \(rootfs)` shows where the link goes)"
+                )
+            default:
+                throw invalid("stat(\(rootfs)): \(Errno.describe(error)) — give --rootfs a directory you can read")
+            }
+        }
+        if info.st_mode & S_IFMT != S_IFDIR {
             throw invalid("\(rootfs) is not a directory — a rootfs is a directory holding the container's files")
         }
         let resolved = (try? resolvedPath(rootfs)) ?? rootfs
@@ -90,10 +96,69 @@ public struct ContainerSpec: Sendable {
         if entries.isEmpty {
             throw invalid("\(rootfs) is empty (no /bin/sh, nothing to run) — build one with `scratch rootfs build`")
         }
-        if isOnReadOnlyFilesystem(rootfs) {
-            throw invalid(
-                "\(rootfs) is on a read-only filesystem: pivot_root needs a directory inside it for the old root — copy the rootfs somewhere writable (use --read-only to keep the container from writing)"
-            )
-        }
+        // A rootfs on a read-only filesystem is fine: the pivot is runc's
+        // pivot_root(".", "."), which needs no directory inside the new root for the
+        // old one, and nothing else the runtime does writes there.
     }
+
+    /// What is wrong with a hostname, in words, or nil when it is a good one.
+    ///
+    /// The rule is RFC 1123's, as Kubernetes and most tools apply it: 1 to 64 bytes
+    /// (the kernel's HOST_NAME_MAX; sethostname(2) says EINVAL past it) of ASCII
+    /// letters, digits, '-' and '.', every dot-separated part starting and ending
+    /// with a letter or digit. The kernel itself takes any bytes, newlines included,
+    /// but such a name breaks whatever prints it — a shell prompt, a log line, a
+    /// /etc/hosts entry — so it is refused here, before anything exists.
+    ///
+    /// '_' is refused too: RFC 952 and 1123 leave it out of host names, and resolvers
+    /// and tools (systemd's hostnamectl, TLS name checks) reject or mangle it. Docker
+    /// passes it through unchecked; a clear error now beats a subtle failure later.
+    public static func hostnameProblem(_ hostname: String) -> String? {
+        let rule = "a hostname is 1 to 64 letters, digits, '-' and '.' (RFC 1123), e.g. --hostname box or --hostname web-1.local"
+        let bytes = Array(hostname.utf8)
+        if bytes.isEmpty || bytes.count > 64 {
+            return "must be 1 to 64 bytes, got \(bytes.count) — \(rule)"
+        }
+        if bytes[0] == UInt8(ascii: "-") {
+            return "a hostname cannot start with '-' — did you leave out the name after --hostname? \(rule)"
+        }
+        for scalar in hostname.unicodeScalars {
+            let value = scalar.value
+            let isLetterOrDigit = scalar.isASCII && (isalnum(Int32(value)) != 0)
+            if isLetterOrDigit || scalar == "-" || scalar == "." { continue }
+            let what: String
+            switch scalar {
+            case _ where value < 0x20 || value == 0x7f:
+                what = "a control character (U+\(hex4(value))\(value == 0x0a ? ", a newline" : value == 0x09 ? ", a tab" : ""))"
+            case " ": what = "a space"
+            case "/": what = "'/'"
+            case "_": what = "'_' (RFC 1123 allows no underscores in host names: use '-', as in my-box)"
+            case _ where !scalar.isASCII: what = "'\(scalar)' (U+\(hex4(value)), which is not ASCII)"
+            case _ where scalar.properties.isWhitespace: what = "whitespace (U+\(hex4(value)))"
+            default: what = "'\(scalar)'"
+            }
+            return "a hostname may not contain \(what) — \(rule)"
+        }
+        for part in hostname.split(separator: ".", omittingEmptySubsequences: false) {
+            guard let first = part.first, let last = part.last else {
+                return "a hostname cannot start or end with '.' or hold '..' — \(rule)"
+            }
+            if first == "-" || last == "-" {
+                return "each part between dots must start and end with a letter or digit, not '-' — \(rule)"
+            }
+        }
+        return nil
+    }
+
+    /// A value as the user should see it in an error: quoted, control characters
+    /// escaped, so a newline shows as \n and not as a broken line.
+    /// A long value is cut short: the error should fit on a screen.
+    public static func quoted(_ value: String) -> String {
+        value.count > 70 ? String(reflecting: String(value.prefix(60))) + "… (\(value.utf8.count) bytes)" : String(reflecting: value)
+    }
+}
+
+private func hex4(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16, uppercase: true)
+    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
 }

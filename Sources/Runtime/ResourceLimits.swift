@@ -56,6 +56,9 @@ public struct ResourceLimits: Sendable, Equatable {
         if let memoryBytes, memoryBytes < minimumMemoryBytes {
             throw invalid("--memory \(memoryBytes) bytes: \(LimitParseError.tooLittleMemory.reason)")
         }
+        if let memoryBytes, memoryBytes > maximumMemoryBytes {
+            throw invalid("--memory \(memoryBytes) bytes: \(LimitParseError.tooMuchMemory.reason)")
+        }
         if let pids, pids < 1 || pids > maximumPids {
             throw invalid("--pids-limit \(pids): must be from 1 to \(maximumPids)")
         }
@@ -72,12 +75,23 @@ public struct LimitParseError: Error, Equatable, Sendable {
     static let notASize = LimitParseError(reason: "not a size — give a number with an optional unit b, k, m or g (e.g. 64m, 1.5g)")
     static let tooLittleMemory = LimitParseError(
         reason: "too little: the minimum is 6m, as Docker's — below it the container cannot even start (leave the flag out for no limit)")
+    static let tooMuchMemory = LimitParseError(
+        reason:
+            "more than 4 PiB (4194304g), more memory than any Linux machine can address — check the unit: m is MiB, g is GiB (leave the flag out for no limit)"
+    )
     static let cpuRange = LimitParseError(
         reason: "must be from 0.01 to \(onlineCPUCount()), the CPUs this host has (e.g. 0.5 for half a CPU; leave the flag out for no limit)")
 }
 
 /// Docker's minimum for `--memory`: 6 MiB.
 let minimumMemoryBytes: UInt64 = 6 << 20
+/// The largest `--memory` taken: 4 PiB, 2^52 bytes. No Linux machine can hold more:
+/// x86-64 addresses at most 2^52 bytes of physical memory (MAX_PHYSMEM_BITS, with
+/// 5-level paging; 2^46 without), and arm64 the same. The kernel itself would take
+/// up to about 8 EiB (LONG_MAX rounded to pages) and silently treat it as no limit,
+/// so a value past this is a slip — `8000000000g` for `8000000000` bytes, a `g` for
+/// an `m` — that deserves an error, not a limit that limits nothing.
+let maximumMemoryBytes: UInt64 = 1 << 52
 /// The kernel's PID_MAX_LIMIT: pids.max takes no more.
 let maximumPids = 4_194_304
 /// The kernel refuses a CFS quota under 1 ms: 1000 µs of 100000 is 0.01 CPU.
@@ -103,9 +117,9 @@ public func parseMemorySize(_ text: String) throws(LimitParseError) -> UInt64 {
         throw LimitParseError(
             reason: "a limit of 0 would leave the container no memory at all — give a size such as 64m (leave the flag out for no limit)")
     }
-    guard bytes < Double(Int64.max) else {
-        throw LimitParseError(reason: "larger than any memory a machine can have")
-    }
+    // Compared as a Double first: a value past UInt64's range (or "inf" spelled in
+    // digits) would trap in the conversion below.
+    guard bytes <= Double(maximumMemoryBytes) else { throw .tooMuchMemory }
     let whole = UInt64(bytes.rounded(.down))
     if whole < minimumMemoryBytes { throw .tooLittleMemory }
     return whole
@@ -114,6 +128,9 @@ public func parseMemorySize(_ text: String) throws(LimitParseError) -> UInt64 {
 /// Parses `--pids-limit`: a whole number of processes, at least 1.
 public func parsePidsLimit(_ text: String) throws(LimitParseError) -> Int {
     guard let value = Int(text) else {
+        if !text.isEmpty && text.allSatisfy({ $0.isASCII && $0.isNumber }) {
+            throw LimitParseError(reason: "must be at most \(maximumPids), the kernel's limit on process ids")
+        }
         throw LimitParseError(reason: "not a whole number — give how many processes the container may have, e.g. 100")
     }
     if value < 1 {

@@ -18,15 +18,30 @@ import Testing
         #expect(try parseMemorySize(text) == bytes)
     }
 
-    @Test("bad memory sizes are refused", arguments: ["0", "0m", "-5m", "12XB", "abc", "m", "", "1.2.3m", "64mm", "1k", "5m"])
+    @Test(
+        "bad memory sizes are refused",
+        arguments: [
+            "0", "0m", "-5m", "12XB", "abc", "m", "", "1.2.3m", "64mm", "1k", "5m", "8000000000g", "4194305g", "1e10", "inf", "nan",
+            String(repeating: "9", count: 400), "６４m", "64 m",
+        ])
     func badMemorySizes(text: String) {
         #expect(throws: LimitParseError.self) { try parseMemorySize(text) }
+    }
+
+    @Test("the memory ceiling is 4 PiB: beyond it no machine has memory, so it is a slip")
+    func memoryCeiling() throws {
+        #expect(try parseMemorySize("4194304g") == 1 << 52)
+        #expect(try parseMemorySize("1024g") == 1 << 40)
+        let error = #expect(throws: LimitParseError.self) { try parseMemorySize("8000000000g") }
+        #expect(error?.reason.contains("check the unit") == true)
+        #expect(throws: ContainerError.self) { try ResourceLimits(memoryBytes: (1 << 52) + 1).validate() }
+        #expect(throws: ContainerError.self) { try ResourceLimits(memoryBytes: UInt64.max).validate() }
     }
 
     @Test func pidsLimits() throws {
         #expect(try parsePidsLimit("20") == 20)
         #expect(try parsePidsLimit("1") == 1)
-        for bad in ["0", "-1", "abc", "1.5", "", "99999999"] {
+        for bad in ["0", "-1", "abc", "1.5", "", "99999999", "99999999999999999999999", "４"] {
             #expect(throws: LimitParseError.self) { try parsePidsLimit(bad) }
         }
     }
@@ -67,6 +82,8 @@ import Testing
         #expect(message(pids: "0").hasPrefix("check the request: --pids-limit 0: must be at least 1"))
         #expect(message(cpus: "abc").hasPrefix("check the request: --cpus abc: not a number"))
         #expect(message(cpus: "0").contains("must be from 0.01 to"))
+        #expect(message(memory: "8000000000g").hasPrefix("check the request: --memory 8000000000g: more than 4 PiB"))
+        #expect(message(pids: "99999999999999999999").contains("must be at most 4194304"))
         #expect(message(memory: "64m", pids: "20", cpus: "0.5") == "no error")
     }
 

@@ -1,4 +1,6 @@
+import ArgumentParser
 import RunOptions
+import Runtime
 import Testing
 
 /// scratch's fast path reads `run`'s flags by hand; ArgumentParser reads everything
@@ -18,6 +20,20 @@ import Testing
         ["--cpus", "abc", "--", "true"],
         ["--init", "--", "--", "x"],
         ["--", "--init"],
+        ["--", ""],
+        ["--"],
+        // Docker's reading: the first word that is not a flag starts the command.
+        ["sh", "-c", "echo hi"],
+        ["true"],
+        ["--hostname", "box", "hostname", "--init"],
+        ["--init", "sh", "-c", "exit 3", "--", "--memory", "1"],
+        ["-m", "64m", "--pids-limit", "64", "echo", "--help"],
+        ["echo", "--"],
+        ["", "x"],
+        // A hostname or a limit that looks like a flag reaches our checks.
+        ["--hostname", "-x", "--", "true"],
+        ["--hostname", "--init", "--", "true"],
+        ["--hostname", "a\nb", "true"],
     ]
 
     /// Command lines the hand reader leaves to ArgumentParser.
@@ -26,13 +42,15 @@ import Testing
         ["--help"],
         ["--memory=64m", "--", "true"],
         ["--memory"],
-        ["--hostname", "--init", "--", "true"],
+        ["--hostname"],
+        ["--rootfs", "--", "true"],
         ["--init", "--init", "--", "true"],
         ["-m", "1m", "--memory", "2m", "--", "true"],
         ["--bogus", "--", "true"],
         ["--init"],
-        ["true"],
-        ["--hostname", "box", "hostname", "--init"],
+        ["--hostname", "box"],
+        ["-", "x"],
+        ["-x", "true"],
     ]
 
     @Test("the hand reader agrees with ArgumentParser", arguments: plain)
@@ -42,8 +60,57 @@ import Testing
         #expect(fast == parsed, "\(arguments): by hand \(fast), ArgumentParser \(parsed)")
     }
 
+    @Test("a command needs no --: the first plain word starts it, and the rest is its own")
+    func commandWithoutDashes() throws {
+        let request = try #require(RunRequest(plainArguments: ["--init", "sh", "-c", "echo hi", "--memory", "5m"]))
+        #expect(request.command == ["sh", "-c", "echo hi", "--memory", "5m"])
+        #expect(request.useInit && request.memory == nil)
+        #expect(try RunOptions.parse(["sh", "-c", "echo hi"]).request.command == ["sh", "-c", "echo hi"])
+        #expect(try RunOptions.parse(["--", "--", "x"]).request.command == ["--", "x"])
+    }
+
+    @Test(
+        "an unknown flag is still an error, not a command called --bogus",
+        arguments: [["--bogus", "--", "true"], ["-x", "true"], ["--privileged", "sh"]])
+    func unknownFlags(_ arguments: [String]) {
+        #expect(RunRequest(plainArguments: arguments) == nil)
+        let error = #expect(throws: (any Error).self) { try RunOptions.parse(arguments) }
+        let message = error.map { RunOptions.message(for: $0) } ?? ""
+        #expect(message.contains("Unknown option '\(arguments[0])'"), "\(message)")
+    }
+
+    @Test("--hostname -x reaches the hostname check, which says what is wrong")
+    func hostnameThatLooksLikeAFlag() throws {
+        let request = try RunOptions.parse(["--hostname", "-x", "--", "true"]).request
+        #expect(request.hostname == "-x")
+        let error = #expect(throws: ContainerError.self) { try request.spec(stage: .complete, programName: "scratch") }
+        #expect(error?.reason.contains("cannot start with '-'") == true, "\(String(describing: error))")
+        #expect(error?.exitCode == 125)
+    }
+
     @Test("anything unusual is left to ArgumentParser", arguments: unusual)
     func leftToArgumentParser(_ arguments: [String]) {
         #expect(RunRequest(plainArguments: arguments) == nil, "\(arguments) should go to ArgumentParser")
+    }
+}
+
+/// `workbook run N [flags] command`: a positional argument before the flags (the
+/// chapter) must not turn the flags into the command.
+@Suite struct RunOptionsAfterAPositionalTests {
+    struct WorkbookRun: ParsableCommand {
+        @Argument var chapter: Int
+        @OptionGroup var options: RunOptions
+    }
+
+    @Test func flagsAfterAPositionalAreFlags() throws {
+        let parsed = try WorkbookRun.parse(["1", "--hostname", "box", "--init", "-m", "64m", "--", "hostname", "--init"])
+        #expect(parsed.chapter == 1)
+        #expect(parsed.options.request.hostname == "box" && parsed.options.request.useInit)
+        #expect(parsed.options.request.memory == "64m")
+        #expect(parsed.options.request.command == ["hostname", "--init"])
+        let plain = try WorkbookRun.parse(["1", "sh", "-c", "echo hi"])
+        #expect(plain.options.request.command == ["sh", "-c", "echo hi"])
+        #expect(throws: (any Error).self) { try WorkbookRun.parse(["1", "--bogus", "--", "true"]) }
+        #expect(throws: (any Error).self) { try WorkbookRun.parse(["1", "--hostname"]) }
     }
 }
