@@ -52,6 +52,7 @@ extension ContainerTests {
                 try? FileManager.default.removeItem(atPath: empty)
             }
             // A rootfs on a read-only filesystem: a read-only bind mount of a directory with a file in it.
+            let before = Support.hostFootprint()
             let substituted = arguments.map { $0 == "EMPTY" ? empty : $0 }
             let result = Support.run(["scratch"] + substituted, environment: ["SCRATCH_HOME": home])
             #expect(result.status == 125, "\(result.stderr)")
