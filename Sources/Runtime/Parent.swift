@@ -86,7 +86,8 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     try stopIfInterrupted()
     // If the child died already (killed from outside before it read this), the write
     // fails with EPIPE; that is no runtime error: its exit status, read below, says
-    // what happened to it.
+    // what happened to it. The pipe stays open while we live: the child tells from it
+    // that we did not die before its PR_SET_PDEATHSIG took hold.
     try? ends.goAhead.writeAll([1])
 
     // 5 and 6. One loop from here to the end: the child's report (empty when the

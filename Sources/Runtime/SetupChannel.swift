@@ -57,13 +57,21 @@ struct ChildEnds: Sendable {
     /// first (PID 1 under `--init` never execs, so close-on-exec would never fire).
     var parentOnly: [Int32]
 
-    /// Blocks until the parent says go. False if the parent gave up instead.
+    /// Blocks until the parent says go. False if the parent gave up, or died.
+    ///
+    /// PR_SET_PDEATHSIG, set just before, signals us when the parent dies from now
+    /// on, but not if it died already — and the parent may have written the go-ahead
+    /// and been killed before this child ever ran. It keeps its end of the pipe open
+    /// for as long as it lives, so a hung-up pipe after the byte means: parent gone.
     func waitForParent() -> Bool {
         for fd in parentOnly { closeDescriptor(fd) }
         var byte: UInt8 = 0
-        let count = read(goAhead, &byte, 1)
+        var count = read(goAhead, &byte, 1)
+        while count == -1 && errno == EINTR { count = read(goAhead, &byte, 1) }
+        var entry = pollfd(fd: goAhead, events: Int16(POLLIN), revents: 0)
+        let parentGone = poll(&entry, 1, 0) == 1 && (entry.revents & Int16(POLLHUP)) != 0
         closeDescriptor(goAhead)
-        return count == 1
+        return count == 1 && !parentGone
     }
 
     /// Tells the parent why the start failed. The exit code travels as the child's
