@@ -7,7 +7,7 @@ import Syscalls
 
 // Chapter 1 — Hostnames: the UTS namespace.
 //
-// Read first: `./workbook read 1`, sections "Try it first" and "Your turn".
+// Read first: `./workbook read 1`, sections "Where each step runs" and "Your turn".
 // Check your work: `./workbook check 1`. Stuck? `./workbook hint 1`.
 //
 // Two pieces: the parent asks clone(2) for a new UTS namespace, and the child, once

@@ -9,7 +9,8 @@ import Syscalls
 
 // Chapter 2 — Process trees: the PID namespace.
 //
-// Read first: `./workbook read 2`, sections "PID 1's two duties" and "Your turn".
+// Read first: `./workbook read 2`, sections "PID 1's duties", "How the init fits in"
+// and "Your turn".
 // Check your work: `./workbook check 2`. Stuck? `./workbook hint 2`.
 
 /// Your chapter 2, called through the `ProcessTreeSteps` protocol.
