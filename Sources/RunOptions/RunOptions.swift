@@ -4,7 +4,7 @@ import Runtime
 
 /// The flags of `scratch run`, shared with `workbook run` so the learner's runtime and
 /// the reference take the same command line, and the same checks can drive both.
-public struct RunOptions: ParsableArguments {
+public struct RunFlags: ParsableArguments {
     // `.unconditional`: the next word is the name even when it starts with "-", so
     // `--hostname -x` gets our check's clear words, not "Missing value".
     @Option(parsing: .unconditional, help: "Container hostname (default: the container's id).")
@@ -42,14 +42,20 @@ public struct RunOptions: ParsableArguments {
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
     public var chrootOnly = false
 
+    public init() {}
+}
+
+/// `scratch run`'s command line: the flags, then the command, as Docker reads it.
+public struct RunOptions: ParsableArguments {
+    @OptionGroup public var flags: RunFlags
+
     // As Docker reads it: the first word that is not a flag starts the command and
     // everything after it is the command's, so `run sh -c 'echo hi'` needs no "--".
     // `.captureForPassthrough` stops at that word — and at an unknown flag too, which
-    // `validate()` below turns back into an error.
+    // `validate()` below turns back into an error. (`workbook run N` has a positional
+    // and flags of its own before the command: it uses `LearnerRunOptions`.)
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command to run and its arguments.", valueName: "command"))
     public var command: [String] = []
-
-    public init() {}
 
     public mutating func validate() throws {
         guard let first = command.first, first.hasPrefix("-"), first != "--" else { return }
@@ -57,33 +63,33 @@ public struct RunOptions: ParsableArguments {
         if name == "--help" || name == "-h" { throw CleanExit.helpRequest() }
         // An unknown flag lands first in `command`: refuse it rather than run it as a
         // program called "--bogus".
-        guard RunOptions.flagNames.contains(name) else {
-            throw ValidationError(
-                "Unknown option '\(first)' — see `run --help` for the flags; to run a command whose name starts with '-', put -- before it")
-        }
-        // A known flag lands there when a positional argument of the command that
-        // holds these options came first: in `workbook run 1 --init -- true`, the
-        // chapter number "1" is where the capture starts. Read the rest as flags too;
-        // a flag given twice keeps its last value, as ArgumentParser does.
-        let later: RunOptions
-        do { later = try RunOptions.parse(command) } catch { throw ValidationError(RunOptions.message(for: error)) }
-        hostname = later.hostname ?? hostname
-        `init` = `init` || later.`init`
-        rootfs = later.rootfs ?? rootfs
-        readOnly = readOnly || later.readOnly
-        memory = later.memory ?? memory
-        pidsLimit = later.pidsLimit ?? pidsLimit
-        cpus = later.cpus ?? cpus
-        chrootOnly = chrootOnly || later.chrootOnly
-        command = later.command
+        throw ValidationError(
+            "Unknown option '\(first)' — see `run --help` for the flags; to run a command whose name starts with '-', put -- before it")
     }
 
-    static let flagNames: Set<String> = [
-        "--hostname", "--init", "--rootfs", "--read-only", "-m", "--memory", "--pids-limit", "--cpus", "--unsafe-chroot",
-    ]
+    public init() {}
 
     /// The same flags as plain values.
-    public var request: RunRequest {
+    public var request: RunRequest { flags.request(command: command) }
+}
+
+/// `workbook run N`'s command line: the same flags, and the command after `--`. The
+/// workbook has flags of its own (`--reference`) after the chapter number, so the
+/// command cannot start at the first word that is not a `run` flag.
+public struct LearnerRunOptions: ParsableArguments {
+    @OptionGroup public var flags: RunFlags
+
+    @Argument(parsing: .remaining, help: ArgumentHelp("-- then the command to run and its arguments.", valueName: "command"))
+    public var command: [String] = []
+
+    public init() {}
+
+    public var request: RunRequest { flags.request(command: command) }
+}
+
+extension RunFlags {
+    /// The flags as plain values, with `command` (a leading "--" dropped).
+    func request(command: [String]) -> RunRequest {
         RunRequest(
             hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, memory: memory,
             pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly,

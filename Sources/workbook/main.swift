@@ -180,7 +180,7 @@ struct Run: ParsableCommand {
     @Argument(help: "The chapter whose stage to run.") var chapter: Int
     @Flag(help: "Use the reference runtime at this stage.") var reference = false
     @Option(help: .hidden) var learnerChapters: String?
-    @OptionGroup var options: RunOptions
+    @OptionGroup var options: LearnerRunOptions
 
     func run() throws {
         let repository = try Repository.locate()

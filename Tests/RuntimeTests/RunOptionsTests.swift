@@ -94,21 +94,23 @@ import Testing
     }
 }
 
-/// `workbook run N [flags] command`: a positional argument before the flags (the
-/// chapter) must not turn the flags into the command.
+/// `workbook run N [flags] -- command`: a positional argument before the flags (the
+/// chapter), and flags of the workbook's own among them, must not turn the flags into
+/// the command.
 @Suite struct RunOptionsAfterAPositionalTests {
     struct WorkbookRun: ParsableCommand {
         @Argument var chapter: Int
-        @OptionGroup var options: RunOptions
+        @Flag var reference = false
+        @OptionGroup var options: LearnerRunOptions
     }
 
     @Test func flagsAfterAPositionalAreFlags() throws {
-        let parsed = try WorkbookRun.parse(["1", "--hostname", "box", "--init", "-m", "64m", "--", "hostname", "--init"])
-        #expect(parsed.chapter == 1)
+        let parsed = try WorkbookRun.parse(["1", "--hostname", "box", "--reference", "--init", "-m", "64m", "--", "hostname", "--init"])
+        #expect(parsed.chapter == 1 && parsed.reference)
         #expect(parsed.options.request.hostname == "box" && parsed.options.request.useInit)
         #expect(parsed.options.request.memory == "64m")
         #expect(parsed.options.request.command == ["hostname", "--init"])
-        let plain = try WorkbookRun.parse(["1", "sh", "-c", "echo hi"])
+        let plain = try WorkbookRun.parse(["1", "--", "sh", "-c", "echo hi"])
         #expect(plain.options.request.command == ["sh", "-c", "echo hi"])
         #expect(throws: (any Error).self) { try WorkbookRun.parse(["1", "--bogus", "--", "true"]) }
         #expect(throws: (any Error).self) { try WorkbookRun.parse(["1", "--hostname"]) }
