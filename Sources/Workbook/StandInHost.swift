@@ -110,26 +110,33 @@ public struct StandInHost: Sendable {
         let name = StandInHost.currentHostname()
         if name != hostname {
             problems.append(
-                "your runtime renamed the host: its name went from \(hostname) to \(name). "
-                    + "The workbook ran your runtime in a stand-in for the host, a UTS namespace made before your code ran, "
-                    + "so this machine is still called \(hostname); on a real host it would now be called \(name). "
-                    + "The container's sethostname(2) reached the host's UTS namespace: \(culprit(1, "hostnameNamespace()", steps)) "
-                    + "must ask for a new UTS namespace (.newUTS), so that the container's name is its own.")
+                explain(
+                    "your runtime renamed the host: its name went from \(hostname) to \(name).",
+                    "The workbook runs your runtime in a stand-in for the host (a UTS namespace it made before your code ran),",
+                    "so this machine kept its name, \(hostname); a real host would now be called \(name).",
+                    "The container's sethostname(2) ran in the host's UTS namespace: \(culprit(1, "hostnameNamespace()", steps))",
+                    "must ask for a new UTS namespace (.newUTS), so that the container's name is its own."))
         }
         let left = StandInHost.difference(StandInHost.mountTable(), mounts)
         if !left.isEmpty {
             let points = left.map { $0.split(separator: " ").first.map(String.init) ?? $0 }
             problems.append(
-                "your runtime left mounts on the host: \(points.joined(separator: ", ")). "
-                    + "The workbook ran your runtime in a stand-in for the host, a mount namespace of its own with / shared as on a systemd host, "
-                    + "so this machine never had them; on a real host they would stay mounted after the container ended. "
-                    + "The container's mounts reached the host's mount namespace by propagation: \(culprit(3, "pivotToRootfs(_:)", steps)) "
-                    + "must make / private (MS_REC | MS_PRIVATE) in the container's mount namespace before it mounts anything.")
+                explain(
+                    "your runtime left mounts on the host: \(points.joined(separator: ", ")).",
+                    "The workbook runs your runtime in a stand-in for the host (a mount namespace of its own, / shared as on",
+                    "a systemd host), so this machine never had them; on a real host they would stay after the container ended.",
+                    "A mount reaches the host when it is made outside the container's mount namespace, or propagates from it:",
+                    "\(culprit(3, "pivotToRootfs(_:) and mountProc()", steps)) must mount only in the container's namespace, never shared."))
         }
         if let problem = repairCgroups(containerID: containerID, steps: steps) {
             problems.append(problem)
         }
         return problems
+    }
+
+    /// A headline, then the explanation indented under it.
+    func explain(_ headline: String, _ lines: String...) -> String {
+        ([headline] + lines.map { "  " + $0 }).joined(separator: "\n")
     }
 
     /// Puts this process back in the groups it started in (a joinCgroup that wrote
@@ -146,35 +153,38 @@ public struct StandInHost: Sendable {
                 else { continue }
                 // Writing a pid to cgroup.procs moves that process, and only it.
                 if (try? "\(getpid())\n".write(toFile: root + path + "/cgroup.procs", atomically: false, encoding: .utf8)) != nil {
-                    movedFrom.append(hierarchy.isEmpty ? "the cgroup2 tree" : hierarchy)
+                    movedFrom.append(hierarchy.isEmpty ? "cgroup2" : hierarchy)
                 }
             }
         }
         let groups = StandInHost.containerGroups(id: containerID)
         guard !groups.isEmpty || !movedFrom.isEmpty else { return nil }
-        var failed: [String] = []
-        for group in groups where !StandInHost.removeGroup(group) { failed.append(group) }
-        var text = "your runtime left cgroups on the host: "
+        let failed = groups.filter { !StandInHost.removeGroup($0) }
+        var lines: [String] = []
+        let headline: String
         if groups.isEmpty {
-            text += "none after the run, but it had moved itself into the container's groups (\(movedFrom.joined(separator: ", "))). "
+            headline = "your runtime put itself in the container's cgroups (\(movedFrom.joined(separator: ", "))); the workbook moved it back."
         } else {
-            text += groups.joined(separator: ", ") + ". "
-            text +=
+            headline = "your runtime left cgroups on the host: \(groups.joined(separator: ", "))."
+            lines.append(
                 failed.isEmpty
-                ? "The workbook has removed them. "
-                : "The workbook removed what it could; these are still there: \(failed.joined(separator: ", ")) — remove them with rmdir once `cat GROUP/cgroup.procs` is empty. "
+                    ? "The workbook has removed them (cgroups have no namespace to hide a mistake in)."
+                    : "The workbook removed what it could; still there: \(failed.joined(separator: ", ")) (rmdir each once its cgroup.procs is empty)."
+            )
         }
         if !movedFrom.isEmpty {
-            text +=
-                "Your runtime had put itself (pid \(getpid())) in the container's groups: \(culprit(4, "joinCgroup(_:pid:)", steps)) "
-                + "must write the pid it is given — the container's process — to cgroup.procs, not the runtime's own; "
-                + "a group that still holds a process cannot be removed (rmdir says EBUSY)."
+            lines += [
+                "The runtime itself (pid \(getpid())) had been moved into the container's groups: \(culprit(4, "joinCgroup(_:pid:)", steps))",
+                "must write the pid it is given (the container's process) to cgroup.procs, not the runtime's own;",
+                "a group that still holds a process cannot be removed (rmdir says EBUSY).",
+            ]
         } else {
-            text +=
-                "\(culprit(4, "removeCgroup(_:)", steps).capitalizedFirst) must remove the container's group in every hierarchy it was made in "
-                + "(rmdir, deepest first), retrying while the kernel answers EBUSY."
+            lines += [
+                "\(culprit(4, "removeCgroup(_:)", steps).capitalizedFirst) must remove the container's group in every hierarchy",
+                "it was made in (rmdir, deepest first), trying again while the kernel answers EBUSY.",
+            ]
         }
-        return text
+        return ([headline] + lines.map { "  " + $0 }).joined(separator: "\n")
     }
 
     // MARK: Reading the host
