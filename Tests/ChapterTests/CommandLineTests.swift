@@ -275,7 +275,16 @@ extension ContainerTests {
                 Support.repository.root, copy,
             ])
             try #require(copied.status == 0, "\(copied.stderr)")
-            let env = ["WORKBOOK_PROGRESS": copy + "/progress.json"]
+            // The exercises as committed (the stubs), whatever state this checkout's are in:
+            // the copy must build with only the files written below changed.
+            _ = Support.run([
+                "sh", "-c", "git -C \"$0\" archive HEAD exercises | tar -C \"$1\" -xf -", Support.repository.root, copy,
+            ])
+            // Its own TMPDIR, the same for every run (SwiftPM plans again when the
+            // environment changes): SwiftPM's lock files and the checks' work
+            // directories go there, and leave with the copy.
+            try FileManager.default.createDirectory(atPath: copy + "/tmp", withIntermediateDirectories: true)
+            let env = ["WORKBOOK_PROGRESS": copy + "/progress.json", "TMPDIR": copy + "/tmp"]
             let binary = copy + "/.build/debug/workbook"
             func write(_ file: String, _ text: String) throws {
                 try text.write(toFile: copy + "/" + file, atomically: false, encoding: .utf8)
