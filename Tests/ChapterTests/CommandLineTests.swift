@@ -266,7 +266,9 @@ extension ContainerTests {
 
         /// The tests that must edit an exercise work on a copy of the repository (no
         /// .build, no .git), built once here: about 30 s.
-        @Test("in a copy of the workbook: an edit is judged from any binary, a compile error shows whole, a renamed stand-in is reported")
+        @Test(
+            "in a copy of the workbook: an edit is judged from any binary, a compile error shows whole, mistakes on the stand-in host are reported and repaired"
+        )
         func workbookJudgesTheCodeOnDisk() throws {
             let copy = try Support.temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: copy) }
@@ -291,6 +293,7 @@ extension ContainerTests {
             }
             try write(ExerciseFiles.chapter0, ExerciseFiles.exitStatus(signaled: "ExitCode.signalBase + signal"))
             try write(ExerciseFiles.chapter1, ExerciseFiles.hostnameWithoutUTS)
+            try write(ExerciseFiles.chapter4, ExerciseFiles.cgroupsJoiningTheRuntime)
             let built = Support.run([copy + "/workbook", "status"], environment: env, directory: copy)
             try #require(built.status == 0, "\(built.stderr)")
 
@@ -302,6 +305,15 @@ extension ContainerTests {
             #expect(renamed.stderr.contains("your runtime renamed the host: its name went from"), "\(renamed.stderr)")
             #expect(renamed.stderr.contains("chapter 1's hostnameNamespace()"), "\(renamed.stderr)")
             #expect(Support.run(["hostname"]).stdout == hostname, "the real host was renamed")
+
+            // Chapter 4 moving the runtime's own pid: it is moved back, its groups removed.
+            let joined = Support.run(
+                [binary, "run", "4", "--learner-chapters", "4", "--pids-limit", "20", "--", "true"], environment: env, directory: copy)
+            #expect(joined.status == 0, "\(joined.stderr)")
+            #expect(joined.stderr.contains("your runtime left cgroups on the host: /sys/fs/cgroup/"), "\(joined.stderr)")
+            #expect(joined.stderr.contains("chapter 4's joinCgroup(_:pid:)"), "\(joined.stderr)")
+            let left = joined.stderr.split(whereSeparator: { " ,.".contains($0) }).filter { $0.hasPrefix("/sys/fs/cgroup/") }
+            #expect(!left.isEmpty && left.allSatisfy { !FileManager.default.fileExists(atPath: String($0)) }, "\(left)")
 
             // An edit after the build is judged at once, from .build/debug/workbook.
             try write(ExerciseFiles.chapter0, ExerciseFiles.exitStatus(signaled: "signal"))
@@ -419,6 +431,31 @@ enum ExerciseFiles {
             public init() {}
             public func hostnameNamespace() throws -> CloneFlags { [] }
             public func setContainerHostname(_ name: String) throws { try setHostname(name) }
+        }
+
+        """
+
+    /// Chapter 4 whose joinCgroup moves the runtime (getpid()) instead of the container.
+    static let cgroupsJoiningTheRuntime = """
+        import Glibc
+        import enum Runtime.CgroupMode
+        import struct Runtime.CgroupFile
+        import protocol Runtime.CgroupSteps
+        import struct Runtime.Reference
+        import struct Runtime.ResourceLimits
+
+        public struct YourCgroups: CgroupSteps {
+            public init() {}
+            public func cgroupFiles(for limits: ResourceLimits, mode: CgroupMode) throws -> [CgroupFile] {
+                Reference().cgroupFiles(for: limits, mode: mode)
+            }
+            public func makeCgroup(_ groups: [String], mode: CgroupMode, controllers: [String]) throws {
+                try Reference().makeCgroup(groups, mode: mode, controllers: controllers)
+            }
+            public func joinCgroup(_ directories: [String], pid: pid_t) throws {
+                try Reference().joinCgroup(directories, pid: getpid())
+            }
+            public func removeCgroup(_ groups: [String]) throws { try Reference().removeCgroup(groups) }
         }
 
         """
