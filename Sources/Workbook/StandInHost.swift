@@ -42,7 +42,7 @@ public func runInStandInHost(_ request: RunRequest, stage: Stage, steps: Steps, 
         exit((error as? ContainerError)?.exitCode ?? Runtime.ExitCode.runtimeFailed)
     }
     let code = runContainer(spec, stage: stage, steps: steps)
-    for problem in host.inspectAndRepair(containerID: spec.id, steps: steps) {
+    for problem in host.inspectAndRepair(containerID: spec.id, stage: stage, steps: steps) {
         standInError("\(programName): \(problem)")
     }
     exit(code)
@@ -105,10 +105,18 @@ public struct StandInHost: Sendable {
     /// Compares the stand-in with how it started, removes the container's cgroups that
     /// are still there, and returns one message per kind of change, in the learner's
     /// terms. Empty when the run left the host as it found it.
-    public func inspectAndRepair(containerID: String, steps: Steps) -> [String] {
+    public func inspectAndRepair(containerID: String, stage: Stage, steps: Steps) -> [String] {
         var problems: [String] = []
         let name = StandInHost.currentHostname()
-        if name != hostname {
+        if name != hostname && !stage.includes(.hostname) {
+            // Before chapter 1 the container shares the runtime's UTS namespace by design:
+            // its own `hostname NAME` renames the host. Not a mistake of the runtime.
+            problems.append(
+                explain(
+                    "the container renamed the host: its name went from \(hostname) to \(name).",
+                    "At chapter \(stage.chapter)'s stage a container has no UTS namespace of its own yet (chapter 1 gives it one);",
+                    "the workbook ran it in a stand-in for the host, so this machine kept its name, \(hostname)."))
+        } else if name != hostname {
             problems.append(
                 explain(
                     "your runtime renamed the host: its name went from \(hostname) to \(name).",
@@ -118,11 +126,17 @@ public struct StandInHost: Sendable {
                     "must ask for a new UTS namespace (.newUTS), so that the container's name is its own."))
         }
         let left = StandInHost.difference(StandInHost.mountTable(), mounts)
-        if !left.isEmpty {
-            let points = left.map { $0.split(separator: " ").first.map(String.init) ?? $0 }
+        let points = left.map { $0.split(separator: " ").first.map(String.init) ?? $0 }.joined(separator: ", ")
+        if !left.isEmpty && !stage.includes(.rootFilesystem) {
             problems.append(
                 explain(
-                    "your runtime left mounts on the host: \(points.joined(separator: ", ")).",
+                    "the container left mounts on the host: \(points).",
+                    "At chapter \(stage.chapter)'s stage a container has no mount namespace of its own yet (chapter 3 gives it one);",
+                    "the workbook ran it in a stand-in for the host, so this machine never had them."))
+        } else if !left.isEmpty {
+            problems.append(
+                explain(
+                    "your runtime left mounts on the host: \(points).",
                     "The workbook runs your runtime in a stand-in for the host (a mount namespace of its own, / shared as on",
                     "a systemd host), so this machine never had them; on a real host they would stay after the container ended.",
                     "A mount reaches the host when it is made outside the container's mount namespace, or propagates from it:",

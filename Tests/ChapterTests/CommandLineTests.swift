@@ -192,6 +192,19 @@ extension ContainerTests {
             #expect(Support.run(["hostname"]).stdout == before)
             let code = Support.run(["workbook", "run", "0", "--reference", "--", "sh", "-c", "exit 7"], environment: env, directory: root)
             #expect(code.status == 7, "the container's own exit code: \(code.stderr)")
+            // Chapter 0's container shares its runtime's namespaces: what it renames and
+            // mounts lands on the stand-in, which says so, and never on this machine.
+            let point = home + "/mount-point"
+            try FileManager.default.createDirectory(atPath: point, withIntermediateDirectories: true)
+            let changed = Support.run(
+                ["workbook", "run", "0", "--reference", "--", "sh", "-c", "mount -t tmpfs none \(point) && hostname stand-in-\(getpid())"],
+                environment: env, directory: root)
+            #expect(changed.status == 0, "\(changed.stderr)")
+            #expect(changed.stderr.contains("the container renamed the host: its name went from"), "\(changed.stderr)")
+            #expect(changed.stderr.contains("the container left mounts on the host: \(point)"), "\(changed.stderr)")
+            #expect(Support.run(["hostname"]).stdout == before)
+            // Only this test's own mount point: other runs may mount and unmount meanwhile.
+            #expect(!HostView.mountTable().contains { $0.hasPrefix(point + " ") }, "\(point) is mounted on the host")
         }
 
         @Test("a skipped chapter is never passed: the reference ran for it, and skipped checks are not passed")
