@@ -37,7 +37,15 @@ public enum Freshness {
 
     /// The sources changed after `executable` was built, newest first.
     public static func changedSources(in repository: Repository, since executable: String) -> [String] {
-        guard let built = modificationTime(executable) else { return [] }
+        guard var built = modificationTime(executable) else { return [] }
+        // When SwiftPM finds nothing to relink (a file saved without a change), the
+        // program keeps its old time; `./workbook` notes when its last good build
+        // started, and every source older than that is in this repository's program.
+        if resolved(executable) == resolved(repository.path(".build/debug/workbook")),
+            let started = modificationTime(repository.path(".build/workbook-build-started"))
+        {
+            built = max(built, started)
+        }
         return sources(in: repository)
             .compactMap { file in modificationTime(repository.path(file)).flatMap { $0 > built ? (file, $0) : nil } }
             .sorted { $0.1 > $1.1 }
@@ -71,6 +79,12 @@ public enum Freshness {
         let error = String(cString: strerror(errno))
         say("\(newest) changed since this workbook was built, and running \(script) to build it again failed: \(error) — run it by hand")
         exit(125)
+    }
+
+    static func resolved(_ path: String) -> String {
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     static func modificationTime(_ path: String) -> Double? {
