@@ -35,7 +35,7 @@ let package = Package(
         // Each chapter's black-box checks, with hints.
         .target(name: "Checks", dependencies: ["Runtime"]),
         // Chapter catalog, progress, reader, checker.
-        .target(name: "Workbook", dependencies: ["Checks", "Exercises", "Runtime"]),
+        .target(name: "Workbook", dependencies: ["Checks", "Exercises", "Runtime", "RunOptions"]),
         // The `run` flags, shared by `scratch run` and `workbook run`.
         .target(
             name: "RunOptions",

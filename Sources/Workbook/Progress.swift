@@ -2,14 +2,31 @@ import Foundation
 
 /// The learner's progress: one small JSON file in the working tree, ignored by git.
 public struct Progress: Codable, Sendable {
+    /// Chapters whose checks all ran and passed against the learner's own code.
     public var passed: Set<Int> = []
+    /// Chapters the reference stands in for (`workbook skip N`). A skipped chapter is
+    /// never shown as passed; its own verdict (`passed`, `attempted`) stays as it was,
+    /// and shows again after `workbook skip N --undo`.
     public var skipped: Set<Int> = []
-    /// Chapters whose checks ran and failed at least once.
+    /// Chapters whose checks ran and did not all pass at least once.
     public var attempted: Set<Int> = []
-    /// How many hints of each chapter were shown.
+    /// How many hints of each chapter's lesson were shown, by chapter number.
     public var hintsShown: [String: Int] = [:]
+    /// How many hints of each check were shown, by "chapter/check-id".
+    public var checkHintsShown: [String: Int] = [:]
 
     public init() {}
+
+    // Every field may be missing: a progress file written by an older workbook
+    // must still load, or the learner would lose their progress.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        passed = try container.decodeIfPresent(Set<Int>.self, forKey: .passed) ?? []
+        skipped = try container.decodeIfPresent(Set<Int>.self, forKey: .skipped) ?? []
+        attempted = try container.decodeIfPresent(Set<Int>.self, forKey: .attempted) ?? []
+        hintsShown = try container.decodeIfPresent([String: Int].self, forKey: .hintsShown) ?? [:]
+        checkHintsShown = try container.decodeIfPresent([String: Int].self, forKey: .checkHintsShown) ?? [:]
+    }
 
     public static func load(from repository: Repository) -> Progress {
         guard let data = FileManager.default.contents(atPath: repository.progressFile),
@@ -33,8 +50,20 @@ public struct Progress: Codable, Sendable {
     public func state(of chapter: Int) -> State {
         if skipped.contains(chapter) { return .skipped }
         if passed.contains(chapter) { return .passed }
-        if attempted.contains(chapter) || (hintsShown[String(chapter)] ?? 0) > 0 { return .inProgress }
+        let hints = (hintsShown[String(chapter)] ?? 0) + checkHintsShown.filter { $0.key.hasPrefix("\(chapter)/") }.values.reduce(0, +)
+        if attempted.contains(chapter) || hints > 0 { return .inProgress }
         return .notStarted
+    }
+
+    /// Records one chapter's verdict on the learner's own code. Only `allRanAndPassed`
+    /// makes it passed: a failed or a skipped check leaves it not passed.
+    public mutating func record(chapter: Int, allRanAndPassed: Bool) {
+        if allRanAndPassed {
+            passed.insert(chapter)
+        } else {
+            passed.remove(chapter)
+            attempted.insert(chapter)
+        }
     }
 
     /// The chapters whose exercises the learner's runtime uses at `stage`: every

@@ -13,7 +13,7 @@ struct WorkbookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workbook",
         abstract: "Containers from Scratch, in Swift: read, build, check.",
-        subcommands: [Status.self, Read.self, Check.self, Hint.self, Run.self, Skip.self],
+        subcommands: [Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self],
         defaultSubcommand: Status.self
     )
 }
@@ -45,7 +45,7 @@ struct Status: ParsableCommand {
             let mark: String
             switch state {
             case .passed: mark = "✓ passed"
-            case .skipped: mark = "↷ skipped"
+            case .skipped: mark = "↷ skipped (the reference stands in)"
             case .inProgress: mark = "… in progress"
             case .notStarted: mark = "· not started"
             }
@@ -57,6 +57,10 @@ struct Status: ParsableCommand {
             let file = next.exerciseFiles.first ?? next.exerciseFolder
             print("Next: chapter \(next.number). Read it with `workbook read \(next.number)`, fill in \(file),")
             print("then run `workbook check \(next.number)`. Stuck? `workbook hint \(next.number)`.")
+        } else if !progress.skipped.isEmpty {
+            let skipped = progress.skipped.sorted().map(String.init).joined(separator: ", ")
+            print("Every chapter that is ready is passed or skipped. The reference stands in for chapter(s) \(skipped):")
+            print("`workbook skip N --undo` takes your own code back, `workbook check N` then checks it.")
         } else {
             print("Every chapter that is ready is done. Your runtime: `workbook run N -- CMD`; the reference: `scratch run -- CMD`.")
         }
@@ -84,35 +88,97 @@ struct Read: ParsableCommand {
 }
 
 struct Hint: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show the next hint for chapter N, one layer at a time.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show the next hint for chapter N, one layer at a time.",
+        discussion: """
+            Without --check, the lesson's hints; the last layer is the reference itself. With \
+            --check ID, the hints of one check: a failing check shows its first hint and \
+            names itself, `(more: workbook hint N --check ID)`.
+            """)
     @Argument(help: "The chapter number.") var chapter: Int
+    @Option(name: .customLong("check"), help: ArgumentHelp("The id of the check whose hints to show.", valueName: "id"))
+    var check: String?
     @Flag(help: "Start again from the first hint.") var reset = false
 
     func run() throws {
         let repository = try Repository.locate()
         let chapter: Chapter
         do { chapter = try ChapterCatalog.available(self.chapter, in: repository) } catch { fail("\(error)") }
-        let hints = try Lesson.load(chapter, from: repository).hints
-        guard !hints.isEmpty else { fail("chapter \(chapter.number) has no hints") }
         var progress = Progress.load(from: repository)
-        let key = String(chapter.number)
-        let shown = reset ? 0 : progress.hintsShown[key] ?? 0
-        let index = min(shown, hints.count - 1)
-        print(TerminalReader.render(hints[index], colors: colors()))
-        print("")
-        if index + 1 < hints.count {
-            print("(hint \(index + 1) of \(hints.count); `workbook hint \(chapter.number)` again for the next)")
+        if let id = check {
+            let checks = CheckCatalog.checks(for: chapter.number)
+            guard let found = checks.first(where: { $0.id == id }) else {
+                fail("chapter \(chapter.number) has no check \"\(id)\"; its checks are: \(checks.map(\.id).joined(separator: ", "))")
+            }
+            guard !found.hints.isEmpty else {
+                fail("check \(id) has no hints of its own; `workbook hint \(chapter.number)` gives the lesson's")
+            }
+            let key = "\(chapter.number)/\(id)"
+            let index = min(reset ? 0 : progress.checkHintsShown[key] ?? 0, found.hints.count - 1)
+            print("Check \(id) (chapter \(chapter.number)): \(found.title)")
+            print("Hint \(index + 1): \(found.hints[index])\n")
+            printPosition(index, of: found.hints.count, again: "workbook hint \(chapter.number) --check \(id)")
+            progress.checkHintsShown[key] = index + 1
         } else {
-            print("(hint \(index + 1) of \(hints.count), the last; `workbook hint \(chapter.number) --reset` starts over)")
+            let hints = try Lesson.load(chapter, from: repository).hints
+            guard !hints.isEmpty else { fail("chapter \(chapter.number) has no hints") }
+            let key = String(chapter.number)
+            let index = min(reset ? 0 : progress.hintsShown[key] ?? 0, hints.count - 1)
+            print(TerminalReader.render(hints[index], colors: colors()))
+            print("")
+            printPosition(index, of: hints.count, again: "workbook hint \(chapter.number)")
+            progress.hintsShown[key] = index + 1
         }
-        progress.hintsShown[key] = index + 1
         try progress.save(to: repository)
+    }
+
+    func printPosition(_ index: Int, of count: Int, again command: String) {
+        if index + 1 < count {
+            print("(hint \(index + 1) of \(count); `\(command)` again for the next)")
+        } else {
+            print("(hint \(index + 1) of \(count), the last; `\(command) --reset` starts over)")
+        }
+    }
+}
+
+struct Solution: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the reference beside your code for chapter N, once the chapter passed or was skipped.")
+    @Argument(help: "The chapter number.") var chapter: Int
+
+    func run() throws {
+        let repository = try Repository.locate()
+        let chapter: Chapter
+        do { chapter = try ChapterCatalog.available(self.chapter, in: repository) } catch { fail("\(error)") }
+        let n = chapter.number
+        switch Progress.load(from: repository).state(of: n) {
+        case .passed, .skipped:
+            break
+        case .inProgress, .notStarted:
+            // The reference is the last hint layer: reachable on purpose, but only after
+            // the learner's own attempt, or once they chose to move on.
+            fail(
+                "chapter \(n) is not passed yet, so its solution stays closed: make `workbook check \(n)` pass, or move on with `workbook skip \(n)` (the reference then stands in for your code). Stuck? `workbook hint \(n)` gives the hints one at a time, the last of them the reference.",
+                code: 1)
+        }
+        let lesson = try Lesson.load(chapter, from: repository)
+        guard let reference = lesson.hints.last else { fail("chapter \(n) has no hints, so there is no reference to show") }
+        // The layer's own "### Hint N" heading says nothing here.
+        let body = reference.split(separator: "\n", omittingEmptySubsequences: false).drop { $0.hasPrefix("### ") }
+        var markdown = "# Chapter \(n) — the reference beside your code\n\n## The reference (the last hint of chapter \(n))\n\n"
+        markdown += body.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
+        for file in chapter.exerciseFiles {
+            let code = (try? String(contentsOfFile: repository.path(file), encoding: .utf8)) ?? "(cannot read \(file))"
+            markdown += "\n## Your code: \(file)\n\n```swift\n" + code.trimmingCharacters(in: .newlines) + "\n```\n"
+        }
+        TerminalReader.show(TerminalReader.render(markdown, colors: colors()))
     }
 }
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run chapters 0..N's checks against your runtime, each at its chapter's stage.")
+        abstract: "Run chapters 0..N's checks against your runtime, each at its chapter's stage.",
+        discussion: "It judges your code as it is on disk: when an exercise changed since the last build, it builds again first.")
     @Argument(help: "The chapter to check up to (default: the first not passed).") var chapter: Int?
     @Flag(help: "Check the reference runtime instead of yours.") var reference = false
     @Option(help: .hidden) var learnerChapters: String?
@@ -131,42 +197,67 @@ struct Check: ParsableCommand {
         var options: [String] = []
         if reference { options.append("--reference") }
         if let learnerChapters { options += ["--learner-chapters", learnerChapters] }
+        // Whose code each chapter runs: the same choice `workbook run` makes.
+        let learner: Set<Int> =
+            reference
+            ? [] : learnerChapters.map { Set($0.split(separator: ",").compactMap { Int($0) }) } ?? progress.learnerChapters(through: number)
+        let recording = !reference && learnerChapters == nil
         let checker = Checker(repository: repository, colors: colors())
         // Each chapter's checks run against your runtime at that chapter's stage, so a
         // failure in chapter 0's checks is about chapter 0's code, not a later stub.
         let chapters = only ? [number] : CheckCatalog.chapters.filter { $0 <= number }
         var results: [Checker.Result] = []
+        var verdicts: [ChapterVerdict] = []
         for stage in chapters {
+            let stageResults: [Checker.Result]
             do {
-                results += try checker.run(
+                stageResults = try checker.run(
                     CheckCatalog.checks(for: stage),
                     runtime: Checker.workbookRuntime(stage: stage, extraOptions: options), stage: stage)
             } catch {
                 fail("could not set up the checks: \(error)")
             }
+            results += stageResults
+            let verdict = ChapterVerdict(chapter: stage, results: stageResults, referenceStoodIn: !reference && !learner.contains(stage))
+            verdicts.append(verdict)
+            for line in verdict.lines { print("  " + line) }
         }
-        print("\n" + Checker.summary(results))
+        print("\n" + ChapterVerdict.summary(results))
 
-        // Record progress (only for the learner's own runtime).
-        if !reference && learnerChapters == nil {
-            for chapter in Set(results.map(\.check.chapter)) {
-                let mine = results.filter { $0.check.chapter == chapter }
-                if mine.allSatisfy({ !$0.outcome.isFailed }) {
-                    progress.passed.insert(chapter)
-                } else {
-                    progress.passed.remove(chapter)
-                    progress.attempted.insert(chapter)
-                }
+        // Progress records only your own code's verdicts: a chapter the reference
+        // stood in for keeps the state your code last had, and shows it again after
+        // `workbook skip N --undo`.
+        if recording {
+            for verdict in verdicts where !verdict.referenceStoodIn {
+                progress.record(chapter: verdict.chapter, allRanAndPassed: verdict.allRanAndPassed)
             }
             try progress.save(to: repository)
         }
-        let failed = results.filter { $0.outcome.isFailed }
-        if failed.isEmpty {
+        if let first = results.first(where: { $0.outcome.isFailed }) {
+            let chapter = first.check.chapter
+            print(
+                "Start with the first ✗ above. More hints for it: `workbook hint \(chapter) --check \(first.check.id)`; the lesson's: `workbook hint \(chapter)`."
+            )
+            throw ArgumentParser.ExitCode.failure
+        }
+        let incomplete = verdicts.filter { !$0.skipped.isEmpty }
+        if !incomplete.isEmpty {
+            let skipped = incomplete.map(\.skipped.count).reduce(0, +)
+            let which = incomplete.map { String($0.chapter) }.joined(separator: ", ")
+            print(
+                "Not passed: \(skipped) skipped (chapter \(which)). A check that could not run proves nothing; fix what its reason names, then run `workbook check \(number)` again."
+            )
+            throw ArgumentParser.ExitCode.failure
+        }
+        if verdicts.last?.referenceStoodIn == true {
+            print(
+                "Chapter \(number) is skipped: the reference ran in its place, so none of your code for it was checked. `workbook skip \(number) --undo` to check your own."
+            )
+        } else if reference {
+            print("The reference passes every check up to chapter \(number).")
+        } else {
             let next = available.first { $0.number > number }
             print(next.map { "Chapter \(number) passes. Next: `workbook read \($0.number)`." } ?? "Every check passes.")
-        } else if let first = failed.first {
-            print("Start with the first ✗ above; `workbook hint \(first.check.chapter)` for more help.")
-            throw ArgumentParser.ExitCode.failure
         }
     }
 }
@@ -175,7 +266,12 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command with your runtime at chapter N's stage.",
         usage: "workbook run N [OPTIONS] -- COMMAND [ARG...]",
-        discussion: "Chapters you skipped use the reference. With --reference, the reference runtime at that stage.")
+        discussion: """
+            Chapters you skipped use the reference. With --reference, the reference runtime at \
+            that stage. It runs in a stand-in host (a UTS and a mount namespace of its own), so a \
+            mistake cannot rename this machine or leave a mount on it; it says what the run \
+            changed there, and removes what it left in the cgroup tree.
+            """)
 
     @Argument(help: "The chapter whose stage to run.") var chapter: Int
     @Flag(help: "Use the reference runtime at this stage.") var reference = false
@@ -189,7 +285,6 @@ struct Run: ParsableCommand {
             do { _ = try ChapterCatalog.available(chapter, in: repository) } catch { fail("\(error)") }
             fail("there is no chapter \(chapter)")
         }
-        let stage = Stage(chapter: chapter)
         let steps: Steps
         if reference {
             steps = .reference
@@ -198,13 +293,7 @@ struct Run: ParsableCommand {
         } else {
             steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
         }
-        do {
-            try requireRoot("workbook run")
-            let spec = try options.request.spec(stage: stage, programName: "workbook")
-            Foundation.exit(runContainer(spec, stage: stage, steps: steps))
-        } catch {
-            fail("\(error)", code: (error as? ContainerError)?.exitCode ?? Runtime.ExitCode.runtimeFailed)
-        }
+        runInStandInHost(options.request, stage: Stage(chapter: chapter), steps: steps, programName: "workbook")
     }
 }
 
@@ -229,6 +318,22 @@ struct Skip: ParsableCommand {
     }
 }
 
+/// What `check` and `run` do before anything else. Both judge the code on disk, so
+/// a program built before the last edit builds again and starts over (Freshness).
+/// `run` then makes its stand-in host at once: unshare(CLONE_NEWNS) refuses a
+/// process that has started a thread, and nothing has started one yet.
+func prepare(_ arguments: [String]) {
+    guard arguments.count > 1, arguments[1] == "check" || arguments[1] == "run" else { return }
+    if let repository = try? Repository.locate() {
+        Freshness.ensureCurrent(repository: repository, arguments: arguments)
+    }
+    // Without root this fails; `runInStandInHost` tries again and says why.
+    if arguments[1] == "run" && geteuid() == 0 {
+        _ = try? StandInHost.enter()
+    }
+}
+
+prepare(CommandLine.arguments)
 var command = parseOrExit(WorkbookCommand.self)
 do {
     try command.run()
