@@ -49,6 +49,13 @@ let package = Package(
             name: "workbook",
             dependencies: ["Workbook", "RunOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The mutant catalog: the reference with one chapter replaced by a plausible
+        // learner mistake, run the way `workbook run` runs (tests only, no product).
+        .executableTarget(
+            name: "mutant-runtime",
+            dependencies: ["Runtime", "Syscalls", "RunOptions"],
+            path: "Tests/MutantRuntime"
+        ),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions"]),
         .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime"]),
     ],
