@@ -38,6 +38,10 @@ public final class CheckContext: @unchecked Sendable {
         _ = FileManager.default.createFile(
             atPath: rootfs + "/etc/not-executable", contents: Data("#!/bin/sh\necho ran\n".utf8),
             attributes: [.posixPermissions: 0o644])
+        // Executable, but no program the kernel knows (no ELF header, no #!): ENOEXEC.
+        _ = FileManager.default.createFile(
+            atPath: rootfs + "/etc/not-a-program", contents: Data("just text\n".utf8),
+            attributes: [.posixPermissions: 0o755])
         if let prebuilt = ProcessInfo.processInfo.environment["WORKBOOK_PROBE"] {
             // Where there is no compiler (the cgroup v2 VM of tools/vm), the probe was
             // compiled beforehand with the command below, and $WORKBOOK_PROBE names it.
@@ -50,19 +54,51 @@ public final class CheckContext: @unchecked Sendable {
                 probeProblem = "could not copy the probe named by WORKBOOK_PROBE (\(prebuilt)): \(error)"
             }
         } else if let probeSource {
-            let result = CheckContext.runHost(["cc", "-static", "-O2", "-o", rootfs + "/bin/probe", probeSource], timeout: 60)
-            if result.status == 0 {
-                probe = "/bin/probe"
-                probeProblem = nil
-            } else {
+            switch CheckContext.cachedProbe(probeSource) {
+            case .success(let built):
+                do {
+                    try FileManager.default.copyItem(atPath: built, toPath: rootfs + "/bin/probe")
+                    probe = "/bin/probe"
+                    probeProblem = nil
+                } catch {
+                    probe = nil
+                    probeProblem = "could not copy the probe into the rootfs: \(error)"
+                }
+            case .failure(let problem):
                 probe = nil
-                probeProblem = "could not build the probe (cc -static tools/probe/probe.c): \(describe(result)) — install gcc and libc6-dev"
+                probeProblem = problem.description
             }
         } else {
             probe = nil
             probeProblem = "no probe source given"
         }
     }
+
+    /// The probe, compiled once per version of its source and kept in the temporary
+    /// directory: every check run (one per chapter in `workbook check N`) copies it
+    /// instead of paying for `cc -static` again.
+    static func cachedProbe(_ source: String) -> Result<String, CheckSetupError> {
+        probeLock.lock()
+        defer { probeLock.unlock() }
+        var info = stat()
+        guard stat(source, &info) == 0 else {
+            return .failure(CheckSetupError("the probe's source \(source) is missing: \(String(cString: strerror(errno)))"))
+        }
+        let built =
+            FileManager.default.temporaryDirectory.path
+            + "/workbook-probe-\(info.st_ino)-\(info.st_mtim.tv_sec)-\(info.st_size)"
+        if FileManager.default.isExecutableFile(atPath: built) { return .success(built) }
+        let partial = built + ".partial-\(getpid())"
+        let result = CheckContext.runHost(["cc", "-static", "-O2", "-o", partial, source], timeout: 60)
+        guard result.status == 0, rename(partial, built) == 0 else {
+            try? FileManager.default.removeItem(atPath: partial)
+            return .failure(
+                CheckSetupError("could not build the probe (cc -static tools/probe/probe.c): \(describe(result)) — install gcc and libc6-dev"))
+        }
+        return .success(built)
+    }
+
+    static let probeLock = NSLock()
 
     /// Removes the work directory and everything in it.
     public func tearDown() {
@@ -89,16 +125,34 @@ public final class CheckContext: @unchecked Sendable {
         runtime + ["--rootfs", rootfs] + options + ["--"] + command
     }
 
-    /// Runs a container to the end.
-    public func run(_ command: [String], options: [String] = [], timeout: Double = 20) -> RunResult {
+    /// Runs a container to the end. Bounded: past `timeout` it is killed, and an init
+    /// that outlives its command is named within seconds (see `RunningProcess.wait`).
+    public func run(_ command: [String], options: [String] = [], timeout: Double = 10) -> RunResult {
         let running = start(command, options: options)
         return running.wait(timeout: timeout)
     }
 
-    /// Starts a container and returns at once.
+    /// Starts a container and returns at once. The runtime starts in the work
+    /// directory, on the host: a container whose working directory was left there
+    /// (no chdir after the pivot) reaches the host's files by relative paths, and the
+    /// checks can tell.
     public func start(_ command: [String], options: [String] = []) -> RunningProcess {
-        RunningProcess(commandLine(command, options: options), environment: environment, outputDirectory: workDirectory)
+        RunningProcess(
+            commandLine(command, options: options), environment: environment, outputDirectory: workDirectory,
+            watchInit: options.contains("--init"))
     }
+
+    /// What the stand-in host reported after a run: the host changes a mistake would
+    /// have made on the real machine ("your runtime renamed the host: ..."), one per line.
+    public static func hostDamage(_ result: RunResult) -> [String] {
+        result.stderr.split(separator: "\n").map(String.init).filter { line in
+            standInReports.contains { line.contains($0) }
+        }
+    }
+
+    static let standInReports = [
+        "your runtime renamed the host", "your runtime left mounts on the host", "your runtime left cgroups on the host",
+    ]
 
     /// Runs a host command (not a container) to the end.
     static func runHost(_ arguments: [String], timeout: Double = 20) -> RunResult {
@@ -117,6 +171,9 @@ public struct RunResult: Sendable {
     public let stdout: String
     public let stderr: String
     public let timedOut: Bool
+    /// The runtime's init (PID 1 with `--init`) went on running after its command was
+    /// gone, and was killed.
+    public var initHung = false
 }
 
 /// A process started by a check: the runtime, with the container under it.
@@ -126,7 +183,10 @@ public final class RunningProcess: @unchecked Sendable {
     let stderrPath: String
     var launchError: String?
 
-    init(_ arguments: [String], environment: [String: String], outputDirectory: String?) {
+    let watchInit: Bool
+
+    init(_ arguments: [String], environment: [String: String], outputDirectory: String?, watchInit: Bool = false) {
+        self.watchInit = watchInit
         let directory = outputDirectory ?? FileManager.default.temporaryDirectory.path
         let name = "run-\(UUID().uuidString.prefix(8))"
         stdoutPath = directory + "/\(name).out"
@@ -136,6 +196,7 @@ public final class RunningProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: arguments[0].contains("/") ? arguments[0] : "/usr/bin/env")
         process.arguments = arguments[0].contains("/") ? Array(arguments.dropFirst()) : arguments
         process.environment = environment
+        if let outputDirectory { process.currentDirectoryURL = URL(fileURLWithPath: outputDirectory) }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
@@ -186,32 +247,68 @@ public final class RunningProcess: @unchecked Sendable {
 
     public func signal(_ signal: Int32) { _ = kill(pid, signal) }
 
-    /// Waits for the runtime to end. Past `timeout` it is killed, with the container.
+    /// Waits for the runtime to end. Past `timeout` the container is killed, and the
+    /// runtime a moment later if it does not end by itself (so it can clean up first).
+    ///
+    /// With `--init`, a hang has a name: the runtime's child is our init, and when it
+    /// has had no child of its own for 1.5 s — its command is gone and reaped — yet
+    /// still runs, it never returned. Then the run ends at once, not at the timeout.
     public func wait(timeout: Double) -> RunResult {
         if let launchError { return RunResult(status: -1, stdout: "", stderr: launchError, timedOut: false) }
         let deadline = Date().addingTimeInterval(timeout)
         var timedOut = false
+        var initHung = false
+        var childlessSince: Date?
         while process.isRunning {
-            if Date() >= deadline {
-                timedOut = true
-                for child in HostView.descendants(of: pid) { _ = kill(child, SIGKILL) }
-                _ = kill(pid, SIGKILL)
-                process.waitUntilExit()
+            if watchInit, let initPID = HostView.children(of: pid).first,
+                let info = HostView.process(String(initPID)), info.state != "Z"
+            {
+                if HostView.children(of: initPID).isEmpty {
+                    let since = childlessSince ?? Date()
+                    childlessSince = since
+                    if Date().timeIntervalSince(since) > 1.5 { initHung = true }
+                } else {
+                    childlessSince = nil
+                }
+            } else {
+                childlessSince = nil
+            }
+            if Date() >= deadline || initHung {
+                timedOut = !initHung
+                stop()
                 break
             }
-            usleep(2_000)
+            usleep(5_000)
         }
         process.waitUntilExit()
         let stdout = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+        var stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(atPath: stdoutPath)
         try? FileManager.default.removeItem(atPath: stderrPath)
         let status =
             process.terminationReason == .uncaughtSignal
             ? 128 + process.terminationStatus : process.terminationStatus
-        return RunResult(
-            status: timedOut ? -1 : status, stdout: stdout,
-            stderr: timedOut ? stderr + "\n(timed out after \(Int(timeout)) s and was killed)" : stderr,
-            timedOut: timedOut)
+        if initHung {
+            stderr +=
+                "\n(your init never returned after the command exited: it was still running 1.5 s after its last child was reaped, and was killed)"
+        } else if timedOut {
+            stderr += "\n(timed out after \(Int(timeout)) s and was killed)"
+        }
+        var result = RunResult(
+            status: timedOut || initHung ? -1 : status, stdout: stdout, stderr: stderr, timedOut: timedOut)
+        result.initHung = initHung
+        return result
+    }
+
+    /// Kills the container (its processes under the runtime), gives the runtime a
+    /// moment to clean up after it, then kills the runtime.
+    func stop() {
+        for child in HostView.descendants(of: pid) { _ = kill(child, SIGKILL) }
+        let grace = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < grace { usleep(5_000) }
+        if process.isRunning {
+            for child in HostView.descendants(of: pid) { _ = kill(child, SIGKILL) }
+            _ = kill(pid, SIGKILL)
+        }
     }
 }
