@@ -49,7 +49,7 @@ let chapter3Checks: [Check] = [
         // The runtime starts in the work directory, on the host: the marker is one
         // relative step from a working directory that was never moved.
         let hostMarker = context.workDirectory + "/host-marker"
-        try "host-secret".write(toFile: hostMarker, atomically: true, encoding: .utf8)
+        try "host-secret\n".write(toFile: hostMarker, atomically: true, encoding: .utf8)
         let climb = String(repeating: "../", count: 12)
         let script =
             "cat host-marker 2>/dev/null && echo REL; cat \(climb)\(hostMarker.dropFirst()) 2>/dev/null && echo CLIMB; cat /../../..\(hostMarker) 2>/dev/null && echo ABS; "

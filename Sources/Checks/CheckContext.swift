@@ -121,8 +121,20 @@ public final class CheckContext: @unchecked Sendable {
     }
 
     /// The runtime's full command line for `command` with `options`.
-    func commandLine(_ command: [String], options: [String]) -> [String] {
+    func commandLine(_ command: [String], options: [String], rootfs: String) -> [String] {
         runtime + ["--rootfs", rootfs] + options + ["--"] + command
+    }
+
+    /// A rootfs for one run: a copy of `rootfs` (files hard-linked, links and
+    /// directories made anew). Checks run side by side, and a runtime may write into
+    /// its rootfs — a put_old directory for pivot_root, a /.escape — so no two runs
+    /// share one. Before chapter 3 the runtime ignores --rootfs: no copy then.
+    func rootfsForRun() -> String {
+        guard hasRootfs else { return rootfs }
+        let copy = workDirectory + "/run-\(UUID().uuidString.prefix(8))-rootfs"
+        if copyTree(rootfs, to: copy) { return copy }
+        try? FileManager.default.removeItem(atPath: copy)
+        return rootfs
     }
 
     /// Runs a container to the end. Bounded: past `timeout` it is killed, and an init
@@ -137,9 +149,12 @@ public final class CheckContext: @unchecked Sendable {
     /// (no chdir after the pivot) reaches the host's files by relative paths, and the
     /// checks can tell.
     public func start(_ command: [String], options: [String] = []) -> RunningProcess {
-        RunningProcess(
-            commandLine(command, options: options), environment: environment, outputDirectory: workDirectory,
-            watchInit: options.contains("--init"))
+        let runRootfs = rootfsForRun()
+        let running = RunningProcess(
+            commandLine(command, options: options, rootfs: runRootfs), environment: environment,
+            outputDirectory: workDirectory, watchInit: options.contains("--init"))
+        if runRootfs != rootfs { running.removeAfterwards = runRootfs }
+        return running
     }
 
     /// What the stand-in host reported after a run: the host changes a mistake would
@@ -184,6 +199,8 @@ public final class RunningProcess: @unchecked Sendable {
     var launchError: String?
 
     let watchInit: Bool
+    /// A directory made for this run alone (its rootfs copy), removed once it ends.
+    var removeAfterwards: String?
 
     init(_ arguments: [String], environment: [String: String], outputDirectory: String?, watchInit: Bool = false) {
         self.watchInit = watchInit
@@ -285,6 +302,10 @@ public final class RunningProcess: @unchecked Sendable {
         var stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(atPath: stdoutPath)
         try? FileManager.default.removeItem(atPath: stderrPath)
+        if let removeAfterwards {
+            try? FileManager.default.removeItem(atPath: removeAfterwards)
+            self.removeAfterwards = nil
+        }
         let status =
             process.terminationReason == .uncaughtSignal
             ? 128 + process.terminationStatus : process.terminationStatus
@@ -310,5 +331,36 @@ public final class RunningProcess: @unchecked Sendable {
             for child in HostView.descendants(of: pid) { _ = kill(child, SIGKILL) }
             _ = kill(pid, SIGKILL)
         }
+    }
+}
+
+/// Copies the tree at `source` to `target`: directories with their modes, symbolic
+/// links as links, files as hard links (cheap, and the runs never write into them).
+/// An entry that vanishes while the tree is walked (a check's marker, removed as
+/// another check copies) is left out.
+func copyTree(_ source: String, to target: String) -> Bool {
+    var info = stat()
+    guard lstat(source, &info) == 0 else { return errno == ENOENT }
+    switch info.st_mode & S_IFMT {
+    case S_IFDIR:
+        guard mkdir(target, 0o700) == 0 else { return false }
+        guard let directory = opendir(source) else { return false }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            if !copyTree(source + "/" + name, to: target + "/" + name) { return false }
+        }
+        return chmod(target, info.st_mode & 0o7777) == 0
+    case S_IFLNK:
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink(source, &buffer, buffer.count - 1)
+        guard length >= 0 else { return errno == ENOENT }
+        buffer[length] = 0
+        return symlink(buffer, target) == 0
+    default:
+        return link(source, target) == 0 || errno == ENOENT
     }
 }
