@@ -81,10 +81,11 @@ let chapter2Checks: [Check] = [
             "Reap in a loop, `while let (pid, status) = try reapAnyChild()`, until it returns nil: signals of one kind do not queue, so one SIGCHLD can stand for many children.",
         ]
     ) { context in
-        // The command orphans five sleeps, which init inherits. Init is stopped while
+        // The command orphans five sleeps, which init inherits, and sleeps on until
+        // the check ends it with SIGTERM. Init is stopped while
         // they end, so their five SIGCHLDs arrive as one pending signal — what a busy
         // init sees on any machine — and is let go once they are all zombies.
-        let script = "for i in 1 2 3 4 5; do (sleep 0.3 &); done; echo started; sleep 3"
+        let script = "for i in 1 2 3 4 5; do (sleep 0.3 &); done; echo started; sleep 10"
         let running = context.start(["sh", "-c", script], options: ["--init"])
         guard running.waitForOutput("started"), let initPID = running.containerPID(afterExec: false),
             let namespace = HostView.namespace("pid", of: String(initPID))
@@ -92,12 +93,11 @@ let chapter2Checks: [Check] = [
             return .failed(expected: "the container to start", saw: describe(running.wait(timeout: 5)))
         }
         kill(initPID, SIGSTOP)
-        var orphansLeft = 5
-        let deadline = Date().addingTimeInterval(3)
+        // Wait (bounded) until all five are init's, and ended.
+        let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
-            let sleeps = HostView.processes(inPIDNamespace: namespace).filter { $0.command == "sleep" && $0.parent == initPID }
-            orphansLeft = sleeps.filter { $0.state != "Z" }.count
-            if orphansLeft == 0 { break }
+            let orphans = HostView.processes(inPIDNamespace: namespace).filter { $0.command == "sleep" && $0.parent == initPID }
+            if orphans.count >= 5 && orphans.allSatisfy({ $0.state == "Z" }) { break }
             usleep(20_000)
         }
         kill(initPID, SIGCONT)
@@ -112,7 +112,7 @@ let chapter2Checks: [Check] = [
         let result = running.wait(timeout: 5)
         if endedEarly {
             return .failed(
-                expected: "the container to run on while its orphans end (the command sleeps 3 s)",
+                expected: "the container to run on while its orphans end (the command sleeps 10 s)",
                 saw: "it ended when an orphan ended, before the command: runInit returned for a child that is not the command (\(describe(result)))")
         }
         return expect(
