@@ -96,8 +96,9 @@ enum Support {
         setenv("TMPDIR", path, 1)
         atexit {
             let path = "/tmp/chapter-tests-\(getpid())"
-            // The probe is cached per run; nothing else may be left.
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name.hasPrefix("workbook-probe-") {
+            // The probe and the busybox rootfs are cached per run; nothing else may be left.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            where name.hasPrefix("workbook-probe-") || name.hasPrefix("workbook-rootfs-") {
                 try? FileManager.default.removeItem(atPath: path + "/" + name)
             }
             rmdir(path)
