@@ -157,7 +157,7 @@ let chapter2Checks: [Check] = [
             "processTreeNamespace() returns .newPID.",
         ]
     ) { context in
-        let running = context.start(["sh", "-c", "sleep 30 & echo started; sleep 0.3"])
+        let running = context.start(["sh", "-c", "sleep 30 & echo started; sleep 0.2"])
         guard running.waitForOutput("started"), let pid = running.containerPID(afterExec: false),
             let namespace = HostView.namespace("pid", of: String(pid))
         else {

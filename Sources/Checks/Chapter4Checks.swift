@@ -227,13 +227,13 @@ let chapter4Checks: [Check] = [
                 ("an OOM kill", context.start(["sh", "-c", "hostname; exec \(probe) alloc 64"], options: ["--memory", "32m"]), 137, true))
         }
         // A group still busy when the container is gone: a process of the host's (a
-        // sleep started here) joins the group and outlives the container by 0.3 s.
-        let busy = context.start(["sh", "-c", "hostname; sleep 0.3"])
+        // sleep started here) joins the group and outlives the container by 0.2 s.
+        let busy = context.start(["sh", "-c", "hostname; sleep 0.2"])
         var busyID = ""
         var joiner: RunningProcess?
         if busy.waitForOutput("\n", timeout: 5) {
             busyID = busy.outputSoFar.trimmed
-            let sleeper = RunningProcess(["sleep", "0.6"], environment: context.environment, outputDirectory: context.workDirectory)
+            let sleeper = RunningProcess(["sleep", "0.4"], environment: context.environment, outputDirectory: context.workDirectory)
             for directory in HostCgroups.groupDirectories(id: busyID) {
                 _ = try? "\(sleeper.pid)".write(toFile: directory + "/cgroup.procs", atomically: false, encoding: .utf8)
             }

@@ -177,8 +177,17 @@ public final class CheckContext: @unchecked Sendable {
     /// that outlives its command is named within seconds (see `RunningProcess.wait`).
     public func run(_ command: [String], options: [String] = [], timeout: Double = 10) -> RunResult {
         let running = start(command, options: options)
-        return running.wait(timeout: timeout)
+        return running.wait(timeout: hangSeen ? min(timeout, 3) : timeout)
     }
+
+    /// Set once a run hit its time limit: a runtime that hangs once hangs in every
+    /// check, and the verdict must come in seconds, not in ten seconds a run.
+    public var hangSeen: Bool {
+        get { hangLock.withLock { hung } }
+        set { hangLock.withLock { hung = newValue } }
+    }
+    private var hung = false
+    private let hangLock = NSLock()
 
     /// Starts a container and returns at once. The runtime starts in the work
     /// directory, on the host: a container whose working directory was left there
@@ -190,6 +199,7 @@ public final class CheckContext: @unchecked Sendable {
             commandLine(command, options: options, rootfs: runRootfs), environment: environment,
             outputDirectory: workDirectory, watchInit: options.contains("--init"))
         if runRootfs != rootfs { running.removeAfterwards = runRootfs }
+        running.onTimeout = { [weak self] in self?.hangSeen = true }
         return running
     }
 
@@ -237,6 +247,8 @@ public final class RunningProcess: @unchecked Sendable {
     let watchInit: Bool
     /// A directory made for this run alone (its rootfs copy), removed once it ends.
     var removeAfterwards: String?
+    /// Called when the run hits its time limit.
+    var onTimeout: (@Sendable () -> Void)?
 
     init(_ arguments: [String], environment: [String: String], outputDirectory: String?, watchInit: Bool = false) {
         self.watchInit = watchInit
@@ -345,6 +357,7 @@ public final class RunningProcess: @unchecked Sendable {
         let status =
             process.terminationReason == .uncaughtSignal
             ? 128 + process.terminationStatus : process.terminationStatus
+        if timedOut { onTimeout?() }
         if initHung {
             stderr +=
                 "\n(your init never returned after the command exited: it was still running 1.5 s after its last child was reaped, and was killed)"

@@ -89,7 +89,9 @@ extension ContainerTests {
             }
         }
 
-        @Test("each mutant is caught by its named check, with a message naming the mistake, and leaves the host as it was", arguments: CheckCatalog.chapters)
+        @Test(
+            "each mutant is caught by its named check, with a message naming the mistake, and leaves the host as it was",
+            arguments: CheckCatalog.chapters)
         func mutantsAreCaught(chapter: Int) throws {
             var rows: [String] = []
             for expectation in Self.catalog where expectation.chapter == chapter {
@@ -121,7 +123,9 @@ extension ContainerTests {
                 }
                 for checkID in expectation.notBlamed {
                     let result = results.first { $0.check.id == checkID }
-                    #expect(result?.outcome.isFailed == false, "\(expectation.mutant): \(checkID) failed, but its subject is fine: \(result.map { Support.describe([$0]) } ?? "")")
+                    #expect(
+                        result?.outcome.isFailed == false,
+                        "\(expectation.mutant): \(checkID) failed, but its subject is fine: \(result.map { Support.describe([$0]) } ?? "")")
                 }
                 // (c) The host as it was: hostname, our mounts and directories, groups.
                 #expect(HostView.hostname() == hostname, "\(expectation.mutant) renamed the host")
