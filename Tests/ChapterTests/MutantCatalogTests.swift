@@ -17,6 +17,8 @@ extension ContainerTests {
             let caughtBy: [(check: String, phrase: String)]
             /// Checks about other subjects that must not fail for this mistake.
             var notBlamed: [String] = []
+            /// The chapter's checks must give their verdict within this many seconds.
+            var within: Double = 60
 
             var testDescription: String { mutant }
         }
@@ -50,7 +52,7 @@ extension ContainerTests {
             .init(mutant: "Ch2ReturnsForAnyChild", chapter: 2, caughtBy: [("init-reaps-orphans", "not the command")]),
             .init(
                 mutant: "Ch2NeverReturns", chapter: 2,
-                caughtBy: [("init-exit-status", "your init never returned after the command exited")]),
+                caughtBy: [("init-exit-status", "your init never returned after the command exited")], within: 15),
 
             .init(
                 mutant: "Ch3NoChdir", chapter: 3,
@@ -98,9 +100,12 @@ extension ContainerTests {
                 let hostname = HostView.hostname()
                 let footprint = Support.hostFootprint()
                 let groups = HostCgroups.containerGroups()
+                let started = Date()
                 let results = try Support.runChecks(
                     CheckCatalog.checks(for: chapter),
                     runtime: [Self.mutantRuntime, expectation.mutant, "run", String(chapter)], stage: chapter)
+                let seconds = Date().timeIntervalSince(started)
+                #expect(seconds <= expectation.within, "\(expectation.mutant): the verdict took \(Int(seconds)) s")
                 let failed = results.filter { $0.outcome.isFailed }
                 #expect(!failed.isEmpty, "\(expectation.mutant): no check failed\n\(Support.describe(results))")
                 var named = true
@@ -136,9 +141,11 @@ extension ContainerTests {
                 let caughtBy = failed.first { $0.check.id == named0 }?.check.id ?? failed.first?.check.id ?? "—"
                 rows.append(
                     "  \(chapter)  " + expectation.mutant.padding(toLength: 30, withPad: " ", startingAt: 0) + " "
-                        + caughtBy.padding(toLength: 24, withPad: " ", startingAt: 0) + " " + (named ? "yes" : "no"))
+                        + caughtBy.padding(toLength: 24, withPad: " ", startingAt: 0) + " "
+                        + (named ? "yes" : "no").padding(toLength: 20, withPad: " ", startingAt: 0)
+                        + String(format: "%5.1f s", seconds))
             }
-            print("chapter  mutant                         caught by                message names the mistake\n" + rows.joined(separator: "\n"))
+            print("chapter  mutant                         caught by                names the mistake   verdict in\n" + rows.joined(separator: "\n"))
         }
     }
 }
