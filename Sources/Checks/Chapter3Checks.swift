@@ -11,8 +11,15 @@ let expectedContainerMounts: Set<String> = ["/", "/proc", "/dev", "/dev/pts", "/
 /// it says nothing we recognise.
 func pivotDiagnosis(_ result: RunResult) -> String {
     let text = result.stderr
-    if text.contains("pivot_root") && (text.contains("Device or resource busy") || text.contains("Invalid argument")) {
-        return " — pivot_root refused: the new root must be a mount point (this kernel answers EBUSY; others, or a put_old on another mount, EINVAL)"
+    if text.contains("pivot_root") {
+        if text.contains("Device or resource busy") {
+            return
+                " — pivot_root refused with EBUSY: the new root must be a mount point (other kernels say EINVAL for the same mistake; EINVAL also means put_old is not under the new root)"
+        }
+        if text.contains("Invalid argument") {
+            return
+                " — pivot_root refused with EINVAL: the new root must be a mount point, with put_old under it (some kernels, 6.18 here among them, say EBUSY for a new root that is no mount point)"
+        }
     }
     if text.contains("umount") && text.contains("Device or resource busy") {
         return " — the old root could not be unmounted: the mounts under it keep it busy; a lazy unmount (MNT_DETACH) is needed"
@@ -25,7 +32,7 @@ let chapter3Checks: [Check] = [
         "root-is-rootfs", chapter: 3, "/ inside is the rootfs",
         hints: [
             "pivot_root(2) has conditions; its man page lists them. Did the runtime say which one failed?",
-            "pivotToRootfs: the new root must be a mount point (refused with EBUSY on this kernel, EINVAL on older ones), and the old root has mounts under it.",
+            "pivotToRootfs: the new root must be a mount point (refused with EBUSY on some kernels, this one among them, and EINVAL on others), and the old root has mounts under it.",
             "Bind-mount the rootfs onto itself (.bind, .recursive), chdir into it, pivotRoot(\".\", putOld: \".\"), unmount(\".\", detach: true), then changeDirectory(\"/\").",
         ]
     ) { context in
