@@ -18,7 +18,7 @@ func pivotDiagnosis(_ result: RunResult) -> String {
         }
         if text.contains("Invalid argument") {
             return
-                " — pivot_root refused with EINVAL: the new root must be a mount point, with put_old under it (some kernels, 6.18 here among them, say EBUSY for a new root that is no mount point)"
+                " — pivot_root refused with EINVAL: the new root must be a mount point, with put_old under it (some kernels, 6.18 among them, say EBUSY for a new root that is no mount point)"
         }
     }
     if text.contains("umount") && text.contains("Device or resource busy") {
@@ -32,7 +32,7 @@ let chapter3Checks: [Check] = [
         "root-is-rootfs", chapter: 3, "/ inside is the rootfs",
         hints: [
             "pivot_root(2) has conditions; its man page lists them. Did the runtime say which one failed?",
-            "pivotToRootfs: the new root must be a mount point (refused with EBUSY on some kernels, this one among them, and EINVAL on others), and the old root has mounts under it.",
+            "pivotToRootfs: the new root must be a mount point (refused with EBUSY on some kernels, 6.18 among them, and EINVAL on others), and the old root has mounts under it.",
             "Bind-mount the rootfs onto itself (.bind, .recursive), chdir into it, pivotRoot(\".\", putOld: \".\"), unmount(\".\", detach: true), then changeDirectory(\"/\").",
         ]
     ) { context in
