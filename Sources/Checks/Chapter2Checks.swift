@@ -107,7 +107,7 @@ let chapter2Checks: [Check] = [
             zombies = HostView.processes(inPIDNamespace: namespace).filter { $0.state == "Z" }
             if zombies.isEmpty { break }
         }
-        let endedEarly = !running.process.isRunning
+        let endedEarly = !running.isRunning
         running.signal(SIGTERM)
         let result = running.wait(timeout: 5)
         if endedEarly {

@@ -25,7 +25,7 @@ let chapter4Checks: [Check] = [
         let runtimePID = container.flatMap { HostView.process(String($0))?.parent } ?? running.pid
         var runtimeGroups: Set<String> = []
         let deadline = Date().addingTimeInterval(5)
-        while running.process.isRunning && Date() < deadline && !running.outputSoFar.contains("\n0::") {
+        while running.isRunning && Date() < deadline && !running.outputSoFar.contains("\n0::") {
             runtimeGroups.formUnion(HostCgroups.groups(of: String(runtimePID)).values)
             usleep(10_000)
         }
@@ -174,7 +174,7 @@ let chapter4Checks: [Check] = [
         if let pid {
             let deadline = Date().addingTimeInterval(2)
             var killed = false
-            while !killed && Date() < deadline && running.process.isRunning {
+            while !killed && Date() < deadline && running.isRunning {
                 for child in HostView.children(of: pid) where HostView.process(String(child))?.command == "sleep" {
                     kill(child, SIGKILL)
                     killed = true

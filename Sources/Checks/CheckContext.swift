@@ -239,10 +239,13 @@ public struct RunResult: Sendable {
 
 /// A process started by a check: the runtime, with the container under it.
 public final class RunningProcess: @unchecked Sendable {
-    let process = Process()
     let stdoutPath: String
     let stderrPath: String
     var launchError: String?
+    /// The runtime's pid on the host.
+    public private(set) var pid: pid_t = 0
+    private var status: Int32?
+    private let lock = NSLock()
 
     let watchInit: Bool
     /// A directory made for this run alone (its rootfs copy), removed once it ends.
@@ -250,30 +253,89 @@ public final class RunningProcess: @unchecked Sendable {
     /// Called when the run hits its time limit.
     var onTimeout: (@Sendable () -> Void)?
 
+    /// Started with posix_spawn(3) and reaped with waitpid(2) here. (Foundation's
+    /// Process notices an exit only once every holder of a pipe it passes down has
+    /// closed it: a container process left on the host — the very mistake a check
+    /// looks for — would hold the verdict back for as long as it lives.)
     init(_ arguments: [String], environment: [String: String], outputDirectory: String?, watchInit: Bool = false) {
         self.watchInit = watchInit
         let directory = outputDirectory ?? FileManager.default.temporaryDirectory.path
         let name = "run-\(UUID().uuidString.prefix(8))"
         stdoutPath = directory + "/\(name).out"
         stderrPath = directory + "/\(name).err"
-        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: arguments[0].contains("/") ? arguments[0] : "/usr/bin/env")
-        process.arguments = arguments[0].contains("/") ? Array(arguments.dropFirst()) : arguments
-        process.environment = environment
-        if let outputDirectory { process.currentDirectoryURL = URL(fileURLWithPath: outputDirectory) }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        do {
-            try process.run()
-        } catch {
-            launchError = "could not start \(arguments[0]): \(error)"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if let outputDirectory, let addChdir = RunningProcess.addChdir {
+            _ = addChdir(&actions, outputDirectory)
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // A clean start whatever this process blocks or ignores (a test harness may
+        // run with SIGCHLD blocked).
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var child: pid_t = 0
+        let result =
+            arguments[0].contains("/")
+            ? posix_spawn(&child, arguments[0], &actions, &attributes, argv, envp)
+            : posix_spawnp(&child, arguments[0], &actions, &attributes, argv, envp)
+        if result == 0 {
+            pid = child
+        } else {
+            launchError = "could not start \(arguments[0]): \(String(cString: strerror(result)))"
+            status = -1
         }
     }
 
-    /// The runtime's pid on the host.
-    public var pid: pid_t { process.processIdentifier }
+    /// glibc's posix_spawn_file_actions_addchdir_np, which Swift's Glibc module does
+    /// not show.
+    static let addChdir: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
+        return unsafeBitCast(
+            symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
+    }()
+
+    /// True until the runtime has ended (and is reaped here).
+    public var isRunning: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if status != nil { return false }
+        var raw: Int32 = 0
+        let reaped = waitpid(pid, &raw, WNOHANG)
+        if reaped == pid {
+            // WIFEXITED / WTERMSIG by hand: the C macros are not imported.
+            let signal = raw & 0x7f
+            status = signal == 0 ? (raw >> 8) & 0xff : 128 + signal
+            return false
+        }
+        if reaped == -1 && errno != EINTR {
+            status = -1
+            return false
+        }
+        return true
+    }
+
+    /// Waits for the runtime to end, without a limit: only after it was killed.
+    private func reap() -> Int32 {
+        while isRunning { usleep(2_000) }
+        return lock.withLock { status ?? -1 }
+    }
 
     /// What the process has written to standard output so far.
     public var outputSoFar: String {
@@ -286,7 +348,7 @@ public final class RunningProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if outputSoFar.contains(text) { return true }
-            if !process.isRunning { return outputSoFar.contains(text) }
+            if !isRunning { return outputSoFar.contains(text) }
             usleep(10_000)
         }
         return false
@@ -300,7 +362,7 @@ public final class RunningProcess: @unchecked Sendable {
     public func containerPID(timeout: Double = 5, afterExec: Bool = true) -> pid_t? {
         let runtimeName = HostView.process(String(pid))?.command
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline && process.isRunning {
+        while Date() < deadline && isRunning {
             if let child = HostView.children(of: pid).first {
                 if !afterExec { return child }
                 if let name = HostView.process(String(child))?.command, name != runtimeName { return child }
@@ -324,7 +386,7 @@ public final class RunningProcess: @unchecked Sendable {
         var timedOut = false
         var initHung = false
         var childlessSince: Date?
-        while process.isRunning {
+        while isRunning {
             if watchInit, let initPID = HostView.children(of: pid).first,
                 let info = HostView.process(String(initPID)), info.state != "Z"
             {
@@ -345,7 +407,7 @@ public final class RunningProcess: @unchecked Sendable {
             }
             usleep(5_000)
         }
-        process.waitUntilExit()
+        let status = reap()
         let stdout = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
         var stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
         try? FileManager.default.removeItem(atPath: stdoutPath)
@@ -354,9 +416,6 @@ public final class RunningProcess: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: removeAfterwards)
             self.removeAfterwards = nil
         }
-        let status =
-            process.terminationReason == .uncaughtSignal
-            ? 128 + process.terminationStatus : process.terminationStatus
         if timedOut { onTimeout?() }
         if initHung {
             stderr +=
@@ -375,8 +434,8 @@ public final class RunningProcess: @unchecked Sendable {
     func stop() {
         for child in HostView.descendants(of: pid) { _ = kill(child, SIGKILL) }
         let grace = Date().addingTimeInterval(2)
-        while process.isRunning && Date() < grace { usleep(5_000) }
-        if process.isRunning {
+        while isRunning && Date() < grace { usleep(5_000) }
+        if isRunning {
             for child in HostView.descendants(of: pid) { _ = kill(child, SIGKILL) }
             _ = kill(pid, SIGKILL)
         }
