@@ -92,6 +92,13 @@ let chapter2Checks: [Check] = [
         else {
             return .failed(expected: "the container to start", saw: describe(running.wait(timeout: 5)))
         }
+        if namespace == HostView.namespace("pid", of: String(running.pid)) {
+            running.signal(SIGTERM)
+            let result = running.wait(timeout: 5)
+            return .failed(
+                expected: "init to be PID 1 of a PID namespace of its own, where orphans are handed to it",
+                saw: "init shares its runtime's PID namespace, so orphans go to the host's init, not to ours (\(describe(result)))")
+        }
         kill(initPID, SIGSTOP)
         // Wait (bounded) until all five are init's, and ended.
         let deadline = Date().addingTimeInterval(5)
