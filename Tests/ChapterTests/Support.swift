@@ -148,7 +148,8 @@ enum Support {
 }
 
 /// Everything that runs containers, one test at a time: the checks time signals and
-/// reaping on a 2-core machine, and each test compares the host's mounts before and
-/// after, which only means something when no other test is running a container.
+/// reaping on a 2-core machine. Each test compares only what this test run could
+/// leave (mounts and directories under its own TMPDIR, new empty groups), so another
+/// test run or a learner's containers on the same host do not disturb it.
 @Suite(.serialized, .enabled(if: Support.isRoot, Support.rootReason))
 struct ContainerTests {}
