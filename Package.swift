@@ -52,6 +52,13 @@ let package = Package(
         // Starts containers that fail at every step, single-threaded, and lists the open
         // descriptors around each: DescriptorTests wants them unchanged.
         .executableTarget(name: "fd-audit", dependencies: ["Runtime", "Syscalls"], path: "Tests/FdAudit"),
+        // The mutant catalog: the reference with one chapter replaced by a plausible
+        // learner mistake, run the way `workbook run` runs (tests only, no product).
+        .executableTarget(
+            name: "mutant-runtime",
+            dependencies: ["Runtime", "Syscalls", "RunOptions", "Workbook"],
+            path: "Tests/MutantRuntime"
+        ),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions"]),
         .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime", "fd-audit"]),
         // Black-box: drives the built `scratch` (parallel runs, SIGKILLs, hostile input)

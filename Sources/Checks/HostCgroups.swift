@@ -79,4 +79,13 @@ public enum HostCgroups {
         }
         return groups
     }
+
+    /// The group `scratch/ID` in every tree where it exists now.
+    public static func groupDirectories(id: String) -> [String] {
+        guard !id.isEmpty, !id.contains("/") else { return [] }
+        let manager = FileManager.default
+        var parents = [root + "/scratch"]
+        for tree in (try? manager.contentsOfDirectory(atPath: root)) ?? [] { parents.append("\(root)/\(tree)/scratch") }
+        return parents.map { $0 + "/" + id }.filter { manager.fileExists(atPath: $0) }
+    }
 }

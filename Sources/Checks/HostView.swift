@@ -28,6 +28,9 @@ public enum HostView {
         public let command: String
         public let state: Character
         public let parent: pid_t
+        /// When it started, in clock ticks since boot: with the pid, names one process
+        /// even after the pid is reused.
+        public let startTime: UInt64
     }
 
     public static func process(_ pid: String) -> ProcessInfo? {
@@ -38,7 +41,8 @@ public enum HostView {
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 2, let state = fields[0].first, let parent = pid_t(fields[1]), let id = pid_t(pid)
         else { return nil }
-        return ProcessInfo(pid: id, command: command, state: state, parent: parent)
+        let startTime = fields.count > 19 ? UInt64(fields[19]) ?? 0 : 0
+        return ProcessInfo(pid: id, command: command, state: state, parent: parent, startTime: startTime)
     }
 
     /// Every process whose PID namespace is `namespace`.

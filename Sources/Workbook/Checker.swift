@@ -10,6 +10,10 @@ public struct Checker {
 
     public let repository: Repository
     public let colors: Bool
+    /// How many checks run at once. Most of a check's time is spent waiting for a
+    /// container (a sleep, a signal, a limit to bite), not computing, so more run at
+    /// once than there are CPUs.
+    public var parallelism = 6
 
     public init(repository: Repository, colors: Bool) {
         self.repository = repository
@@ -22,19 +26,41 @@ public struct Checker {
         return [executable, "run", String(stage)] + extraOptions
     }
 
-    /// Runs `checks` against `runtime` (a command-line prefix), printing as it goes.
+    /// Runs `checks` against `runtime` (a command-line prefix), printing in catalog
+    /// order as results come in. The checks run side by side: each judges only what
+    /// its own containers made, so they cannot see one another.
     public func run(_ checks: [Check], runtime: [String], stage: Int, print shouldPrint: Bool = true) throws -> [Result] {
         let context = try CheckContext(runtime: runtime, stage: stage, probeSource: repository.probeSource)
         defer { context.tearDown() }
+        let board = ResultBoard(count: checks.count)
+        let slots = DispatchSemaphore(value: max(1, parallelism))
+        // WORKBOOK_CHECK_TIMES=1: each check's time on stderr, to keep the budget honest.
+        let timings = ProcessInfo.processInfo.environment["WORKBOOK_CHECK_TIMES"] != nil
+        for (index, check) in checks.enumerated() {
+            let thread = Thread {
+                slots.wait()
+                let started = Date()
+                let outcome = check.run(in: context)
+                slots.signal()
+                if timings {
+                    FileHandle.standardError.write(
+                        Data("timing: \(check.id) \(String(format: "%.2f", Date().timeIntervalSince(started))) s\n".utf8))
+                }
+                board.set(index, outcome)
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
         var results: [Result] = []
         var chapterShown: Int?
-        for check in checks {
+        for (index, check) in checks.enumerated() {
             if shouldPrint && chapterShown != check.chapter {
                 chapterShown = check.chapter
                 let title = ChapterCatalog.chapter(check.chapter)?.title ?? ""
                 print(style("Chapter \(check.chapter) — \(title)", "1"))
+                fflush(nil)
             }
-            let outcome = check.run(in: context)
+            let outcome = board.wait(for: index)
             results.append(Result(check: check, outcome: outcome))
             if shouldPrint { report(check, outcome) }
         }
@@ -52,7 +78,8 @@ public struct Checker {
             print("      expected: \(expected)")
             print("      saw:      \(saw)")
             if let hint = check.hints.first {
-                print("      hint:     \(hint)  (more: workbook hint \(check.chapter))")
+                let more = check.hints.count > 1 ? "  (more: workbook hint \(check.chapter) --check \(check.id))" : ""
+                print("      hint:     \(hint)\(more)")
             }
         }
         fflush(nil)
@@ -68,5 +95,29 @@ public struct Checker {
         let failed = results.filter { $0.outcome.isFailed }.count
         let skipped = results.count - passed - failed
         return "\(passed) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped" : "")
+    }
+}
+
+/// The checks' outcomes as they arrive, by position in the catalog.
+final class ResultBoard: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var outcomes: [Outcome?]
+
+    init(count: Int) { outcomes = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ outcome: Outcome) {
+        condition.lock()
+        outcomes[index] = outcome
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func wait(for index: Int) -> Outcome {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let outcome = outcomes[index] { return outcome }
+            condition.wait()
+        }
     }
 }

@@ -36,6 +36,8 @@ public func runInStandInHost(_ request: RunRequest, stage: Stage, steps: Steps, 
     }
     let spec: ContainerSpec
     do {
+        // Before anything is made on the host (the default rootfs, on a first run).
+        try takeOverSignals()
         spec = try request.spec(stage: stage, programName: programName)
     } catch {
         standInError("\(programName): \(error)")

@@ -86,17 +86,54 @@ enum Support {
         return path
     }
 
-    /// What a run of a runtime can leave on the host: mounts and check directories.
+    /// This test run's own temporary directory, made TMPDIR for the whole process: the
+    /// checks' work directories (and so their rootfses and mounts) are all under it, so
+    /// what this run leaves can be told from what another test run, or a learner's
+    /// containers, have on the host at the same time. Removed at exit when empty.
+    static let privateTemporaryDirectory: String = {
+        let path = "/tmp/chapter-tests-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        setenv("TMPDIR", path, 1)
+        atexit {
+            let path = "/tmp/chapter-tests-\(getpid())"
+            // The probe and the busybox rootfs are cached per run; nothing else may be left.
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            where name.hasPrefix("workbook-probe-") || name.hasPrefix("workbook-rootfs-") {
+                try? FileManager.default.removeItem(atPath: path + "/" + name)
+            }
+            rmdir(path)
+        }
+        return path
+    }()
+
+    /// What a run of a runtime can leave on the host, of this test run's making: mounts
+    /// on paths under its temporary directory or holding a check's work directory, and
+    /// check directories left in it.
     static func hostFootprint() -> [String] {
-        let mounts = HostView.mountTable()
-        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())) ?? [])
+        let temporary = privateTemporaryDirectory
+        let mounts = HostView.mountTable().filter { $0.contains(temporary) }
+        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [])
             .filter { $0.hasPrefix("workbook-check-") }
         return mounts + leftovers.map { "tmp: \($0)" }
     }
 
+    /// Container groups under scratch/ that appeared since `before` and stay, empty:
+    /// a group another container on the host is still using has processes in it, and
+    /// one being made or removed is gone (or filled) a moment later.
+    static func groupsLeft(since before: Set<String>) -> [String] {
+        func isEmpty(_ group: String) -> Bool {
+            ((try? String(contentsOfFile: group + "/cgroup.procs", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        }
+        let candidates = HostCgroups.containerGroups().subtracting(before).filter(isEmpty)
+        guard !candidates.isEmpty else { return [] }
+        usleep(500_000)
+        return candidates.filter { FileManager.default.fileExists(atPath: $0) && isEmpty($0) }.sorted()
+    }
+
     /// Runs `checks` against `runtime` with the Checker, quietly.
     static func runChecks(_ checks: [Check], runtime: [String], stage: Int) throws -> [Checker.Result] {
-        try Checker(repository: repository, colors: false).run(checks, runtime: runtime, stage: stage, print: false)
+        _ = privateTemporaryDirectory
+        return try Checker(repository: repository, colors: false).run(checks, runtime: runtime, stage: stage, print: false)
     }
 
     static func describe(_ results: [Checker.Result]) -> String {
@@ -111,7 +148,8 @@ enum Support {
 }
 
 /// Everything that runs containers, one test at a time: the checks time signals and
-/// reaping on a 2-core machine, and each test compares the host's mounts before and
-/// after, which only means something when no other test is running a container.
+/// reaping on a 2-core machine. Each test compares only what this test run could
+/// leave (mounts and directories under its own TMPDIR, new empty groups), so another
+/// test run or a learner's containers on the same host do not disturb it.
 @Suite(.serialized, .enabled(if: Support.isRoot, Support.rootReason))
 struct ContainerTests {}
