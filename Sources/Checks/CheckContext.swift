@@ -9,6 +9,14 @@ import Runtime
 /// `--rootfs` pointing at a busybox rootfs made for this check run (stages before
 /// chapter 3 ignore it and run in the host's filesystem).
 public final class CheckContext: @unchecked Sendable {
+    /// How much slower than these machines the checks run: every time limit and wait
+    /// is multiplied by it. The cgroup v2 VM (emulated, no KVM) sets
+    /// WORKBOOK_CHECK_SLOWDOWN=4; nowhere else needs it.
+    public static let slowdown: Double = {
+        let value = ProcessInfo.processInfo.environment["WORKBOOK_CHECK_SLOWDOWN"].flatMap(Double.init) ?? 1
+        return value >= 1 ? value : 1
+    }()
+
     public let runtime: [String]
     public let stage: Int
     public let workDirectory: String
@@ -345,7 +353,7 @@ public final class RunningProcess: @unchecked Sendable {
     /// Polls until standard output contains `text`, or `timeout` passes.
     @discardableResult
     public func waitForOutput(_ text: String, timeout: Double = 10) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = Date().addingTimeInterval(timeout * CheckContext.slowdown)
         while Date() < deadline {
             if outputSoFar.contains(text) { return true }
             if !isRunning { return outputSoFar.contains(text) }
@@ -361,7 +369,7 @@ public final class RunningProcess: @unchecked Sendable {
     /// (an init that never execs) the child as soon as it exists.
     public func containerPID(timeout: Double = 5, afterExec: Bool = true) -> pid_t? {
         let runtimeName = HostView.process(String(pid))?.command
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = Date().addingTimeInterval(timeout * CheckContext.slowdown)
         while Date() < deadline && isRunning {
             if let child = HostView.children(of: pid).first {
                 if !afterExec { return child }
@@ -382,7 +390,7 @@ public final class RunningProcess: @unchecked Sendable {
     /// still runs, it never returned. Then the run ends at once, not at the timeout.
     public func wait(timeout: Double) -> RunResult {
         if let launchError { return RunResult(status: -1, stdout: "", stderr: launchError, timedOut: false) }
-        let deadline = Date().addingTimeInterval(timeout)
+        let deadline = Date().addingTimeInterval(timeout * CheckContext.slowdown)
         var timedOut = false
         var initHung = false
         var childlessSince: Date?
@@ -393,7 +401,7 @@ public final class RunningProcess: @unchecked Sendable {
                 if HostView.children(of: initPID).isEmpty {
                     let since = childlessSince ?? Date()
                     childlessSince = since
-                    if Date().timeIntervalSince(since) > 1.5 { initHung = true }
+                    if Date().timeIntervalSince(since) > 1.5 * CheckContext.slowdown { initHung = true }
                 } else {
                     childlessSince = nil
                 }

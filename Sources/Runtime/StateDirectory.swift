@@ -124,6 +124,9 @@ public struct StateRecord: ~Copyable {
     public init(_ state: ContainerState) throws(SyscallError) {
         let final = stateRoot + "/" + state.id
         let temporary = stateRoot + "/.new-" + state.id
+        // /run is there on every systemd host; a bare one (a container, an initramfs)
+        // may lack it.
+        try makeDirectory(parentDirectory(of: stateRoot), mode: 0o755)
         try makeDirectory(stateRoot, mode: 0o700)
         try makeDirectory(temporary, mode: 0o700)
         let fd = open(temporary + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)

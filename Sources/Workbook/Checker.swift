@@ -12,8 +12,9 @@ public struct Checker {
     public let colors: Bool
     /// How many checks run at once. Most of a check's time is spent waiting for a
     /// container (a sleep, a signal, a limit to bite), not computing, so more run at
-    /// once than there are CPUs.
-    public var parallelism = 6
+    /// once than there are CPUs. WORKBOOK_CHECK_JOBS sets another number (the emulated
+    /// cgroup v2 VM uses 2).
+    public var parallelism = ProcessInfo.processInfo.environment["WORKBOOK_CHECK_JOBS"].flatMap(Int.init) ?? 6
 
     public init(repository: Repository, colors: Bool) {
         self.repository = repository
