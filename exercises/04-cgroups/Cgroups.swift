@@ -10,7 +10,8 @@ import Syscalls
 
 // Chapter 4 — Limits: cgroups.
 //
-// Read first: `./workbook read 4`, sections "v2 and v1" and "Your turn".
+// Read first: `./workbook read 4`, sections "A cgroup by hand", "v2 and v1" and
+// "Your turn".
 // Check your work: `./workbook check 4`. Stuck? `./workbook hint 4`.
 //
 // The runtime finds the host's cgroup mode and where the container's group goes in
@@ -26,16 +27,17 @@ public struct YourCgroups: CgroupSteps {
     /// The control files that set `limits`, with their values, in the order to write them.
     ///
     /// Each limit is nil when the user did not ask for it: return no file for it. With no
-    /// limit at all, return an empty list (the container still gets its group).
+    /// limit at all, return an empty list (the container still gets its group). Values
+    /// are decimal text; the lesson's table in "v2 and v1" has the names:
     ///
-    /// - `.v2`: `memory.max` (bytes) and `memory.swap.max` = "0" (else the container
-    ///   swaps past its limit); `pids.max`; `cpu.max` = "QUOTA PERIOD", both in µs.
-    /// - `.v1`: `memory.limit_in_bytes`, then `memory.memsw.limit_in_bytes` (memory plus
-    ///   swap) with the same value; `pids.max`; `cpu.cfs_period_us`, then
-    ///   `cpu.cfs_quota_us`.
+    /// - `.v2`: memory is a limit and a swap limit of 0 (else the container swaps past
+    ///   its limit); pids is one file; CPU is one file holding "QUOTA PERIOD", in µs.
+    /// - `.v1`: memory is a limit, then memory plus swap with the same value (the
+    ///   kernel refuses the second below the first); pids is one file; CPU is the
+    ///   period, then the quota.
     ///
-    /// `limits.memoryBytes`, `limits.pids`, and for the CPU `limits.cpuQuotaMicroseconds`
-    /// with `ResourceLimits.cpuPeriodMicroseconds`. Make one with `CgroupFile("pids.max", "20")`.
+    /// The limits: `limits.memoryBytes`, `limits.pids`, `limits.cpuQuotaMicroseconds`
+    /// (with `ResourceLimits.cpuPeriodMicroseconds`). A file is `CgroupFile(name, value)`.
     public func cgroupFiles(for limits: ResourceLimits, mode: CgroupMode) throws -> [CgroupFile] {
         // TODO: a list of CgroupFile for each mode.
         throw NotDoneYet(chapter: 4, file: "exercises/04-cgroups/Cgroups.swift")
@@ -52,7 +54,8 @@ public struct YourCgroups: CgroupSteps {
     ///    must list it too. So write `controllers`, each with a "+" and separated by
     ///    spaces ("+memory +pids +cpu"), to the `cgroup.subtree_control` of the tree's
     ///    root (`/sys/fs/cgroup`) and then of `scratch`. Never the group's own: a group
-    ///    that hands controllers down may hold no process (the no-internal-processes rule).
+    ///    that hands memory down may hold no process (the no-internal-processes rule).
+    ///    On a systemd host the root has them already; writing them again is harmless.
     /// 3. Make the group itself: `makeDirectory`, `mode` 0o755.
     public func makeCgroup(_ groups: [String], mode: CgroupMode, controllers: [String]) throws {
         // TODO: steps 1 to 3 for each group.
@@ -61,7 +64,8 @@ public struct YourCgroups: CgroupSteps {
 
     /// Move process `pid` into the container's cgroup: write its pid, as decimal text, to
     /// `cgroup.procs` in each of `directories` (one on v2, one per hierarchy on v1).
-    /// `writeControlFile(_:_:)` writes a kernel control file in one write.
+    /// The runtime calls this before the child's go-ahead, so the command never runs
+    /// outside its limits. `writeControlFile(_:_:)` writes a control file in one write.
     public func joinCgroup(_ directories: [String], pid: pid_t) throws {
         // TODO: one write per directory.
         throw NotDoneYet(chapter: 4, file: "exercises/04-cgroups/Cgroups.swift")
