@@ -83,12 +83,18 @@ func becomeCommand(_ command: [String], environment: [String], steps: Steps) thr
 /// terminal, the terminal: Ctrl-C then reaches the command once, from the kernel,
 /// and not a second time through the runtime's forwarding.
 func runCommandUnderInit(_ spec: ContainerSpec, environment: [String], steps: Steps, channel: ChildEnds) -> Int32 {
+    // Init is running: the container has started. The report pipe closes here, before
+    // the fork, so the runtime sees its end-of-file now — had the command held the
+    // last copy, a signal sent once the command printed could still find the runtime
+    // "setting up". From here on errors, the command's failed exec included, go to
+    // standard error, and the exit code says 126 or 127.
+    channel.closeReport()
     let terminalHolder = getpgrp()
     let pid: pid_t
     do {
         pid = try step("start the command under init") { try forkProcess() }
     } catch {
-        channel.reportFailure(error)
+        writeToStandardError("\(spec.programName): \(error)\n")
         return error.exitCode
     }
     if pid == 0 {
@@ -97,16 +103,14 @@ func runCommandUnderInit(_ spec: ContainerSpec, environment: [String], steps: St
         do {
             try becomeCommand(spec.command, environment: environment, steps: steps)
         } catch let error as ContainerError {
-            channel.reportFailure(error)
+            writeToStandardError("\(spec.programName): \(error)\n")
             exitImmediately(error.exitCode)
         } catch {
+            writeToStandardError("\(spec.programName): \(error)\n")
             exitImmediately(ExitCode.runtimeFailed)
         }
     }
     setProcessGroup(pid, pid)
-    // Our copy of the report pipe must close, or the parent never sees end-of-file.
-    // From here on nobody reads it: init's own errors go to standard error.
-    channel.closeReport()
     do {
         return try step("run init") { try steps.processTree.runInit(command: pid, signals: runtimeSignals, steps: steps) }
     } catch {
