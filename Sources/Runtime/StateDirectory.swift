@@ -5,9 +5,9 @@ import Syscalls
 // directory"): one directory per container under /run/scratch, a tmpfs that is empty
 // after a reboot, as the containers are.
 //
-//   /run/scratch/<id>/lock    held (flock) by the runtime for as long as it lives
-//   /run/scratch/<id>/state   who, what and where: id, command, rootfs, cgroups
-//   /run/scratch/<id>/pid     the container's first process, once it exists
+//   /run/scratch/<id>/state   who, what and where: id, command, rootfs, cgroups, and
+//                             the container's first process once it exists; locked
+//                             (flock) by the runtime for as long as it lives
 //
 // The lock is how a reader tells a live container from a leftover: the kernel drops a
 // flock when its holder dies, even of SIGKILL, so a lock that can be taken belongs to
@@ -76,9 +76,11 @@ public struct ContainerState: Sendable, Equatable {
         guard let id = fields["id"], let runtime = fields["runtime"].flatMap({ pid_t($0) }),
             let created = fields["created"].flatMap({ Int($0) })
         else { return nil }
-        return ContainerState(
+        var state = ContainerState(
             id: id, runtimePID: runtime, created: created, command: command, rootfs: fields["rootfs"] ?? "",
             hostname: fields["hostname"] ?? "", cgroups: cgroups)
+        state.pid = fields["pid"].flatMap { pid_t($0) }
+        return state
     }
 }
 
@@ -114,7 +116,8 @@ extension String {
 ///
 /// Made under a dot-name, locked, filled, then renamed into place: a directory that a
 /// reader can see by its id always has its lock held already, so a reader never
-/// mistakes a container being born for a leftover.
+/// mistakes a container being born for a leftover. One file, which is also the lock:
+/// every run pays for the record in a handful of syscalls.
 public struct StateRecord: ~Copyable {
     public let directory: String
     let lock: FileDescriptor
@@ -129,11 +132,11 @@ public struct StateRecord: ~Copyable {
         try makeDirectory(parentDirectory(of: stateRoot), mode: 0o755)
         try makeDirectory(stateRoot, mode: 0o700)
         try makeDirectory(temporary, mode: 0o700)
-        let fd = open(temporary + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        try check("open", path: temporary + "/lock", fd)
+        let fd = open(temporary + "/state", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        try check("open", path: temporary + "/state", fd)
         let lockFile = FileDescriptor(owning: fd)
-        try check("flock", path: temporary + "/lock", flock(fd, LOCK_EX))
-        try writeFile(temporary + "/state", Array(state.encoded().utf8), mode: 0o600)
+        try check("flock", path: temporary + "/state", flock(fd, LOCK_EX))
+        try lockFile.writeAll(Array(state.encoded().utf8))
         if rename(temporary, final) == -1 {
             let error = SyscallError("rename", path: "\(temporary) to \(final)")
             removeStateFiles(temporary)
@@ -146,9 +149,10 @@ public struct StateRecord: ~Copyable {
     /// The descriptor a cloned child must close, so that only the runtime holds the lock.
     public var lockDescriptor: Int32 { lock.raw }
 
-    /// Records the container's first process, once cloned.
+    /// Records the container's first process, once cloned: one more line at the end
+    /// of the state file, written through the descriptor that holds the lock.
     public func recordPID(_ pid: pid_t) throws(SyscallError) {
-        try writeFile(directory + "/pid", Array("\(pid)\n".utf8), mode: 0o600)
+        try lock.writeAll(Array("pid=\(pid)\n".utf8))
     }
 
     /// Step 7's last act: the container is gone, and so is its record. (The lock is
@@ -159,7 +163,8 @@ public struct StateRecord: ~Copyable {
 }
 
 private func removeStateFiles(_ directory: String) {
-    for name in ["pid", "state", "lock"] { try? removeFile(directory + "/" + name) }
+    // (lock and pid: the files of the first version of this layout.)
+    for name in ["state", "lock", "pid"] { try? removeFile(directory + "/" + name) }
     _ = try? removeDirectory(directory)
 }
 
@@ -181,17 +186,15 @@ public func recordedContainers(includingUnborn: Bool = false) -> [RecordedContai
     return names.sorted().compactMap { name in
         if name.hasPrefix(".") && !includingUnborn { return nil }
         let directory = stateRoot + "/" + name
-        var state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
-        if let text = readControlFile(directory + "/pid"), let pid = pid_t(text.filter { !$0.isWhitespace }) {
-            state?.pid = pid
-        }
+        let state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
         let age = (try? changeTime(directory)).map { now - $0 } ?? 0
-        return RecordedContainer(directory: directory, state: state, alive: isLocked(directory + "/lock"), age: age)
+        return RecordedContainer(directory: directory, state: state, alive: isLocked(directory + "/state"), age: age)
     }
 }
 
 /// True when someone holds the flock on `path`. Taking it to find out releases it at
-/// once; a lock file that is missing counts as held (its directory is being made).
+/// once; a file that is missing counts as held (its directory is being made — or was
+/// left by a runtime killed right then: `removeLeftovers` looks at its age).
 func isLocked(_ path: String) -> Bool {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd == -1 { return errno == ENOENT }
@@ -207,14 +210,21 @@ func isLocked(_ path: String) -> Bool {
 public func removeLeftovers() -> [String] {
     guard let names = try? listDirectory(stateRoot), !names.isEmpty else { return [] }
     var removed: [String] = []
-    for name in names {
+    // Only containers' directories: `<id>`, or `.new-<id>` while one is being born.
+    for name in names where looksLikeContainerID(name.hasPrefix(".new-") ? String(name.dropFirst(5)) : name) {
         let directory = stateRoot + "/" + name
         // The lock first: a live container costs one open and one flock, nothing more.
-        if isLocked(directory + "/lock") { continue }
-        // A dot-name whose lock is free is either a runtime that died while being
-        // born, or one that has made the directory and not yet taken the lock
-        // (microseconds): give it time before calling it dead.
-        if name.hasPrefix("."), let changed = try? changeTime(directory), secondsSinceEpoch() - changed < 10 { continue }
+        if isLocked(directory + "/state") {
+            // Held, or missing: a directory being born, or one whose runtime was killed
+            // between its mkdir and its lock — only age tells them apart.
+            guard fileKind(directory + "/state") == nil, let changed = try? changeTime(directory),
+                secondsSinceEpoch() - changed >= 10
+            else { continue }
+        } else if name.hasPrefix("."), let changed = try? changeTime(directory), secondsSinceEpoch() - changed < 10 {
+            // A dot-name whose lock is free: its runtime died while being born, or has
+            // opened the file and not yet locked it (microseconds). Give it time.
+            continue
+        }
         let state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
         for group in state?.cgroups ?? [] where fileKind(group) != nil {
             removeAbandonedGroup(group)
