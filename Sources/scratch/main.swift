@@ -87,14 +87,11 @@ struct Exec: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The command to run and its arguments.") var command: [String] = []
 
     func run() {
-        do {
+        exitOnError {
             try requireRoot("scratch exec")
             let state = try runningContainer(id)
             let arguments = command.first == "--" ? Array(command.dropFirst()) : command
             Glibc.exit(execInContainer(state, command: arguments, programName: "scratch"))
-        } catch {
-            writeToStandardErrorLine("scratch: \(error)")
-            Glibc.exit(ExitCode.runtimeFailed)
         }
     }
 }
@@ -107,7 +104,7 @@ struct Kill: ParsableCommand {
     @Argument(help: "The signal: a name (TERM, SIGTERM) or a number.") var signal = "KILL"
 
     func run() {
-        do {
+        exitOnError {
             try requireRoot("scratch kill")
             guard let number = signalNumber(named: signal) else {
                 throw ContainerError(step: "check the request", reason: "\(signal) is not a signal — give a name such as TERM or KILL, or a number")
@@ -117,9 +114,6 @@ struct Kill: ParsableCommand {
                 throw ContainerError(step: "find the container", reason: "\(state.id) has no process yet: it is still starting")
             }
             try sendSignal(number, to: pid)
-        } catch {
-            writeToStandardErrorLine("scratch: \(error)")
-            Glibc.exit(ExitCode.runtimeFailed)
         }
     }
 }
@@ -129,13 +123,20 @@ struct Gc: ParsableCommand {
         abstract: "Remove what runtimes that died left behind: state, cgroups, half-built rootfses.")
 
     func run() {
-        do { try requireRoot("scratch gc") } catch {
-            writeToStandardErrorLine("scratch: \(error)")
-            Glibc.exit(ExitCode.runtimeFailed)
-        }
+        exitOnError { try requireRoot("scratch gc") }
         let removed = collectGarbage()
         for path in removed { print("removed \(path)") }
         if removed.isEmpty { print("nothing to remove") }
+    }
+}
+
+/// Runs `body`; an error is printed as scratch's and ends the program with 125.
+func exitOnError(_ body: () throws -> Void) {
+    do {
+        try body()
+    } catch {
+        writeToStandardErrorLine("scratch: \(error)")
+        Glibc.exit(ExitCode.runtimeFailed)
     }
 }
 
