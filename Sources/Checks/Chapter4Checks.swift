@@ -148,8 +148,10 @@ let chapter4Checks: [Check] = [
         // Read the groups once the container runs its command (before the go-ahead
         // the child is still in the runtime's groups), and only a group of its own:
         // the root's usage would be the whole machine's.
-        if running.waitForOutput("spun", timeout: 10), let pid {
-            groups = HostCgroups.groups(of: String(pid)).filter { $0.value != "/" }
+        // The groups as soon as the command runs (they do not change after), the usage
+        // once it has spun.
+        if let pid { groups = HostCgroups.groups(of: String(pid)).filter { $0.value != "/" } }
+        if running.waitForOutput("spun", timeout: 10), pid != nil {
             func stat(_ directory: String, _ key: String) -> Int? {
                 let text = (try? String(contentsOfFile: directory + "/cpu.stat", encoding: .utf8)) ?? ""
                 return text.split(separator: "\n").first { $0.hasPrefix(key + " ") }.flatMap { Int($0.dropFirst(key.count + 1)) }
@@ -186,7 +188,9 @@ let chapter4Checks: [Check] = [
         guard let seconds else {
             return .failed(
                 expected: "the container to spin in a cgroup of its own whose usage the host can read" + HostCgroups.note(mode),
-                saw: "groups \(groups), usage file \(usageFile.isEmpty ? "none" : usageFile); \(describe(result))")
+                saw:
+                    "container pid \(pid.map(String.init) ?? "not found"), groups \(groups), usage file \(usageFile.isEmpty ? "none" : usageFile); \(describe(result))"
+            )
         }
         let shown = (seconds * 100).rounded() / 100
         let limited = seconds <= 0.4 && (throttled ?? 0) > 0

@@ -126,7 +126,9 @@ public struct StateRecord: ~Copyable {
     /// runtime makes on the host is written down before it exists.
     public init(_ state: ContainerState) throws(SyscallError) {
         let final = stateRoot + "/" + state.id
-        let temporary = stateRoot + "/.new-" + state.id
+        // The runtime's pid in the name: a directory left by one killed before it
+        // took the lock is known dead by that pid, not guessed dead by its age.
+        let temporary = stateRoot + "/.new-\(state.id)-\(getpid())"
         // /run is there on every systemd host; a bare one (a container, an initramfs)
         // may lack it.
         try makeDirectory(parentDirectory(of: stateRoot), mode: 0o755)
@@ -192,12 +194,20 @@ public func recordedContainers(includingUnborn: Bool = false) -> [RecordedContai
     }
 }
 
+/// `.new-<id>-<pid>`: a state directory being made by runtime `pid`.
+func unbornName(_ name: String) -> (id: String, runtime: pid_t)? {
+    guard name.hasPrefix(".new-") else { return nil }
+    let parts = name.dropFirst(5).split(separator: "-")
+    guard parts.count == 2, looksLikeContainerID(String(parts[0])), let pid = pid_t(parts[1]) else { return nil }
+    return (String(parts[0]), pid)
+}
+
 /// True when someone holds the flock on `path`. Taking it to find out releases it at
-/// once; a file that is missing counts as held (its directory is being made — or was
-/// left by a runtime killed right then: `removeLeftovers` looks at its age).
+/// once. A visible directory always has its file locked before it is renamed into
+/// place, so a missing file is no one's.
 func isLocked(_ path: String) -> Bool {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd == -1 { return errno == ENOENT }
+    if fd == -1 { return false }
     defer { _ = close(fd) }
     return flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK
 }
@@ -210,20 +220,15 @@ func isLocked(_ path: String) -> Bool {
 public func removeLeftovers() -> [String] {
     guard let names = try? listDirectory(stateRoot), !names.isEmpty else { return [] }
     var removed: [String] = []
-    // Only containers' directories: `<id>`, or `.new-<id>` while one is being born.
-    for name in names where looksLikeContainerID(name.hasPrefix(".new-") ? String(name.dropFirst(5)) : name) {
+    for name in names {
         let directory = stateRoot + "/" + name
-        // The lock first: a live container costs one open and one flock, nothing more.
-        if isLocked(directory + "/state") {
-            // Held, or missing: a directory being born, or one whose runtime was killed
-            // between its mkdir and its lock — only age tells them apart.
-            guard fileKind(directory + "/state") == nil, let changed = try? changeTime(directory),
-                secondsSinceEpoch() - changed >= 10
-            else { continue }
-        } else if name.hasPrefix("."), let changed = try? changeTime(directory), secondsSinceEpoch() - changed < 10 {
-            // A dot-name whose lock is free: its runtime died while being born, or has
-            // opened the file and not yet locked it (microseconds). Give it time.
-            continue
+        if let (_, runtime) = unbornName(name) {
+            // Being born: its runtime is alive, whether or not it has taken the lock yet.
+            if kill(runtime, 0) == 0 || errno == EPERM { continue }
+        } else {
+            // Only containers' directories: `<id>`. The lock first: a live container
+            // costs one open and one flock, nothing more.
+            guard looksLikeContainerID(name), !isLocked(directory + "/state") else { continue }
         }
         let state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
         for group in state?.cgroups ?? [] where fileKind(group) != nil {
