@@ -61,9 +61,6 @@ let package = Package(
         ),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions"]),
         .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime", "fd-audit"]),
-        // Black-box: drives the built `scratch` (parallel runs, SIGKILLs, hostile input)
-        // and looks at the host afterwards. `swift test --filter Reliability`.
-        .testTarget(name: "ReliabilityTests"),
     ],
     swiftLanguageModes: [.v6]
 )

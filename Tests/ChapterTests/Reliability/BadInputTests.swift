@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import Testing
 
-extension ReliabilityTests {
+extension ContainerTests.ReliabilityTests {
     /// Root filesystems made to trip a runtime up, each built from a busybox rootfs.
     enum Rootfs: String, CaseIterable {
         case good

@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import Testing
 
-extension ReliabilityTests {
+extension ContainerTests.ReliabilityTests {
     /// What one SIGKILLed runtime was doing when it died, as seen from the host.
     struct Kill {
         let index: Int

@@ -5,10 +5,13 @@ import Testing
 /// The whole suite runs one test at a time: each one loads the 2-core machine on
 /// purpose, and its timings and host checks mean most with nothing else of ours
 /// running. `swift test --filter Reliability` runs it.
-@Suite(.serialized, .enabled(if: Host.isRoot, "needs root: containers need namespaces, mounts and cgroups — run `sudo swift test`"))
-struct ReliabilityTests {}
+// Part of ContainerTests, so it never runs beside the other suites that time signals
+// and CPU on this 2-core machine (or beside the emulated cgroup v2 VM).
+extension ContainerTests {
+    @Suite struct ReliabilityTests {}
+}
 
-extension ReliabilityTests {
+extension ContainerTests.ReliabilityTests {
     /// Many containers at once, as CI runners and scripts start them: with and
     /// without limits, on a cold cache (every run of the first batch finds an empty
     /// SCRATCH_HOME and the default rootfs must be built once, under a lock) and on a
