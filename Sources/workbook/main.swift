@@ -13,7 +13,9 @@ struct WorkbookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workbook",
         abstract: "Containers from Scratch, in Swift: read, build, check.",
-        subcommands: [Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self],
+        subcommands: [
+            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Snippets.self,
+        ],
         defaultSubcommand: Status.self
     )
 }
@@ -315,6 +317,34 @@ struct Skip: ParsableCommand {
             print("Chapter \(chapter) skipped: the reference stands in for your code there. `workbook skip \(chapter) --undo` to take it back.")
         }
         try progress.save(to: repository)
+    }
+}
+
+/// The VM's snippet runner (tools/vm/cgroup2-checks) takes chapter N's ```sh blocks
+/// from here, so it runs exactly what the snippet tests run: one file each, NN-MM.sh.
+struct Snippets: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write chapter N's shell snippets into a directory, one file each.", shouldDisplay: false)
+    @Argument(help: "The chapter number.") var chapter: Int
+    @Option(help: "Where to write NN-MM.sh.") var dir: String
+
+    func run() throws {
+        let repository = try Repository.locate()
+        let chapter: Chapter
+        do { chapter = try ChapterCatalog.available(self.chapter, in: repository) } catch { fail("\(error)") }
+        guard let text = try? String(contentsOfFile: repository.path(chapter.file), encoding: .utf8) else {
+            fail("cannot read \(chapter.file)")
+        }
+        let parsed = LessonSnippets(markdown: text)
+        for problem in parsed.problems { fail("\(chapter.file), \(problem)") }
+        for (index, snippet) in parsed.snippets.enumerated() {
+            let name = String(format: "%02d-%02d.sh", chapter.number, index + 1)
+            do {
+                try (snippet.code + "\n").write(toFile: dir + "/" + name, atomically: false, encoding: .utf8)
+            } catch {
+                fail("cannot write \(dir)/\(name): \(error.localizedDescription)")
+            }
+        }
     }
 }
 
