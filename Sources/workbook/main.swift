@@ -73,19 +73,22 @@ struct Status: ParsableCommand {
 }
 
 struct Read: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Read chapter N in the terminal.")
+    static let configuration = CommandConfiguration(
+        abstract: "Read chapter N in the terminal.",
+        discussion: "On a terminal it is paged through less, in color unless NO_COLOR is set; elsewhere, or with --plain, plain text.")
     @Argument(help: "The chapter number.") var chapter: Int
+    @Flag(help: "Print the rendered text with no escape codes and no pager.") var plain = false
 
     func run() throws {
         let repository = try Repository.locate()
         let chapter: Chapter
         do { chapter = try ChapterCatalog.available(self.chapter, in: repository) } catch { fail("\(error)") }
         let lesson = try Lesson.load(chapter, from: repository)
-        var text = TerminalReader.render(lesson.body, colors: colors())
+        var text = TerminalReader.render(lesson.body, colors: !plain && colors())
         if !lesson.hints.isEmpty {
             text += "\n\nHints: \(lesson.hints.count) layers, one at a time with `workbook hint \(chapter.number)`.\n"
         }
-        TerminalReader.show(text)
+        if plain { print(text) } else { TerminalReader.show(text) }
     }
 }
 
