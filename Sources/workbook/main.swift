@@ -14,7 +14,7 @@ struct WorkbookCommand: ParsableCommand {
         commandName: "workbook",
         abstract: "Containers from Scratch, in Swift: read, build, check.",
         subcommands: [
-            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Snippets.self,
+            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Doctor.self, Snippets.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -320,6 +320,27 @@ struct Skip: ParsableCommand {
             print("Chapter \(chapter) skipped: the reference stands in for your code there. `workbook skip \(chapter) --undo` to take it back.")
         }
         try progress.save(to: repository)
+    }
+}
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that this machine has what the workbook needs, and say how to fix what is missing.",
+        discussion: "One line each, ✓ or ✗ with the fix. Exits 1 when something required is missing; optional pieces only say so.")
+
+    func run() throws {
+        let repository = try Repository.locate()
+        let findings = Workbook.Doctor(repository: repository).findings()
+        for finding in findings { print(finding.line) }
+        let missing = findings.filter { !$0.ok && $0.required }
+        if missing.isEmpty {
+            print("\nEverything the workbook needs is here.")
+        } else {
+            print(
+                "\n\(missing.count) required piece(s) missing: \(missing.map(\.what).joined(separator: ", ")). Fix them as each line says, then run `workbook doctor` again."
+            )
+            throw ArgumentParser.ExitCode.failure
+        }
     }
 }
 
