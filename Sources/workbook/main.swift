@@ -14,7 +14,7 @@ struct WorkbookCommand: ParsableCommand {
         commandName: "workbook",
         abstract: "Containers from Scratch, in Swift: read, build, check.",
         subcommands: [
-            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Doctor.self, Snippets.self,
+            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Doctor.self, Clean.self, Snippets.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -341,6 +341,34 @@ struct Doctor: ParsableCommand {
             )
             throw ArgumentParser.ExitCode.failure
         }
+    }
+}
+
+struct Clean: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove what a crashed or interrupted run left on this host (only what the workbook and scratch made).",
+        discussion: """
+            State directories of runtimes that are gone and their cgroups, cgroups under scratch/ that no \
+            running container owns, half-built rootfses, and work directories of interrupted checks with \
+            any mount under them. Anything alive is left alone.
+            """)
+    @Flag(help: "List what would be removed, and remove nothing.") var dryRun = false
+
+    func run() throws {
+        do { try requireRoot("workbook clean") } catch { fail("\(error)") }
+        if dryRun {
+            let leftovers = Cleaner.leftovers()
+            if leftovers.isEmpty {
+                print("Nothing to clean.")
+            } else {
+                for leftover in leftovers { print("would remove \(leftover.path) (\(leftover.why))") }
+                print("\n`workbook clean` removes them.")
+            }
+            return
+        }
+        let removed = Cleaner.clean()
+        for path in removed { print("removed \(path)") }
+        print(removed.isEmpty ? "Nothing to clean." : "\nClean: \(removed.count) removed.")
     }
 }
 
