@@ -14,7 +14,7 @@ struct WorkbookCommand: ParsableCommand {
         commandName: "workbook",
         abstract: "Containers from Scratch, in Swift: read, build, check.",
         subcommands: [
-            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Doctor.self, Clean.self, Snippets.self,
+            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Doctor.self, Clean.self, Reset.self, Snippets.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -369,6 +369,42 @@ struct Clean: ParsableCommand {
         let removed = Cleaner.clean()
         for path in removed { print("removed \(path)") }
         print(removed.isEmpty ? "Nothing to clean." : "\nClean: \(removed.count) removed.")
+    }
+}
+
+struct Reset: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put chapter N's exercise back as the repository's last commit has it (asks first).",
+        discussion: "It runs `git checkout HEAD -- FOLDER` on the chapter's exercise folder. Files you added there stay.")
+    @Argument(help: "The chapter number.") var chapter: Int
+    @Flag(help: "Do not ask.") var yes = false
+
+    func run() throws {
+        let repository = try Repository.locate()
+        let chapter: Chapter
+        do { chapter = try ChapterCatalog.available(self.chapter, in: repository) } catch { fail("\(error)") }
+        let reset = ExerciseReset(repository: repository, chapter: chapter)
+        let changes: (changed: [String], untracked: [String])
+        do { changes = try reset.changes() } catch { fail("\(error)") }
+        let kept = changes.untracked.isEmpty ? "" : " Kept (not in git, remove them yourself): \(changes.untracked.joined(separator: ", "))."
+        guard !changes.changed.isEmpty else {
+            print("Chapter \(chapter.number)'s exercise is as committed already; nothing to reset.\(kept)")
+            return
+        }
+        if !yes {
+            guard isatty(0) == 1 else {
+                fail("reset would undo your changes to \(changes.changed.joined(separator: ", ")); add --yes to do it without asking", code: 1)
+            }
+            print(
+                "This undoes your changes to \(changes.changed.joined(separator: ", ")) (git checkout HEAD). Reset chapter \(chapter.number)? [y/N] ",
+                terminator: "")
+            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+                print("Nothing changed.")
+                return
+            }
+        }
+        do { try reset.reset() } catch { fail("\(error)") }
+        print("Chapter \(chapter.number)'s exercise is back as committed: \(changes.changed.joined(separator: ", ")).\(kept)")
     }
 }
 
