@@ -14,7 +14,8 @@ struct WorkbookCommand: ParsableCommand {
         commandName: "workbook",
         abstract: "Containers from Scratch, in Swift: read, build, check.",
         subcommands: [
-            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Doctor.self, Clean.self, Reset.self, Snippets.self,
+            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Watch.self, Doctor.self, Clean.self, Reset.self,
+            Snippets.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -320,6 +321,117 @@ struct Skip: ParsableCommand {
             print("Chapter \(chapter) skipped: the reference stands in for your code there. `workbook skip \(chapter) --undo` to take it back.")
         }
         try progress.save(to: repository)
+    }
+}
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the current chapter again each time you save an exercise; move on when it passes.",
+        discussion: """
+            It rebuilds when an exercise changed (the compiler's message when it does not build), runs the \
+            chapter's own checks (`workbook check N --only`), says how long each took, and waits for the next \
+            save (inotify; --poll looks every half second instead, for filesystems where inotify sees nothing). \
+            Ctrl-C stops it.
+            """)
+    @Argument(help: "The chapter to start with (default: the first not passed).") var chapter: Int?
+    @Flag(help: "Look for changes every half second instead of through inotify.") var poll = false
+    @Option(help: .hidden) var cycles: Int?
+
+    func run() throws {
+        let repository = try Repository.locate()
+        do { try requireRoot("workbook watch") } catch { fail("\(error)") }
+        let available = ChapterCatalog.all.filter { $0.isAvailable(in: repository) }
+        func nextChapter(after number: Int) -> Chapter? {
+            let progress = Progress.load(from: repository)
+            return available.first { chapter in
+                chapter.number > number && progress.state(of: chapter.number) != .passed && progress.state(of: chapter.number) != .skipped
+            }
+        }
+        var current: Chapter
+        if let number = chapter {
+            do { current = try ChapterCatalog.available(number, in: repository) } catch { fail("\(error)") }
+        } else {
+            guard let first = nextChapter(after: -1) else {
+                print("Every chapter that is ready is passed or skipped: nothing to watch. `workbook watch N` watches chapter N.")
+                return
+            }
+            current = first
+        }
+        let watcher = ExerciseWatcher(folder: repository.path("exercises"), forcePolling: poll)
+        let terminal = isatty(1) == 1
+        var runs = 0
+        while true {
+            // A fresh screen per run on a terminal, as rustlings does: only this run's verdict shows.
+            if terminal { print("\u{1B}[2J\u{1B}[H", terminator: "") }
+            print("workbook watch — chapter \(current.number): \(current.title)\n")
+            let changed = Freshness.changedSources(in: repository, since: repository.path(".build/debug/workbook"))
+            var building = ""
+            if let newest = changed.first {
+                print("\(newest) changed: building…")
+                let started = Date()
+                // ./workbook builds in its fixed environment and shows the compiler's
+                // whole message; then `check --help`, quietly. (Not `status`: when the
+                // build fails the script shows status from the last build, and exits 0.)
+                let built = runChild([repository.path("workbook"), "check", "--help"], quiet: true)
+                building = "rebuild \(seconds(since: started)) · "
+                if built != 0 {
+                    print("\n\(building)the build failed (above): fix it and save; watching \(watchedText(watcher))…")
+                    fflush(nil)
+                    _ = watcher.waitForChange()
+                    continue
+                }
+            }
+            let started = Date()
+            let status = runChild(
+                [repository.path(".build/debug/workbook"), "check", String(current.number), "--only"], quiet: false,
+                environment: [Freshness.marker: "1"])
+            let formatter = DateFormatter()
+            formatter.dateFormat = "HH:mm:ss"
+            let clock = formatter.string(from: Date())
+            print("\n\(building)checks \(seconds(since: started)) · \(clock)")
+            runs += 1
+            if let cycles, runs >= cycles { throw status == 0 ? ArgumentParser.ExitCode.success : ArgumentParser.ExitCode.failure }
+            if status == 0 {
+                guard let next = nextChapter(after: current.number) else {
+                    print("Every chapter that is ready passes. Well done.")
+                    return
+                }
+                print("Chapter \(current.number) passes: on to chapter \(next.number). Read it with `workbook read \(next.number)`.")
+                current = next
+                if terminal { sleep(2) }
+                continue
+            }
+            print("Watching \(watchedText(watcher)); save to check again (Ctrl-C stops).")
+            fflush(nil)
+            _ = watcher.waitForChange()
+        }
+    }
+
+    func watchedText(_ watcher: ExerciseWatcher) -> String {
+        "exercises/" + (watcher.polling ? " (polling)" : "")
+    }
+
+    func seconds(since start: Date) -> String {
+        String(format: "%.1f s", Date().timeIntervalSince(start))
+    }
+
+    /// Runs a program with this terminal; its exit status.
+    func runChild(_ arguments: [String], quiet: Bool, environment extra: [String: String] = [:]) -> Int32 {
+        // What this process printed goes out before the child's own lines.
+        fflush(nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        if quiet { process.standardOutput = FileHandle.nullDevice }
+        do { try process.run() } catch {
+            print("cannot run \(arguments[0]): \(error.localizedDescription)")
+            return 125
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 }
 
