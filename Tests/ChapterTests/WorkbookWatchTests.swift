@@ -53,7 +53,7 @@ import Testing
         try #require(built.status == 0, "\(built.stderr)")
 
         let output = copy + "/watch.out"
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         let watch = Process()
         watch.executableURL = URL(fileURLWithPath: copy + "/.build/debug/workbook")
