@@ -36,9 +36,8 @@ public indirect enum MarkdownInline: Sendable, Equatable {
 public enum Markdown {
     /// The blocks of a document. cmark-gfm accepts any input: there is no parse error.
     public static func parse(_ text: String) -> [MarkdownBlock] {
-        // The core extensions register themselves once per process; the table and
-        // strikethrough syntaxes act only on a parser they are attached to.
-        cmark_gfm_core_extensions_ensure_registered()
+        // The table and strikethrough syntaxes act only on a parser they are attached to.
+        _ = extensionsRegistered
         guard let parser = cmark_parser_new(CMARK_OPT_DEFAULT) else { return [] }
         defer { cmark_parser_free(parser) }
         for name in ["table", "strikethrough"] {
@@ -57,6 +56,11 @@ public enum Markdown {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         return Converter(lines: lines).blocks(under: document)
     }
+
+    /// cmark-gfm registers its core extensions in a global list, guarded by a plain
+    /// static flag: two threads parsing at once (the tests do) could both append. A
+    /// Swift static is initialised exactly once, whoever gets there first.
+    static let extensionsRegistered: Void = cmark_gfm_core_extensions_ensure_registered()
 
     /// The text of inlines without their markup: link text, code spans' contents.
     public static func plainText(_ inlines: [MarkdownInline]) -> String {
