@@ -35,7 +35,13 @@ let package = Package(
         // Each chapter's black-box checks, with hints.
         .target(name: "Checks", dependencies: ["Runtime"]),
         // Chapter catalog, progress, reader, checker.
-        .target(name: "Workbook", dependencies: ["Checks", "Exercises", "Runtime", "RunOptions"]),
+        .target(name: "Workbook", dependencies: ["Checks", "Exercises", "Runtime", "RunOptions", "CCmarkGFM"]),
+        // Markdown (the lessons): Debian's cmark-gfm with its table extension.
+        .systemLibrary(
+            name: "CCmarkGFM",
+            pkgConfig: "libcmark-gfm",
+            providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]
+        ),
         // The `run` flags, shared by `scratch run` and `workbook run`.
         .target(
             name: "RunOptions",

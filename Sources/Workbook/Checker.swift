@@ -33,6 +33,10 @@ public struct Checker {
     public func run(_ checks: [Check], runtime: [String], stage: Int, print shouldPrint: Bool = true) throws -> [Result] {
         let context = try CheckContext(runtime: runtime, stage: stage, probeSource: repository.probeSource)
         defer { context.tearDown() }
+        // Held open while the checks run: `workbook clean` (Cleaner) leaves alone a work
+        // directory that a process holds, even between two containers.
+        let hold = open(context.workDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if hold >= 0 { close(hold) } }
         let board = ResultBoard(count: checks.count)
         let slots = DispatchSemaphore(value: max(1, parallelism))
         // WORKBOOK_CHECK_TIMES=1: each check's time on stderr, to keep the budget honest.

@@ -33,32 +33,19 @@ public struct Lesson: Sendable {
     }
 }
 
-/// Plain terminal rendering: headings stand out, code is indented, and on a terminal
-/// it goes through `less` so a long chapter can be paged.
+/// The lesson on the terminal: rendered (MarkdownRenderer), and paged through `less`
+/// when stdout is one.
 public enum TerminalReader {
     public static func render(_ markdown: String, colors: Bool) -> String {
-        let bold = colors ? "\u{1B}[1m" : ""
-        let underline = colors ? "\u{1B}[4m" : ""
-        let dim = colors ? "\u{1B}[36m" : ""
-        let reset = colors ? "\u{1B}[0m" : ""
-        var output: [String] = []
-        var inCode = false
-        for line in markdown.components(separatedBy: "\n") {
-            if line.hasPrefix("```") {
-                inCode.toggle()
-                continue
-            }
-            if inCode {
-                output.append("    " + dim + line + reset)
-            } else if line.hasPrefix("# ") {
-                output.append(bold + underline + String(line.dropFirst(2)) + reset)
-            } else if line.hasPrefix("## ") || line.hasPrefix("### ") {
-                output.append(bold + line.drop { $0 == "#" }.trimmingCharacters(in: .whitespaces) + reset)
-            } else {
-                output.append(line)
-            }
-        }
-        return output.joined(separator: "\n")
+        MarkdownRenderer(width: terminalWidth(), colors: colors).render(markdown)
+    }
+
+    /// The terminal's columns (TIOCGWINSZ on stdout), else $COLUMNS, else 80.
+    public static func terminalWidth() -> Int {
+        var size = winsize()
+        if ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), columns > 0 { return columns }
+        return 80
     }
 
     /// Writes `text` to the terminal through `less` when there is one, else to stdout.

@@ -58,106 +58,72 @@ public struct LessonSnippets: Sendable {
     public let problems: [String]
 
     public init(markdown: String) {
-        let lines = markdown.components(separatedBy: "\n")
+        var collector = Collector()
+        collector.collect(Markdown.parse(markdown))
+        self.snippets = collector.snippets
+        self.problems = collector.problems
+    }
+
+    /// Walks the parse tree: a block in a list item or a quote counts as one at the top,
+    /// with its container's indentation taken off (cmark-gfm does that).
+    private struct Collector {
         var snippets: [LessonSnippet] = []
         var problems: [String] = []
-        var index = 0
-        while index < lines.count {
-            guard let fence = Fence(lines[index]) else {
-                index += 1
-                continue
-            }
-            let block = Self.block(in: lines, openedAt: index, by: fence)
-            switch fence.info {
-            case "sh":
-                let code = block.body
-                var timeout: Int?
-                if let first = code.first, first.hasPrefix("#"), first.contains("timeout") {
-                    timeout = Self.timeout(in: first)
-                    if timeout == nil {
-                        problems.append("line \(index + 2): write the time limit as `# timeout: N` (whole seconds), not `\(first)`")
+
+        mutating func collect(_ blocks: [MarkdownBlock]) {
+            var index = 0
+            while index < blocks.count {
+                defer { index += 1 }
+                switch blocks[index] {
+                case .list(_, _, let items):
+                    for item in items { collect(item) }
+                case .quote(let nested):
+                    collect(nested)
+                case .code(let info, let text, let line, let closed):
+                    switch info {
+                    case "sh":
+                        var timeout: Int?
+                        let first = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+                        if first.hasPrefix("#"), first.contains("timeout") {
+                            timeout = LessonSnippets.timeout(in: first)
+                            if timeout == nil {
+                                problems.append("line \(line + 1): write the time limit as `# timeout: N` (whole seconds), not `\(first)`")
+                            }
+                        }
+                        if !closed { problems.append("line \(line): the ```sh block is never closed") }
+                        // An output block belongs to the sh block only when it is the very
+                        // next block: a sentence between makes it an illustration.
+                        var expected: String?
+                        if index + 1 < blocks.count, case .code("output", let output, let outputLine, let outputClosed) = blocks[index + 1] {
+                            expected = output
+                            if !outputClosed { problems.append("line \(outputLine): the ```output block is never closed") }
+                            index += 1
+                        }
+                        // The timeout line stays in the code: the reader copies it too, and bash reads a comment.
+                        snippets.append(LessonSnippet(code: text, line: line, timeout: timeout, expectedOutput: expected))
+                    case "output":
+                        problems.append(
+                            "line \(line): an ```output block that does not directly follow a ```sh block is compared with nothing; "
+                                + "put it right after its command or make it ```text")
+                    case "bash", "shell", "zsh":
+                        problems.append(
+                            "line \(line): a ```\(info) block is neither run nor marked as not to be run; "
+                                + "make it ```sh (run by the tests) or ```console / ```text")
+                    default:
+                        break
                     }
+                default:
+                    break
                 }
-                // An output block belongs to the sh block only when nothing but blank
-                // lines stands between them: a sentence between makes it an illustration.
-                var next = block.end
-                while next < lines.count, lines[next].trimmingCharacters(in: .whitespaces).isEmpty { next += 1 }
-                var expected: String?
-                if next < lines.count, let outputFence = Fence(lines[next]), outputFence.info == "output" {
-                    let output = Self.block(in: lines, openedAt: next, by: outputFence)
-                    expected = output.body.joined(separator: "\n")
-                    if !output.closed { problems.append("line \(next + 1): the ```output block is never closed") }
-                    next = output.end
-                } else {
-                    next = block.end
-                }
-                if !block.closed { problems.append("line \(index + 1): the ```sh block is never closed") }
-                // The timeout line stays in the code: the reader copies it too, and bash reads a comment.
-                snippets.append(LessonSnippet(code: code.joined(separator: "\n"), line: index + 1, timeout: timeout, expectedOutput: expected))
-                index = next
-            case "output":
-                problems.append(
-                    "line \(index + 1): an ```output block that does not directly follow a ```sh block is compared with nothing; "
-                        + "put it right after its command or make it ```text")
-                index = block.end
-            case "bash", "shell", "zsh":
-                problems.append(
-                    "line \(index + 1): a ```\(fence.info) block is neither run nor marked as not to be run; "
-                        + "make it ```sh (run by the tests) or ```console / ```text")
-                index = block.end
-            default:
-                index = block.end
             }
         }
-        self.snippets = snippets
-        self.problems = problems
     }
 
-    /// A fenced code block (CommonMark): the fence's indentation is taken off every line
-    /// inside, so a block in a list item runs and compares as if it were not indented.
-    private static func block(in lines: [String], openedAt start: Int, by fence: Fence) -> (body: [String], end: Int, closed: Bool) {
-        var body: [String] = []
-        var index = start + 1
-        while index < lines.count {
-            let line = lines[index]
-            if let closing = Fence(line), closing.info.isEmpty, closing.marker.hasPrefix(fence.marker) {
-                return (body, index + 1, true)
-            }
-            var text = Substring(line)
-            var removed = 0
-            while removed < fence.indent, text.first == " " {
-                text = text.dropFirst()
-                removed += 1
-            }
-            body.append(String(text))
-            index += 1
-        }
-        return (body, index, false)
-    }
-
-    private static func timeout(in line: String) -> Int? {
+    fileprivate static func timeout(in line: String) -> Int? {
         // `# timeout: N`, spaces around the colon allowed.
         let words = line.dropFirst().split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
         guard words.count == 2, words[0] == "timeout", let seconds = Int(words[1]), seconds > 0 else { return nil }
         return seconds
-    }
-
-    private struct Fence {
-        let indent: Int
-        let marker: String
-        let info: String
-
-        init?(_ line: String) {
-            let indent = line.prefix { $0 == " " }.count
-            // Four spaces make an indented code block, not a fence (CommonMark).
-            guard indent < 4 else { return nil }
-            let rest = line.dropFirst(indent)
-            let marker = rest.prefix { $0 == "`" }
-            guard marker.count >= 3 else { return nil }
-            self.indent = indent
-            self.marker = String(marker)
-            self.info = rest.dropFirst(marker.count).trimmingCharacters(in: .whitespaces)
-        }
     }
 }
 

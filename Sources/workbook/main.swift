@@ -13,7 +13,10 @@ struct WorkbookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workbook",
         abstract: "Containers from Scratch, in Swift: read, build, check.",
-        subcommands: [Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self],
+        subcommands: [
+            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Watch.self, Doctor.self, Clean.self, Reset.self,
+            Snippets.self,
+        ],
         defaultSubcommand: Status.self
     )
 }
@@ -71,19 +74,22 @@ struct Status: ParsableCommand {
 }
 
 struct Read: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Read chapter N in the terminal.")
+    static let configuration = CommandConfiguration(
+        abstract: "Read chapter N in the terminal.",
+        discussion: "On a terminal it is paged through less, in color unless NO_COLOR is set; elsewhere, or with --plain, plain text.")
     @Argument(help: "The chapter number.") var chapter: Int
+    @Flag(help: "Print the rendered text with no escape codes and no pager.") var plain = false
 
     func run() throws {
         let repository = try Repository.locate()
         let chapter: Chapter
         do { chapter = try ChapterCatalog.available(self.chapter, in: repository) } catch { fail("\(error)") }
         let lesson = try Lesson.load(chapter, from: repository)
-        var text = TerminalReader.render(lesson.body, colors: colors())
+        var text = TerminalReader.render(lesson.body, colors: !plain && colors())
         if !lesson.hints.isEmpty {
             text += "\n\nHints: \(lesson.hints.count) layers, one at a time with `workbook hint \(chapter.number)`.\n"
         }
-        TerminalReader.show(text)
+        if plain { print(text) } else { TerminalReader.show(text) }
     }
 }
 
@@ -315,6 +321,230 @@ struct Skip: ParsableCommand {
             print("Chapter \(chapter) skipped: the reference stands in for your code there. `workbook skip \(chapter) --undo` to take it back.")
         }
         try progress.save(to: repository)
+    }
+}
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the current chapter again each time you save an exercise; move on when it passes.",
+        discussion: """
+            It rebuilds when an exercise changed (the compiler's message when it does not build), runs the \
+            chapter's own checks (`workbook check N --only`), says how long each took, and waits for the next \
+            save (inotify; --poll looks every half second instead, for filesystems where inotify sees nothing). \
+            Ctrl-C stops it.
+            """)
+    @Argument(help: "The chapter to start with (default: the first not passed).") var chapter: Int?
+    @Flag(help: "Look for changes every half second instead of through inotify.") var poll = false
+    @Option(help: .hidden) var cycles: Int?
+
+    func run() throws {
+        let repository = try Repository.locate()
+        do { try requireRoot("workbook watch") } catch { fail("\(error)") }
+        let available = ChapterCatalog.all.filter { $0.isAvailable(in: repository) }
+        func nextChapter(after number: Int) -> Chapter? {
+            let progress = Progress.load(from: repository)
+            return available.first { chapter in
+                chapter.number > number && progress.state(of: chapter.number) != .passed && progress.state(of: chapter.number) != .skipped
+            }
+        }
+        var current: Chapter
+        if let number = chapter {
+            do { current = try ChapterCatalog.available(number, in: repository) } catch { fail("\(error)") }
+        } else {
+            guard let first = nextChapter(after: -1) else {
+                print("Every chapter that is ready is passed or skipped: nothing to watch. `workbook watch N` watches chapter N.")
+                return
+            }
+            current = first
+        }
+        let watcher = ExerciseWatcher(folder: repository.path("exercises"), forcePolling: poll)
+        let terminal = isatty(1) == 1
+        var runs = 0
+        while true {
+            // A fresh screen per run on a terminal, as rustlings does: only this run's verdict shows.
+            if terminal { print("\u{1B}[2J\u{1B}[H", terminator: "") }
+            print("workbook watch — chapter \(current.number): \(current.title)\n")
+            let changed = Freshness.changedSources(in: repository, since: repository.path(".build/debug/workbook"))
+            var building = ""
+            if let newest = changed.first {
+                print("\(newest) changed: building…")
+                let started = Date()
+                // ./workbook builds in its fixed environment and shows the compiler's
+                // whole message; then `check --help`, quietly. (Not `status`: when the
+                // build fails the script shows status from the last build, and exits 0.)
+                let built = runChild([repository.path("workbook"), "check", "--help"], quiet: true)
+                building = "rebuild \(seconds(since: started)) · "
+                if built != 0 {
+                    print("\n\(building)the build failed (above): fix it and save; watching \(watchedText(watcher))…")
+                    fflush(nil)
+                    _ = watcher.waitForChange()
+                    continue
+                }
+            }
+            let started = Date()
+            let status = runChild(
+                [repository.path(".build/debug/workbook"), "check", String(current.number), "--only"], quiet: false,
+                environment: [Freshness.marker: "1"])
+            let formatter = DateFormatter()
+            formatter.dateFormat = "HH:mm:ss"
+            let clock = formatter.string(from: Date())
+            print("\n\(building)checks \(seconds(since: started)) · \(clock)")
+            runs += 1
+            if let cycles, runs >= cycles { throw status == 0 ? ArgumentParser.ExitCode.success : ArgumentParser.ExitCode.failure }
+            if status == 0 {
+                guard let next = nextChapter(after: current.number) else {
+                    print("Every chapter that is ready passes. Well done.")
+                    return
+                }
+                print("Chapter \(current.number) passes: on to chapter \(next.number). Read it with `workbook read \(next.number)`.")
+                current = next
+                if terminal { sleep(2) }
+                continue
+            }
+            print("Watching \(watchedText(watcher)); save to check again (Ctrl-C stops).")
+            fflush(nil)
+            _ = watcher.waitForChange()
+        }
+    }
+
+    func watchedText(_ watcher: ExerciseWatcher) -> String {
+        "exercises/" + (watcher.polling ? " (polling)" : "")
+    }
+
+    func seconds(since start: Date) -> String {
+        String(format: "%.1f s", Date().timeIntervalSince(start))
+    }
+
+    /// Runs a program with this terminal; its exit status.
+    func runChild(_ arguments: [String], quiet: Bool, environment extra: [String: String] = [:]) -> Int32 {
+        // What this process printed goes out before the child's own lines.
+        fflush(nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        if quiet { process.standardOutput = FileHandle.nullDevice }
+        do { try process.run() } catch {
+            print("cannot run \(arguments[0]): \(error.localizedDescription)")
+            return 125
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that this machine has what the workbook needs, and say how to fix what is missing.",
+        discussion: "One line each, ✓ or ✗ with the fix. Exits 1 when something required is missing; optional pieces only say so.")
+
+    func run() throws {
+        let repository = try Repository.locate()
+        let findings = Workbook.Doctor(repository: repository).findings()
+        for finding in findings { print(finding.line) }
+        let missing = findings.filter { !$0.ok && $0.required }
+        if missing.isEmpty {
+            print("\nEverything the workbook needs is here.")
+        } else {
+            print(
+                "\n\(missing.count) required piece(s) missing: \(missing.map(\.what).joined(separator: ", ")). Fix them as each line says, then run `workbook doctor` again."
+            )
+            throw ArgumentParser.ExitCode.failure
+        }
+    }
+}
+
+struct Clean: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove what a crashed or interrupted run left on this host (only what the workbook and scratch made).",
+        discussion: """
+            State directories of runtimes that are gone and their cgroups, cgroups under scratch/ that no \
+            running container owns, half-built rootfses, and work directories of interrupted checks with \
+            any mount under them. Anything alive is left alone.
+            """)
+    @Flag(help: "List what would be removed, and remove nothing.") var dryRun = false
+
+    func run() throws {
+        do { try requireRoot("workbook clean") } catch { fail("\(error)") }
+        if dryRun {
+            let leftovers = Cleaner.leftovers()
+            if leftovers.isEmpty {
+                print("Nothing to clean.")
+            } else {
+                for leftover in leftovers { print("would remove \(leftover.path) (\(leftover.why))") }
+                print("\n`workbook clean` removes them.")
+            }
+            return
+        }
+        let removed = Cleaner.clean()
+        for path in removed { print("removed \(path)") }
+        print(removed.isEmpty ? "Nothing to clean." : "\nClean: \(removed.count) removed.")
+    }
+}
+
+struct Reset: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put chapter N's exercise back as the repository's last commit has it (asks first).",
+        discussion: "It runs `git checkout HEAD -- FOLDER` on the chapter's exercise folder. Files you added there stay.")
+    @Argument(help: "The chapter number.") var chapter: Int
+    @Flag(help: "Do not ask.") var yes = false
+
+    func run() throws {
+        let repository = try Repository.locate()
+        let chapter: Chapter
+        do { chapter = try ChapterCatalog.available(self.chapter, in: repository) } catch { fail("\(error)") }
+        let reset = ExerciseReset(repository: repository, chapter: chapter)
+        let changes: (changed: [String], untracked: [String])
+        do { changes = try reset.changes() } catch { fail("\(error)") }
+        let kept = changes.untracked.isEmpty ? "" : " Kept (not in git, remove them yourself): \(changes.untracked.joined(separator: ", "))."
+        guard !changes.changed.isEmpty else {
+            print("Chapter \(chapter.number)'s exercise is as committed already; nothing to reset.\(kept)")
+            return
+        }
+        if !yes {
+            guard isatty(0) == 1 else {
+                fail("reset would undo your changes to \(changes.changed.joined(separator: ", ")); add --yes to do it without asking", code: 1)
+            }
+            print(
+                "This undoes your changes to \(changes.changed.joined(separator: ", ")) (git checkout HEAD). Reset chapter \(chapter.number)? [y/N] ",
+                terminator: "")
+            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+                print("Nothing changed.")
+                return
+            }
+        }
+        do { try reset.reset() } catch { fail("\(error)") }
+        print("Chapter \(chapter.number)'s exercise is back as committed: \(changes.changed.joined(separator: ", ")).\(kept)")
+    }
+}
+
+/// The VM's snippet runner (tools/vm/cgroup2-checks) takes chapter N's ```sh blocks
+/// from here, so it runs exactly what the snippet tests run: one file each, NN-MM.sh.
+struct Snippets: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write chapter N's shell snippets into a directory, one file each.", shouldDisplay: false)
+    @Argument(help: "The chapter number.") var chapter: Int
+    @Option(help: "Where to write NN-MM.sh.") var dir: String
+
+    func run() throws {
+        let repository = try Repository.locate()
+        let chapter: Chapter
+        do { chapter = try ChapterCatalog.available(self.chapter, in: repository) } catch { fail("\(error)") }
+        guard let text = try? String(contentsOfFile: repository.path(chapter.file), encoding: .utf8) else {
+            fail("cannot read \(chapter.file)")
+        }
+        let parsed = LessonSnippets(markdown: text)
+        for problem in parsed.problems { fail("\(chapter.file), \(problem)") }
+        for (index, snippet) in parsed.snippets.enumerated() {
+            let name = String(format: "%02d-%02d.sh", chapter.number, index + 1)
+            do {
+                try (snippet.code + "\n").write(toFile: dir + "/" + name, atomically: false, encoding: .utf8)
+            } catch {
+                fail("cannot write \(dir)/\(name): \(error.localizedDescription)")
+            }
+        }
     }
 }
 

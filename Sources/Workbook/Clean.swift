@@ -1,0 +1,156 @@
+import Foundation
+import Glibc
+import Runtime
+
+/// `workbook clean`: what a crashed or interrupted run left on the host, and only what
+/// this project made.
+///
+/// - state directories of dead runtimes (`/run/scratch/<id>`, their lock free) and the
+///   cgroups they record, groups under `scratch/` that no state records, half-built
+///   default rootfses: what `scratch gc` removes, through the same function
+///   (`collectGarbage`), which leaves everything alive alone;
+/// - `workbook-check-*` work directories in the temporary directory that no process
+///   uses any more (a `workbook check` killed before its cleanup), and any mount under
+///   them, unmounted first.
+public enum Cleaner {
+    public struct Leftover: Sendable, Equatable {
+        public let path: String
+        public let why: String
+    }
+
+    /// A check's work directory younger than this may belong to a check that is just
+    /// starting: mkdtemp comes before anything refers to the directory.
+    static let graceSeconds: TimeInterval = 10
+
+    /// What `clean` would remove now. The runtime's part is read the way
+    /// `collectGarbage` decides it; a runtime that dies in between is caught by the
+    /// real pass.
+    public static func leftovers(temporaryDirectories: [String] = defaultTemporaryDirectories()) -> [Leftover] {
+        var found: [Leftover] = []
+        let records = recordedContainers(includingUnborn: true)
+        for record in records where !record.alive {
+            found.append(Leftover(path: record.directory, why: "state of a runtime that is gone"))
+            for group in record.state?.cgroups ?? [] where FileManager.default.fileExists(atPath: group) {
+                found.append(Leftover(path: group, why: "cgroup of container \(record.state?.id ?? "?"), its runtime gone"))
+            }
+        }
+        let recorded = Set(records.compactMap { $0.state?.id })
+        for group in scratchGroups() where !recorded.contains((group as NSString).lastPathComponent) {
+            found.append(Leftover(path: group, why: "cgroup no container's state records"))
+        }
+        for directory in abandonedCheckDirectories(in: temporaryDirectories) {
+            for point in mounts(under: directory) { found.append(Leftover(path: point, why: "mount under a check's work directory")) }
+            found.append(Leftover(path: directory, why: "work directory of a check that was interrupted"))
+        }
+        return found
+    }
+
+    /// Removes them; returns what was removed.
+    public static func clean(temporaryDirectories: [String] = defaultTemporaryDirectories()) -> [String] {
+        var removed = collectGarbage()
+        for directory in abandonedCheckDirectories(in: temporaryDirectories) {
+            // Deepest first; MNT_DETACH so a busy mount cannot keep its directory.
+            for point in mounts(under: directory).reversed() where umount2(point, Int32(MNT_DETACH)) == 0 {
+                removed.append(point)
+            }
+            // A mount that stayed would let removeItem delete files on what it mounts.
+            guard mounts(under: directory).isEmpty else { continue }
+            if (try? FileManager.default.removeItem(atPath: directory)) != nil { removed.append(directory) }
+        }
+        return removed
+    }
+
+    public static func defaultTemporaryDirectories() -> [String] {
+        var directories = ["/tmp"]
+        let temporary = FileManager.default.temporaryDirectory.path
+        if !directories.contains(temporary) { directories.insert(temporary, at: 0) }
+        return directories.map { $0.hasSuffix("/") && $0.count > 1 ? String($0.dropLast()) : $0 }
+    }
+
+    /// `scratch/<id>` groups in every hierarchy (v2: one tree; v1: one per controller).
+    static func scratchGroups() -> [String] {
+        let root = "/sys/fs/cgroup"
+        let trees = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).map { root + "/" + $0 + "/scratch" }
+        var groups: [String] = []
+        for parent in [root + "/scratch"] + trees {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? [] where isContainerID(name) {
+                groups.append(parent + "/" + name)
+            }
+        }
+        return groups
+    }
+
+    static func isContainerID(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    /// `workbook-check-*` directories older than the grace period that no process has
+    /// as its root or working directory, holds open, or names on its command line
+    /// (every container of a check gets `--rootfs DIR/rootfs`).
+    static func abandonedCheckDirectories(in temporaryDirectories: [String]) -> [String] {
+        var candidates: [String] = []
+        for temporary in Set(temporaryDirectories) {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix("workbook-check-") {
+                let path = temporary + "/" + name
+                var info = stat()
+                guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { continue }
+                let age = Date().timeIntervalSince1970 - TimeInterval(info.st_mtim.tv_sec)
+                if age >= graceSeconds { candidates.append(path) }
+            }
+        }
+        guard !candidates.isEmpty else { return [] }
+        let used = pathsInUse()
+        return candidates.sorted().filter { directory in
+            !used.contains { $0 == directory || $0.hasPrefix(directory + "/") }
+        }
+    }
+
+    /// Every path a process refers to: its root, its working directory, its open
+    /// files, and its arguments.
+    static func pathsInUse() -> [String] {
+        var paths: [String] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where entry.allSatisfy(\.isNumber) {
+            let process = "/proc/" + entry
+            for link in ["root", "cwd"] {
+                if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: process + "/" + link) { paths.append(target) }
+            }
+            for fd in (try? FileManager.default.contentsOfDirectory(atPath: process + "/fd")) ?? [] {
+                if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: process + "/fd/" + fd) { paths.append(target) }
+            }
+            if let arguments = FileManager.default.contents(atPath: process + "/cmdline") {
+                paths += arguments.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            }
+        }
+        return paths
+    }
+
+    /// Mount points at or under `directory` in this mount namespace, outermost first.
+    static func mounts(under directory: String) -> [String] {
+        let table = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return table.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { return nil }
+            let point = unescapeMountPath(String(fields[4]))
+            return point == directory || point.hasPrefix(directory + "/") ? point : nil
+        }
+    }
+
+    /// mountinfo writes space, tab, newline and backslash as octal escapes (\040).
+    static func unescapeMountPath(_ text: String) -> String {
+        var output: [UInt8] = []
+        let bytes = Array(text.utf8)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "\\"), index + 3 < bytes.count,
+                let value = UInt8(String(decoding: bytes[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
+            {
+                output.append(value)
+                index += 4
+            } else {
+                output.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+@testable import Workbook
+
+/// `workbook watch`: the watcher sees a save through inotify and by polling, and, in a
+/// copy of the workbook, an edit of chapter 0's exercise turns its verdict from ✗ to
+/// passed without anyone running a command.
+@Suite(.serialized) struct WorkbookWatchTests {
+    @Test(arguments: [false, true])
+    func aSaveIsSeen(polling: Bool) throws {
+        let folder = try Support.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder + "/00-process", withIntermediateDirectories: true)
+        try "// stub\n".write(toFile: folder + "/00-process/A.swift", atomically: false, encoding: .utf8)
+        let watcher = ExerciseWatcher(folder: folder, forcePolling: polling)
+        #expect(watcher.polling == polling)
+        let seen = Seen()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            seen.names = watcher.waitForChange()
+            done.signal()
+        }
+        usleep(200_000)
+        // An editor's swap file is no save of an exercise; the Swift file is.
+        try "x".write(toFile: folder + "/00-process/.A.swift.swp", atomically: false, encoding: .utf8)
+        try "// mine\n".write(toFile: folder + "/00-process/A.swift", atomically: false, encoding: .utf8)
+        if done.wait(timeout: .now() + 5) == .timedOut {
+            Issue.record("no change seen in 5 s")
+            return
+        }
+        #expect(seen.names == ["A.swift"])
+    }
+
+    final class Seen: @unchecked Sendable {
+        var names: [String] = []
+    }
+
+    /// A copy of the repository (no .build, no .git), built once: about 30 s or more.
+    @Test func anEditTurnsTheVerdict() throws {
+        let copy = try Support.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let copied = Support.run([
+            "sh", "-c",
+            "tar -C \"$0\" --exclude=./.build --exclude=./.git -cf - . | tar -C \"$1\" -xf - "
+                + "&& git -C \"$0\" archive HEAD exercises | tar -C \"$1\" -xf -",
+            Support.repository.root, copy,
+        ])
+        try #require(copied.status == 0, "\(copied.stderr)")
+        try FileManager.default.createDirectory(atPath: copy + "/tmp", withIntermediateDirectories: true)
+        let env = ["WORKBOOK_PROGRESS": copy + "/progress.json", "TMPDIR": copy + "/tmp"]
+        let built = Support.run([copy + "/workbook", "status"], environment: env, directory: copy)
+        try #require(built.status == 0, "\(built.stderr)")
+
+        let output = copy + "/watch.out"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        let watch = Process()
+        watch.executableURL = URL(fileURLWithPath: copy + "/.build/debug/workbook")
+        watch.arguments = ["watch", "0", "--cycles", "2"]
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in env { environment[key] = value }
+        watch.environment = environment
+        watch.currentDirectoryURL = URL(fileURLWithPath: copy)
+        watch.standardOutput = handle
+        watch.standardError = handle
+        try watch.run()
+        defer {
+            if watch.isRunning {
+                kill(watch.processIdentifier, SIGKILL)
+                watch.waitUntilExit()
+            }
+        }
+        func text() -> String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
+        func wait(for words: String, seconds: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if text().contains(words) { return true }
+                usleep(100_000)
+            }
+            return false
+        }
+        try #require(wait(for: "save to check again", seconds: 60), "\(text())")
+        #expect(text().contains("Chapter 0 not passed"), "\(text())")
+
+        try ExerciseFiles.exitStatus(signaled: "ExitCode.signalBase + signal")
+            .write(toFile: copy + "/" + ExerciseFiles.chapter0, atomically: false, encoding: .utf8)
+        let deadline = Date().addingTimeInterval(120)
+        while watch.isRunning && Date() < deadline { usleep(100_000) }
+        #expect(!watch.isRunning, "watch did not finish its second run: \(text())")
+        let after = text().components(separatedBy: "save to check again").dropFirst().joined()
+        #expect(after.contains("exercises/00-process/ExitStatus.swift changed: building"), "\(after)")
+        #expect(after.contains("Chapter 0 passed"), "\(after)")
+        #expect(after.contains("rebuild ") && after.contains(" · checks "), "\(after)")
+        #expect(watch.terminationStatus == 0)
+    }
+}
