@@ -13,11 +13,17 @@ public struct RunFlags: ParsableArguments {
     @Flag(help: "Run an init as PID 1 that forwards signals and reaps orphans.")
     public var `init` = false
 
-    @Option(help: ArgumentHelp("Directory to use as the container's root filesystem (default: the busybox rootfs).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Directory to use as the container's root filesystem, as it is: no overlay, its writes stay in it (default: the busybox image, on an overlay).",
+            valueName: "dir"))
     public var rootfs: String?
 
     @Flag(name: .customLong("read-only"), help: "Mount the container's root filesystem as read only.")
     public var readOnly = false
+
+    @Flag(name: .customLong("rm"), help: "Remove the container's layer when it exits (without it: kept until `scratch rm`).")
+    public var removeWhenDone = false
 
     // Chapter 4's limits, in Docker's names and units. `.unconditional` takes the next
     // word as the value even when it starts with "-", so `--memory -5m` is refused by
@@ -91,7 +97,7 @@ extension RunFlags {
     /// The flags as plain values, with `command` (a leading "--" dropped).
     func request(command: [String]) -> RunRequest {
         RunRequest(
-            hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, memory: memory,
+            hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, removeWhenDone: removeWhenDone, memory: memory,
             pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly,
             command: command.first == "--" ? Array(command.dropFirst()) : command)
     }
@@ -104,6 +110,7 @@ public struct RunRequest: Equatable, Sendable {
     public var useInit = false
     public var rootfs: String?
     public var readOnly = false
+    public var removeWhenDone = false
     public var memory: String?
     public var pidsLimit: String?
     public var cpus: String?
@@ -126,7 +133,17 @@ public struct RunRequest: Equatable, Sendable {
         spec.programName = programName
         // Bad input must fail before the default rootfs is built: nothing left behind.
         try spec.validateRequest(stage: stage)
-        if stage.includes(.rootFilesystem) {
+        spec.removeWhenDone = removeWhenDone
+        if stage.includes(.layers) && rootfs == nil {
+            // Chapter 5: the default image, on an overlay of the container's own. Its
+            // layer is built on first use, like the rootfs of earlier stages.
+            let layers = try ensureDefaultImage(announceAs: programName)
+            let container = ContainerLayers(
+                store: layerStore(), layers: layers, directory: containerLayerRoot() + "/" + spec.id)
+            spec.layers = container
+            spec.image = defaultImageName
+            spec.rootfs = container.mountPoint
+        } else if stage.includes(.rootFilesystem) {
             spec.rootfs = try rootfs ?? ensureDefaultRootfs(announceAs: programName)
         } else {
             spec.rootfs = rootfs
@@ -171,6 +188,7 @@ extension RunRequest {
             switch flag {
             case "--init": useInit = true
             case "--read-only": readOnly = true
+            case "--rm": removeWhenDone = true
             case "--unsafe-chroot": chrootOnly = true
             case "--hostname":
                 // Any next word, as for the limits: `--hostname -x` reaches the

@@ -34,6 +34,8 @@ import Testing
         ["--hostname", "-x", "--", "true"],
         ["--hostname", "--init", "--", "true"],
         ["--hostname", "a\nb", "true"],
+        ["--rm", "--", "true"],
+        ["--rm", "--init", "sh"],
     ]
 
     /// Command lines the hand reader leaves to ArgumentParser.
@@ -51,6 +53,7 @@ import Testing
         ["--hostname", "box"],
         ["-", "x"],
         ["-x", "true"],
+        ["--rm", "--rm", "true"],
     ]
 
     @Test("the hand reader agrees with ArgumentParser", arguments: plain)
