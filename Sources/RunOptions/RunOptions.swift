@@ -96,10 +96,13 @@ public struct LearnerRunOptions: ParsableArguments {
 extension RunFlags {
     /// The flags as plain values, with `command` (a leading "--" dropped).
     func request(command: [String]) -> RunRequest {
-        RunRequest(
+        var request = RunRequest(
             hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, removeWhenDone: removeWhenDone, memory: memory,
             pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly,
             command: command.first == "--" ? Array(command.dropFirst()) : command)
+        // After a leading "--" everything is the command, as on the fast path.
+        if command.first != "--" { request.takeImage() }
+        return request
     }
 }
 
@@ -118,6 +121,16 @@ public struct RunRequest: Equatable, Sendable {
     /// The command and its arguments, as execve(2) will see them (a "--" that ended
     /// the flags is gone).
     public var command: [String] = []
+    /// `run IMAGE -- COMMAND`: the image to run (chapter 5); nil for the default one.
+    public var image: String?
+
+    /// `IMAGE -- COMMAND...` (or `IMAGE --`): one word, then "--", names an image. Any
+    /// other command line is the command itself, as before images.
+    mutating func takeImage() {
+        guard command.count >= 2, command[1] == "--", !command[0].hasPrefix("-") else { return }
+        image = command[0]
+        command = Array(command.dropFirst(2))
+    }
 
     /// The container spec these flags describe. The default rootfs is built on first
     /// use, so a fresh machine can `scratch run -- sh` at once.
@@ -131,17 +144,26 @@ public struct RunRequest: Equatable, Sendable {
         spec.readOnlyRootfs = readOnly
         spec.chrootOnly = chrootOnly
         spec.programName = programName
+        if let image {
+            guard stage.includes(.layers) else {
+                throw ContainerError(step: "check the request", reason: "images come in chapter 5: run \(image) at chapter 5's stage or later")
+            }
+            guard rootfs == nil else {
+                throw ContainerError(step: "check the request", reason: "give an image or --rootfs DIR, not both")
+            }
+            if spec.command.isEmpty { spec.command = imageCommand(image) }
+        }
         // Bad input must fail before the default rootfs is built: nothing left behind.
         try spec.validateRequest(stage: stage)
         spec.removeWhenDone = removeWhenDone
         if stage.includes(.layers) && rootfs == nil {
-            // Chapter 5: the default image, on an overlay of the container's own. Its
-            // layer is built on first use, like the rootfs of earlier stages.
-            let layers = try ensureDefaultImage(announceAs: programName)
+            // Chapter 5: the image (the default one is built on first use, like the
+            // rootfs of earlier stages), on an overlay of the container's own.
+            let layers = try image.map(imageLayers) ?? ensureDefaultImage(announceAs: programName)
             let container = ContainerLayers(
                 store: layerStore(), layers: layers, directory: containerLayerRoot() + "/" + spec.id)
             spec.layers = container
-            spec.image = defaultImageName
+            spec.image = image ?? defaultImageName
             spec.rootfs = container.mountPoint
         } else if stage.includes(.rootFilesystem) {
             spec.rootfs = try rootfs ?? ensureDefaultRootfs(announceAs: programName)
@@ -179,6 +201,7 @@ extension RunRequest {
             }
             if !word.hasPrefix("-") {
                 command = [word] + Array(rest)
+                takeImage()
                 return
             }
             // Each flag once; -m is --memory.

@@ -70,7 +70,7 @@ public struct ContainerLayers: Sendable, Equatable {
 
 /// The image's layers, bottom first, from `$SCRATCH_HOME/images/<name>/<tag>`.
 public func imageLayers(_ reference: String) throws(ContainerError) -> [String] {
-    let path = imageRecordPath(reference)
+    let path = imageRecordFile(reference)
     guard let text = readControlFile(path) else {
         throw ContainerError(step: "find the image", reason: "no image \(reference) in \(scratchHome())/images")
     }
@@ -85,11 +85,24 @@ public func imageLayers(_ reference: String) throws(ContainerError) -> [String] 
     return layers
 }
 
-func imageRecordPath(_ reference: String) -> String {
+public func imageRecordFile(_ reference: String) -> String {
     let parts = reference.split(separator: ":", maxSplits: 1)
     let name = parts.first.map(String.init) ?? reference
     let tag = parts.count > 1 ? String(parts[1]) : "latest"
     return scratchHome() + "/images/" + name + "/" + tag
+}
+
+/// The image's command (its Entrypoint, then its Cmd), for `scratch run IMAGE --`
+/// with no command of its own.
+public func imageCommand(_ reference: String) -> [String] {
+    guard let text = readControlFile(imageRecordFile(reference)) else { return [] }
+    var entrypoint: [String] = []
+    var cmd: [String] = []
+    for line in text.split(separator: "\n") {
+        if line.hasPrefix("entrypoint=") { entrypoint.append(String(line.dropFirst(11))) }
+        if line.hasPrefix("cmd=") { cmd.append(String(line.dropFirst(4))) }
+    }
+    return entrypoint + cmd
 }
 
 /// The default busybox image, built on first use, and its layers.
@@ -119,7 +132,7 @@ public func ensureDefaultImage(announceAs programName: String?) throws(Container
         } else if rename(temporary, final) == -1 {
             throw SyscallError("rename", path: "\(temporary) to \(final)")
         }
-        let record = imageRecordPath(defaultImageName)
+        let record = imageRecordFile(defaultImageName)
         try makeDirectories(parentDirectory(of: record))
         try writeFile(record + ".new", Array("layer=\(digest)\n".utf8))
         if rename(record + ".new", record) == -1 { throw SyscallError("rename", path: "\(record).new to \(record)") }
@@ -145,7 +158,7 @@ func layerDigest(_ directory: String) throws -> String {
 }
 
 /// The lock that changes to the store take (`$SCRATCH_HOME/layers/.lock`).
-func lockStore(blocking: Bool) throws(SyscallError) -> FileDescriptor {
+public func lockStore(blocking: Bool) throws(SyscallError) -> FileDescriptor {
     try makeDirectories(layerStore())
     let path = layerStore() + "/.lock"
     let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -160,7 +173,7 @@ func lockStore(blocking: Bool) throws(SyscallError) -> FileDescriptor {
 
 /// Removes layers that were being made when their maker died. Call it holding the
 /// store's lock.
-func removeUnfinishedLayers() -> [String] {
+public func removeUnfinishedLayers() -> [String] {
     let names = ((try? listDirectory(layerStore())) ?? []).filter { $0.hasPrefix("new-") }
     for name in names { removeTree(layerStore() + "/" + name) }
     return names.map { layerStore() + "/" + $0 }

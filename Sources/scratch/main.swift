@@ -16,20 +16,21 @@ struct Scratch: ParsableCommand {
             of signal N; 125 when scratch itself failed; 126 when the command cannot \
             be executed; 127 when it is not found.
             """,
-        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, RootfsCommand.self]
+        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, ImageHelp.self, RootfsCommand.self]
     )
 }
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command in a new container.",
-        usage: "scratch run [OPTIONS] -- COMMAND [ARG...]",
+        usage: "scratch run [OPTIONS] [IMAGE --] COMMAND [ARG...]",
         discussion: """
             Examples:
               scratch run -- sh -c 'hostname; ps'
               scratch run --hostname box -- hostname
               scratch run --init -- sh -c 'sleep 1 & exec sleep 2'
               scratch run --rm -- cat /etc/os-release
+              scratch run --rm myimage:1 -- sh      (after `scratch image import`)
 
             Without --rootfs, the container runs on the busybox image: its layer below,
             read-only and shared, and a layer of the container's own above (overlayfs).
@@ -110,6 +111,13 @@ struct Rm: ParsableCommand {
         }
         if failed { Glibc.exit(ExitCode.runtimeFailed) }
     }
+}
+
+/// Listed for --help only: `scratch image ...` runs scratch-image before this parser.
+struct ImageHelp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image", abstract: "Import, list and remove images: image import FILE|DIR [NAME:TAG], image ls, image rm NAME:TAG.")
+    @Argument(parsing: .captureForPassthrough) var rest: [String] = []
 }
 
 struct Exec: ParsableCommand {
@@ -245,6 +253,16 @@ func writeToStandardErrorLine(_ text: String) {
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.first == "run", let request = RunRequest(plainArguments: arguments.dropFirst()) {
     runAndExit(request)
+}
+// `scratch image ...` is scratch-image, beside this executable (as git runs git-foo):
+// images need libarchive, libcrypto and Foundation, and the runtime does not carry them.
+if arguments.first == "image" {
+    let helper = parentDirectory(of: (try? symlinkTarget("/proc/self/exe")) ?? "") + "/scratch-image"
+    var argv: [UnsafeMutablePointer<CChar>?] = ([helper] + arguments.dropFirst()).map { strdup($0) } + [nil]
+    execv(helper, &argv)
+    writeToStandardErrorLine(
+        "scratch: image: cannot run \(helper): \(String(cString: strerror(errno))) — build it: swift build --product scratch-image")
+    Glibc.exit(ExitCode.runtimeFailed)
 }
 var command = parseOrExit(Scratch.self)
 do {

@@ -25,6 +25,16 @@ import Testing
         #expect(overlayMountOptions(layers).utf8.count < 4096)
     }
 
+    @Test("one word then -- names an image; a leading -- makes everything the command")
+    func imageWord() throws {
+        let image = try #require(RunRequest(plainArguments: ["--rm", "test:four", "--", "ls", "/"]))
+        #expect(image.image == "test:four" && image.command == ["ls", "/"])
+        let plain = try #require(RunRequest(plainArguments: ["--", "test:four", "--", "ls"]))
+        #expect(plain.image == nil && plain.command == ["test:four", "--", "ls"])
+        let docker = try #require(RunRequest(plainArguments: ["sh", "-c", "echo hi"]))
+        #expect(docker.image == nil && docker.command == ["sh", "-c", "echo hi"])
+    }
+
     @Test("--rm reads the same on the fast path and through ArgumentParser")
     func removeFlag() throws {
         let request = try #require(RunRequest(plainArguments: ["--rm", "--", "true"]))

@@ -36,6 +36,10 @@ import Testing
         ["--hostname", "a\nb", "true"],
         ["--rm", "--", "true"],
         ["--rm", "--init", "sh"],
+        // IMAGE -- COMMAND; after a leading "--" everything is the command.
+        ["--rm", "test:four", "--", "ls", "/"],
+        ["test:four", "--"],
+        ["--", "test:four", "--", "ls"],
     ]
 
     /// Command lines the hand reader leaves to ArgumentParser.
