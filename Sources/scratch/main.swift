@@ -218,7 +218,7 @@ struct RootfsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Build a busybox rootfs from Debian's busybox-static, offline.")
 
-        @Argument(help: "Where to build it (default: the cache directory that `scratch run` uses).")
+        @Argument(help: "Where to build it (default: the cache directory, where the default busybox image is built too).")
         var directory: String?
 
         func run() throws {
@@ -228,6 +228,9 @@ struct RootfsCommand: ParsableCommand {
                     print(directory)
                 } else {
                     print(try ensureDefaultRootfs(announceAs: nil))
+                    // And the default image `scratch run` uses from chapter 5 on, so a
+                    // first run after this announces no build of its own.
+                    _ = try ensureDefaultImage(announceAs: nil)
                 }
             } catch {
                 writeToStandardErrorLine("scratch: \(error)")
