@@ -161,7 +161,8 @@ public struct RunRequest: Equatable, Sendable {
             // rootfs of earlier stages), on an overlay of the container's own.
             let layers = try image.map(imageLayers) ?? ensureDefaultImage(announceAs: programName)
             let container = ContainerLayers(
-                store: layerStore(), layers: layers, directory: containerLayerRoot() + "/" + spec.id)
+                store: layerStore(), layers: layers, directory: containerLayerRoot() + "/" + spec.id,
+                inMemory: removeWhenDone)
             spec.layers = container
             spec.image = image ?? defaultImageName
             spec.rootfs = container.mountPoint

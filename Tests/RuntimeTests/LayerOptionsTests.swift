@@ -7,14 +7,14 @@ import Testing
     @Test("lowerdir lists the top layer first, relative to the store; upper and work are the container's")
     func order() {
         let layers = ContainerLayers(store: "/s/layers", layers: ["base", "middle", "top"], directory: "/s/containers/abc")
-        #expect(overlayMountOptions(layers) == "lowerdir=top:middle:base,upperdir=/s/containers/abc/upper,workdir=/s/containers/abc/work,volatile")
+        #expect(overlayMountOptions(layers) == "lowerdir=top:middle:base,upperdir=/s/containers/abc/upper,workdir=/s/containers/abc/work")
     }
 
     @Test("':' and ',' (and the backslash itself) are escaped with a backslash")
     func escaping() {
         #expect(escapedOverlayPath("/a:b,c\\d") == "/a\\:b\\,c\\\\d")
         let layers = ContainerLayers(store: "/x", layers: ["l"], directory: "/h:1,2/c")
-        #expect(overlayMountOptions(layers) == "lowerdir=l,upperdir=/h\\:1\\,2/c/upper,workdir=/h\\:1\\,2/c/work,volatile")
+        #expect(overlayMountOptions(layers) == "lowerdir=l,upperdir=/h\\:1\\,2/c/upper,workdir=/h\\:1\\,2/c/work")
     }
 
     @Test("sixty 64-digit layers fit in one page: names are relative to the store")
