@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "scratch", targets: ["scratch"]),
         .executable(name: "workbook", targets: ["workbook"]),
+        .executable(name: "scratch-image", targets: ["scratch-image"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
@@ -50,6 +51,17 @@ let package = Package(
         .executableTarget(
             name: "scratch",
             dependencies: ["Runtime", "Syscalls", "RunOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // Chapter 5's images: tar and gzip through libarchive, sha256 through OpenSSL's
+        // libcrypto, JSON through Foundation. Apart from `scratch` (which runs it for
+        // `scratch image ...`, as git runs git-foo), so the runtime's hot path stays a
+        // small, fully static binary without them.
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "ImageStore", dependencies: ["Runtime", "Syscalls", "CArchive", "CCrypto"]),
+        .executableTarget(
+            name: "scratch-image",
+            dependencies: ["ImageStore", "Runtime", "Syscalls", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "workbook",

@@ -13,11 +13,17 @@ public struct RunFlags: ParsableArguments {
     @Flag(help: "Run an init as PID 1 that forwards signals and reaps orphans.")
     public var `init` = false
 
-    @Option(help: ArgumentHelp("Directory to use as the container's root filesystem (default: the busybox rootfs).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Directory to use as the container's root filesystem, as it is: no overlay, its writes stay in it (default: the busybox image, on an overlay).",
+            valueName: "dir"))
     public var rootfs: String?
 
     @Flag(name: .customLong("read-only"), help: "Mount the container's root filesystem as read only.")
     public var readOnly = false
+
+    @Flag(name: .customLong("rm"), help: "Remove the container's layer when it exits (without it: kept until `scratch rm`).")
+    public var removeWhenDone = false
 
     // Chapter 4's limits, in Docker's names and units. `.unconditional` takes the next
     // word as the value even when it starts with "-", so `--memory -5m` is refused by
@@ -90,10 +96,13 @@ public struct LearnerRunOptions: ParsableArguments {
 extension RunFlags {
     /// The flags as plain values, with `command` (a leading "--" dropped).
     func request(command: [String]) -> RunRequest {
-        RunRequest(
-            hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, memory: memory,
+        var request = RunRequest(
+            hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, removeWhenDone: removeWhenDone, memory: memory,
             pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly,
             command: command.first == "--" ? Array(command.dropFirst()) : command)
+        // After a leading "--" everything is the command, as on the fast path.
+        if command.first != "--" { request.takeImage() }
+        return request
     }
 }
 
@@ -104,6 +113,7 @@ public struct RunRequest: Equatable, Sendable {
     public var useInit = false
     public var rootfs: String?
     public var readOnly = false
+    public var removeWhenDone = false
     public var memory: String?
     public var pidsLimit: String?
     public var cpus: String?
@@ -111,6 +121,16 @@ public struct RunRequest: Equatable, Sendable {
     /// The command and its arguments, as execve(2) will see them (a "--" that ended
     /// the flags is gone).
     public var command: [String] = []
+    /// `run IMAGE -- COMMAND`: the image to run (chapter 5); nil for the default one.
+    public var image: String?
+
+    /// `IMAGE -- COMMAND...` (or `IMAGE --`): one word, then "--", names an image. Any
+    /// other command line is the command itself, as before images.
+    mutating func takeImage() {
+        guard command.count >= 2, command[1] == "--", !command[0].hasPrefix("-") else { return }
+        image = command[0]
+        command = Array(command.dropFirst(2))
+    }
 
     /// The container spec these flags describe. The default rootfs is built on first
     /// use, so a fresh machine can `scratch run -- sh` at once.
@@ -124,9 +144,29 @@ public struct RunRequest: Equatable, Sendable {
         spec.readOnlyRootfs = readOnly
         spec.chrootOnly = chrootOnly
         spec.programName = programName
+        if let image {
+            guard stage.includes(.layers) else {
+                throw ContainerError(step: "check the request", reason: "images come in chapter 5: run \(image) at chapter 5's stage or later")
+            }
+            guard rootfs == nil else {
+                throw ContainerError(step: "check the request", reason: "give an image or --rootfs DIR, not both")
+            }
+            if spec.command.isEmpty { spec.command = imageCommand(image) }
+        }
         // Bad input must fail before the default rootfs is built: nothing left behind.
         try spec.validateRequest(stage: stage)
-        if stage.includes(.rootFilesystem) {
+        spec.removeWhenDone = removeWhenDone
+        if stage.includes(.layers) && rootfs == nil {
+            // Chapter 5: the image (the default one is built on first use, like the
+            // rootfs of earlier stages), on an overlay of the container's own.
+            let layers = try image.map(imageLayers) ?? ensureDefaultImage(announceAs: programName)
+            let container = ContainerLayers(
+                store: layerStore(), layers: layers, directory: containerLayerRoot() + "/" + spec.id,
+                inMemory: removeWhenDone)
+            spec.layers = container
+            spec.image = image ?? defaultImageName
+            spec.rootfs = container.mountPoint
+        } else if stage.includes(.rootFilesystem) {
             spec.rootfs = try rootfs ?? ensureDefaultRootfs(announceAs: programName)
         } else {
             spec.rootfs = rootfs
@@ -162,6 +202,7 @@ extension RunRequest {
             }
             if !word.hasPrefix("-") {
                 command = [word] + Array(rest)
+                takeImage()
                 return
             }
             // Each flag once; -m is --memory.
@@ -171,6 +212,7 @@ extension RunRequest {
             switch flag {
             case "--init": useInit = true
             case "--read-only": readOnly = true
+            case "--rm": removeWhenDone = true
             case "--unsafe-chroot": chrootOnly = true
             case "--hostname":
                 // Any next word, as for the limits: `--hostname -x` reaches the

@@ -35,6 +35,11 @@ func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, channel: C
 func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
     if stage.includes(.rootFilesystem), let rootfs = spec.rootfs {
         try step("make mounts private") { try makeMountsPrivate() }
+        // Chapter 5: the image's layers and the container's own, merged on the mount
+        // point that `rootfs` names. In this mount namespace only: it goes with it.
+        if let layers = spec.layers {
+            try step("mount the overlay") { try mountContainerLayers(layers) }
+        }
         if spec.chrootOnly {
             try step("chroot into the rootfs") { try chrootToRootfs(rootfs) }
         } else {

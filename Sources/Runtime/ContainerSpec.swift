@@ -11,6 +11,14 @@ public struct ContainerSpec: Sendable {
     public var useInit = false
     /// The directory that becomes `/` (chapter 3).
     public var rootfs: String?
+    /// The image's layers and the container's own (chapter 5); the rootfs is then
+    /// their merged tree. nil with --rootfs DIR, which is used as it is, as runc does.
+    public var layers: ContainerLayers?
+    /// --rm: throw the container's layer away when it ends. Without it a container run
+    /// on layers stays, stopped, until `scratch rm` (`scratch ps -a` lists it).
+    public var removeWhenDone = false
+    /// The image's name, for `scratch ps` (nil with --rootfs).
+    public var image: String?
     /// Mount the rootfs read-only (chapter 3).
     public var readOnlyRootfs = false
     /// For the chroot breakout lab only: enter the rootfs with chroot(2), not pivot_root(2).
@@ -43,7 +51,8 @@ public struct ContainerSpec: Sendable {
         try validateRequest(stage: stage)
         if stage.includes(.rootFilesystem) {
             guard let rootfs else { throw ContainerError(step: "check the request", reason: "no rootfs given") }
-            try validateRootfs(rootfs)
+            // On layers the rootfs is the mount point, empty until the child mounts.
+            if layers == nil { try validateRootfs(rootfs) }
         }
     }
 

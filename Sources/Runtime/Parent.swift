@@ -40,12 +40,23 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
         limitFiles = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
         cgroup = try step("plan the cgroup") { try planCgroup(named: spec.id, mode: mode, setting: limitFiles) }
     }
-    let record = try step("record the container in \(stateRoot)") {
-        try StateRecord(spec.state(cgroups: cgroup?.directories ?? []))
+    let state = spec.state(cgroups: cgroup?.directories ?? [])
+    let record = try step("record the container in \(stateRoot)") { try StateRecord(state) }
+    // 7. (It runs last, after the cgroup's cleanup below.) The record and the
+    //    container's layer go when all else has gone — unless the container ran to its
+    //    end without --rm: then it stays, stopped, until `scratch rm`.
+    var keptWithExitCode: Int32?
+    defer {
+        if let code = keptWithExitCode {
+            record.markStopped(state, exitCode: code)
+        } else {
+            if let layers = spec.layers { removeContainerLayer(layers) }
+            record.remove()
+        }
     }
-    // 7. (It runs last, after the cgroup's cleanup below.) The record goes when all
-    //    else has gone.
-    defer { record.remove() }
+    if let layers = spec.layers {
+        try step("make the container's layer") { try makeContainerLayer(layers) }
+    }
     if let cgroup {
         try step("create the cgroup") { try createCgroup(cgroup, setting: limitFiles, steps: steps) }
     }
@@ -114,7 +125,9 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
         writeToStandardError("\(spec.programName): \(end.failure)\n")
         if case .exited(let code) = end.status { return code }
     }
-    return try step("report the exit status") { try steps.exitStatus.exitCode(for: end.status) }
+    let code = try step("report the exit status") { try steps.exitStatus.exitCode(for: end.status) }
+    if spec.layers != nil && !spec.removeWhenDone { keptWithExitCode = code }
+    return code
 }
 
 /// Step 7 for the cgroup: remove it, and say so if that failed (the run's own exit
@@ -135,8 +148,11 @@ func killAndReap(_ child: pid_t) {
 extension ContainerSpec {
     /// What the state directory records about this container.
     func state(cgroups: [String]) -> ContainerState {
-        ContainerState(
+        var state = ContainerState(
             id: id, runtimePID: getpid(), created: secondsSinceEpoch(), command: command, rootfs: rootfs ?? "",
             hostname: effectiveHostname, cgroups: cgroups)
+        state.layer = layers?.directory
+        state.image = image
+        return state
     }
 }

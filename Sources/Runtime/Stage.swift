@@ -13,10 +13,11 @@ public struct Stage: Sendable, Equatable {
         case processTree = 2
         case rootFilesystem = 3
         case cgroups = 4
+        case layers = 5
     }
 
     public func includes(_ feature: Feature) -> Bool { chapter >= feature.rawValue }
 
     /// Everything the reference runtime has.
-    public static let complete = Stage(chapter: Feature.cgroups.rawValue)
+    public static let complete = Stage(chapter: Feature.layers.rawValue)
 }

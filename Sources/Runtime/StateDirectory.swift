@@ -32,6 +32,13 @@ public struct ContainerState: Sendable, Equatable {
     public var hostname: String
     /// The container's group directories, one per hierarchy; none before chapter 4.
     public var cgroups: [String]
+    /// The container's own layer (`$SCRATCH_HOME/containers/<id>`); nil with --rootfs.
+    public var layer: String?
+    /// The image it runs, when it runs on one.
+    public var image: String?
+    /// Set when the container ended and was kept (no --rm): it is stopped, not a
+    /// leftover, and stays until `scratch rm`.
+    public var exitCode: Int32?
 
     public init(
         id: String, runtimePID: pid_t, created: Int, command: [String], rootfs: String, hostname: String,
@@ -56,6 +63,9 @@ public struct ContainerState: Sendable, Equatable {
         ]
         lines += command.map { "arg=\(escaped($0))" }
         lines += cgroups.map { "cgroup=\(escaped($0))" }
+        if let layer { lines.append("layer=\(escaped(layer))") }
+        if let image { lines.append("image=\(escaped(image))") }
+        if let exitCode { lines.append("exited=\(exitCode)") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -80,8 +90,14 @@ public struct ContainerState: Sendable, Equatable {
             id: id, runtimePID: runtime, created: created, command: command, rootfs: fields["rootfs"] ?? "",
             hostname: fields["hostname"] ?? "", cgroups: cgroups)
         state.pid = fields["pid"].flatMap { pid_t($0) }
+        state.layer = fields["layer"]
+        state.image = fields["image"]
+        state.exitCode = fields["exited"].flatMap { Int32($0) }
         return state
     }
+
+    /// Stopped: it ended and was kept (no --rm), waiting for `scratch rm`.
+    public var stopped: Bool { exitCode != nil }
 }
 
 private func escaped(_ value: String) -> String {
@@ -162,11 +178,37 @@ public struct StateRecord: ~Copyable {
     public func remove() {
         removeStateFiles(directory)
     }
+
+    /// Step 7 without --rm: the container is kept, stopped, with its exit code, in
+    /// `/run/scratch/stopped/<id>` (written under a dot-name and renamed, so a reader
+    /// sees it whole); then its live record goes. Stopped containers live apart from
+    /// the live ones: every `scratch run` reads the live directory, and a pile of
+    /// stopped containers must not slow that down.
+    public func markStopped(_ state: ContainerState, exitCode: Int32) {
+        var stopped = state
+        stopped.exitCode = exitCode
+        stopped.pid = nil
+        let final = stoppedRoot + "/" + state.id
+        let temporary = stoppedRoot + "/.new-" + state.id
+        do {
+            try makeDirectory(stoppedRoot, mode: 0o700)
+            try makeDirectory(temporary, mode: 0o700)
+            try writeFile(temporary + "/state", Array(stopped.encoded().utf8), mode: 0o600)
+            if rename(temporary, final) == -1 { throw SyscallError("rename", path: "\(temporary) to \(final)") }
+        } catch {
+            writeToStandardError("scratch: keep the stopped container \(state.id): \(error)\n")
+            removeStateFiles(temporary)
+        }
+        removeStateFiles(directory)
+    }
 }
+
+/// Where stopped containers (run without --rm) are recorded until `scratch rm`.
+public let stoppedRoot = stateRoot + "/stopped"
 
 private func removeStateFiles(_ directory: String) {
     // (lock and pid: the files of the first version of this layout.)
-    for name in ["state", "lock", "pid"] { try? removeFile(directory + "/" + name) }
+    for name in ["state", "state.new", "lock", "pid"] { try? removeFile(directory + "/" + name) }
     _ = try? removeDirectory(directory)
 }
 
@@ -187,6 +229,7 @@ public func recordedContainers(includingUnborn: Bool = false) -> [RecordedContai
     let now = secondsSinceEpoch()
     return names.sorted().compactMap { name in
         if name.hasPrefix(".") && !includingUnborn { return nil }
+        if name == "stopped" { return nil }
         let directory = stateRoot + "/" + name
         let state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
         let age = (try? changeTime(directory)).map { now - $0 } ?? 0
@@ -220,7 +263,7 @@ func isLocked(_ path: String) -> Bool {
 public func removeLeftovers() -> [String] {
     guard let names = try? listDirectory(stateRoot), !names.isEmpty else { return [] }
     var removed: [String] = []
-    for name in names {
+    for name in names where name != "stopped" {
         let directory = stateRoot + "/" + name
         if let (_, runtime) = unbornName(name) {
             // Being born: its runtime is alive, whether or not it has taken the lock yet.
@@ -235,8 +278,68 @@ public func removeLeftovers() -> [String] {
             removeAbandonedGroup(group)
             removed.append(group)
         }
+        if let layer = state?.layer, fileKind(layer) != nil {
+            removeTree(layer)
+            removed.append(layer)
+        }
         removeStateFiles(directory)
         removed.append(directory)
+    }
+    return removed
+}
+
+/// Stopped containers, kept because they ran without --rm. With `pruning`, an entry
+/// whose layer is gone (its $SCRATCH_HOME was deleted) is removed: nothing is left to
+/// keep.
+public func stoppedContainers(pruning: Bool = false) -> [RecordedContainer] {
+    guard let names = try? listDirectory(stoppedRoot) else { return [] }
+    return names.sorted().compactMap { name in
+        if name.hasPrefix(".") { return nil }
+        let directory = stoppedRoot + "/" + name
+        let state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
+        if pruning, state?.layer.map({ fileKind($0) == nil }) ?? true {
+            removeStateFiles(directory)
+            return nil
+        }
+        return RecordedContainer(directory: directory, state: state, alive: false, age: 0)
+    }
+}
+
+/// `scratch rm`: removes a stopped container — its layer and its record. A running
+/// one is refused: stop it first (`scratch kill`).
+public func removeStoppedContainer(_ id: String) throws(ContainerError) -> String {
+    let matches = (recordedContainers() + stoppedContainers()).filter { $0.state?.id.hasPrefix(id) ?? false }
+    guard !id.isEmpty, let first = matches.first, let state = first.state else {
+        throw ContainerError(step: "find the container", reason: "no container \(id.isEmpty ? "\"\"" : id) — `scratch ps -a` lists them")
+    }
+    if matches.count > 1 {
+        throw ContainerError(step: "find the container", reason: "\(id) names \(matches.count) containers: give more of the id (`scratch ps -a`)")
+    }
+    if first.alive {
+        throw ContainerError(
+            step: "remove the container", reason: "\(state.id) is running — stop it first (`scratch kill \(state.id)`), then remove it")
+    }
+    if let layer = state.layer { removeTree(layer) }
+    removeStateFiles(first.directory)
+    return state.id
+}
+
+/// `scratch gc`: container layers in this $SCRATCH_HOME that no record names — a
+/// runtime killed before it could record its end, whose record another cleaner
+/// removed, or records lost with /run at a reboot.
+func removeUnrecordedLayers() -> [String] {
+    // The layers first, the records second: a runtime records its layer before it
+    // makes it, and records it as stopped before it drops its live record, so a layer
+    // listed here that is still wanted is in the records read after.
+    guard let names = try? listDirectory(containerLayerRoot()) else { return [] }
+    let recorded = Set(
+        (recordedContainers(includingUnborn: true) + stoppedContainers()).compactMap { $0.state?.layer })
+    var removed: [String] = []
+    for name in names {
+        let layer = containerLayerRoot() + "/" + name
+        if recorded.contains(layer) { continue }
+        removeTree(layer)
+        removed.append(layer)
     }
     return removed
 }
@@ -272,5 +375,9 @@ public func collectGarbage() -> [String] {
     let recorded = Set(recordedContainers(includingUnborn: true).compactMap { $0.state?.id })
     removed += removeUnrecordedGroups(recorded: recorded)
     removed += removePartialRootfsBuilds()
+    removed += removeUnfinishedLayersIfIdle()
+    let stoppedBefore = Set(stoppedContainers().map(\.directory))
+    removed += stoppedBefore.subtracting(stoppedContainers(pruning: true).map(\.directory)).sorted()
+    removed += removeUnrecordedLayers()
     return removed
 }

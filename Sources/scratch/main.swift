@@ -16,19 +16,28 @@ struct Scratch: ParsableCommand {
             of signal N; 125 when scratch itself failed; 126 when the command cannot \
             be executed; 127 when it is not found.
             """,
-        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Gc.self, RootfsCommand.self]
+        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, ImageHelp.self, RootfsCommand.self]
     )
 }
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command in a new container.",
-        usage: "scratch run [OPTIONS] -- COMMAND [ARG...]",
+        usage: "scratch run [OPTIONS] [IMAGE --] COMMAND [ARG...]",
         discussion: """
             Examples:
               scratch run -- sh -c 'hostname; ps'
               scratch run --hostname box -- hostname
               scratch run --init -- sh -c 'sleep 1 & exec sleep 2'
+              scratch run --rm -- cat /etc/os-release
+              scratch run --rm myimage:1 -- sh      (after `scratch image import`)
+
+            Without --rootfs, the container runs on the busybox image: its layer below,
+            read-only and shared, and a layer of the container's own above (overlayfs).
+            Its writes go to its own layer, so no run changes what the next one sees.
+            Without --rm that layer stays after the container ends (`scratch ps -a`)
+            until `scratch rm ID`. --rootfs DIR uses DIR as it is, as runc does: no
+            overlay, and the container's writes stay in DIR.
             """
     )
 
@@ -59,23 +68,56 @@ struct Ps: ParsableCommand {
         abstract: "List running containers (from the state directory, /run/scratch).")
 
     @Flag(name: .shortAndLong, help: "Print container ids only.") var quiet = false
+    @Flag(name: .shortAndLong, help: "Show stopped containers too (kept because they ran without --rm).") var all = false
 
     func run() {
-        let running = recordedContainers().filter(\.alive).compactMap(\.state)
+        let listed = (recordedContainers().filter(\.alive) + (all ? stoppedContainers() : [])).compactMap(\.state)
         if quiet {
-            for state in running { print(state.id) }
+            for state in listed { print(state.id) }
             return
         }
         let now = secondsSinceEpoch()
         var rows = [["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]]
-        for state in running {
+        for state in listed {
             let command = "\"" + String(state.command.joined(separator: " ").prefix(20)) + "\""
-            let image = state.rootfs == defaultRootfsPath() ? "busybox" : state.rootfs
+            let image = state.image ?? (state.rootfs == defaultRootfsPath() ? "busybox" : state.rootfs)
             let age = describeDuration(now - state.created)
-            rows.append([state.id, image, command, age + " ago", "Up " + age, "", state.hostname])
+            let status = state.exitCode.map { "Exited (\($0))" } ?? "Up " + age
+            rows.append([state.id, image, command, age + " ago", status, "", state.hostname])
         }
         printTable(rows)
     }
+}
+
+struct Rm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove stopped containers and their layers (`scratch ps -a` lists them).")
+
+    @Argument(help: "Container ids, or the start of them.") var ids: [String]
+
+    func run() {
+        do { try requireRoot("scratch rm") } catch {
+            writeToStandardErrorLine("scratch: \(error)")
+            Glibc.exit(ExitCode.runtimeFailed)
+        }
+        var failed = false
+        for id in ids {
+            do {
+                print(try removeStoppedContainer(id))
+            } catch {
+                writeToStandardErrorLine("scratch: \(error)")
+                failed = true
+            }
+        }
+        if failed { Glibc.exit(ExitCode.runtimeFailed) }
+    }
+}
+
+/// Listed for --help only: `scratch image ...` runs scratch-image before this parser.
+struct ImageHelp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image", abstract: "Import, list and remove images: image import FILE|DIR [NAME:TAG], image ls, image rm NAME:TAG.")
+    @Argument(parsing: .captureForPassthrough) var rest: [String] = []
 }
 
 struct Exec: ParsableCommand {
@@ -120,7 +162,7 @@ struct Kill: ParsableCommand {
 
 struct Gc: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Remove what runtimes that died left behind: state, cgroups, half-built rootfses.")
+        abstract: "Remove what runtimes that died left behind: state, cgroups, container layers, half-built rootfses and layers.")
 
     func run() {
         exitOnError { try requireRoot("scratch gc") }
@@ -177,7 +219,7 @@ struct RootfsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Build a busybox rootfs from Debian's busybox-static, offline.")
 
-        @Argument(help: "Where to build it (default: the cache directory that `scratch run` uses).")
+        @Argument(help: "Where to build it (default: the cache directory, where the default busybox image is built too).")
         var directory: String?
 
         func run() throws {
@@ -187,6 +229,9 @@ struct RootfsCommand: ParsableCommand {
                     print(directory)
                 } else {
                     print(try ensureDefaultRootfs(announceAs: nil))
+                    // And the default image `scratch run` uses from chapter 5 on, so a
+                    // first run after this announces no build of its own.
+                    _ = try ensureDefaultImage(announceAs: nil)
                 }
             } catch {
                 writeToStandardErrorLine("scratch: \(error)")
@@ -212,6 +257,16 @@ func writeToStandardErrorLine(_ text: String) {
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.first == "run", let request = RunRequest(plainArguments: arguments.dropFirst()) {
     runAndExit(request)
+}
+// `scratch image ...` is scratch-image, beside this executable (as git runs git-foo):
+// images need libarchive, libcrypto and Foundation, and the runtime does not carry them.
+if arguments.first == "image" {
+    let helper = parentDirectory(of: (try? symlinkTarget("/proc/self/exe")) ?? "") + "/scratch-image"
+    var argv: [UnsafeMutablePointer<CChar>?] = ([helper] + arguments.dropFirst()).map { strdup($0) } + [nil]
+    execv(helper, &argv)
+    writeToStandardErrorLine(
+        "scratch: image: cannot run \(helper): \(String(cString: strerror(errno))) — build it: swift build --product scratch-image")
+    Glibc.exit(ExitCode.runtimeFailed)
 }
 var command = parseOrExit(Scratch.self)
 do {

@@ -11,7 +11,7 @@ extension ContainerTests {
         func scratchHostname() throws {
             let home = try Support.temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: home) }
-            let result = Support.run(["scratch", "run", "--hostname", "box", "--", "hostname"], environment: ["SCRATCH_HOME": home])
+            let result = Support.run(["scratch", "run", "--rm", "--hostname", "box", "--", "hostname"], environment: ["SCRATCH_HOME": home])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout == "box\n")
         }
@@ -21,7 +21,7 @@ extension ContainerTests {
             let home = try Support.temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: home) }
             let result = Support.run(
-                ["scratch", "run", "--hostname", "box", "--", "sh", "-c", "hostname; ps -o pid,comm; ls /"],
+                ["scratch", "run", "--rm", "--hostname", "box", "--", "sh", "-c", "hostname; ps -o pid,comm; ls /"],
                 environment: ["SCRATCH_HOME": home])
             #expect(result.status == 0, "\(result.stderr)")
             let lines = result.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -66,7 +66,7 @@ extension ContainerTests {
         func scratchMissingCommand() throws {
             let home = try Support.temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: home) }
-            let result = Support.run(["scratch", "run", "--", "no-such-tool"], environment: ["SCRATCH_HOME": home])
+            let result = Support.run(["scratch", "run", "--rm", "--", "no-such-tool"], environment: ["SCRATCH_HOME": home])
             #expect(result.status == 127)
             #expect(result.stderr.contains("exec no-such-tool: executable file not found in $PATH"), "\(result.stderr)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Runtime
 import Testing
 import Workbook
 
@@ -132,7 +133,12 @@ enum SnippetRunner {
 
     static func run(_ code: String, timeLimit: Int, root: Root) throws -> Outcome {
         let work = try Support.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: work) }
+        defer {
+            try? FileManager.default.removeItem(atPath: work)
+            // A lesson's `scratch run` without --rm keeps its container, stopped, as
+            // Docker does; with its SCRATCH_HOME (and so its layer) gone, gc removes it.
+            _ = collectGarbage()
+        }
         let home = work + "/scratch-home"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: false)
         let files = (

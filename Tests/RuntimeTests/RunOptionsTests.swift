@@ -34,6 +34,12 @@ import Testing
         ["--hostname", "-x", "--", "true"],
         ["--hostname", "--init", "--", "true"],
         ["--hostname", "a\nb", "true"],
+        ["--rm", "--", "true"],
+        ["--rm", "--init", "sh"],
+        // IMAGE -- COMMAND; after a leading "--" everything is the command.
+        ["--rm", "test:four", "--", "ls", "/"],
+        ["test:four", "--"],
+        ["--", "test:four", "--", "ls"],
     ]
 
     /// Command lines the hand reader leaves to ArgumentParser.
@@ -51,6 +57,7 @@ import Testing
         ["--hostname", "box"],
         ["-", "x"],
         ["-x", "true"],
+        ["--rm", "--rm", "true"],
     ]
 
     @Test("the hand reader agrees with ArgumentParser", arguments: plain)

@@ -78,13 +78,14 @@ extension ContainerTests.ReliabilityTests {
             )
         }
         #expect(passed == total, "\(total - passed) of \(total) runs failed")
-        // The default rootfs was built once per home and nothing half-made was left:
-        // no busybox.partial-PID beside it.
+        // The default image was built once per home and nothing half-made was left: one
+        // layer in the store, no partial one beside it, and the image naming it.
         for batch in 0..<coldBatches {
-            // (.build.lock is the lock the builders took: it stays, empty, for the next.)
-            let built = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/home-cold-\(batch)/rootfs")) ?? [])
-                .filter { $0 != ".build.lock" }
-            #expect(built == ["busybox"], "home \(batch) holds \(built), not just the built rootfs")
+            let home = root + "/home-cold-\(batch)"
+            // (.lock is the lock the builders took: it stays, empty, for the next.)
+            let layers = ((try? FileManager.default.contentsOfDirectory(atPath: home + "/layers")) ?? []).filter { $0 != ".lock" }
+            #expect(layers.count == 1 && layers.allSatisfy { $0.count == 64 }, "home \(batch) holds layers \(layers), not just the one built")
+            #expect(FileManager.default.fileExists(atPath: home + "/images/busybox/latest"), "home \(batch) has no busybox image")
         }
         let mountChanges = Host.mountChanges(mountsBefore, Host.relevantMounts(root: root))
         #expect(mountChanges == nil)

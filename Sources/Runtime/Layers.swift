@@ -1,0 +1,271 @@
+import Glibc
+import Syscalls
+
+// Chapter 5 — layers: every container runs on an overlay.
+//
+// An image is a stack of read-only layers; a container adds one writable layer of its
+// own on top. overlayfs merges them: a lookup finds the topmost layer that has the
+// name, a write first copies the file up into the upper layer ("copy-up"), and a
+// delete leaves a whiteout there that hides the lower file. The image's layers are
+// never written, so no run changes what the next one sees, and many containers share
+// one copy of the image.
+//
+//   $SCRATCH_HOME/layers/<sha256>          one directory per layer, named by the sha256
+//                                          of its content as an uncompressed tar (OCI's
+//                                          "diff_id"): the same content is stored once
+//   $SCRATCH_HOME/images/<name>/<tag>      an image: one `layer=<sha256>` line per layer,
+//                                          bottom first, as an OCI manifest lists them
+//   $SCRATCH_HOME/containers/<id>/upper    the container's own layer (its writes)
+//   $SCRATCH_HOME/containers/<id>/work     overlayfs's scratch space (same filesystem)
+//   $SCRATCH_HOME/containers/<id>/rootfs   where the merged tree is mounted, in the
+//                                          container's mount namespace only
+//
+// Why the container's layer lives under $SCRATCH_HOME and not in the state directory
+// (/run/scratch, a tmpfs): a container's writes can be large and tmpfs is memory; a
+// stopped container's layer must outlive a reboot as Docker's does (to be committed,
+// chapter 5's `commit`); and upperdir and workdir must be on one filesystem. The state
+// directory records the path (`layer=`), so a dead runtime's layer is found and
+// removed like its cgroups.
+
+/// The store's directory of layers.
+public func layerStore() -> String { absoluteScratchHome() + "/layers" }
+
+/// Where containers' own layers live.
+public func containerLayerRoot() -> String { absoluteScratchHome() + "/containers" }
+
+/// $SCRATCH_HOME made absolute: the overlay is mounted from inside the store (a
+/// chdir), where a relative upperdir would point somewhere else; and the state
+/// directory's record of a layer must hold from any working directory.
+func absoluteScratchHome() -> String {
+    let home = scratchHome()
+    if home.hasPrefix("/") { return home }
+    guard let buffer = getcwd(nil, 0) else { return home }
+    defer { free(buffer) }
+    return String(cString: buffer) + "/" + home
+}
+
+/// The image `scratch run` uses when given neither an image nor --rootfs.
+public let defaultImageName = "busybox:latest"
+
+/// A container's overlay: the image's layers and the container's own directory.
+public struct ContainerLayers: Sendable, Equatable {
+    /// The directory that holds the layers (the mount's relative paths start there).
+    public var store: String
+    /// The image's layer names in `store`, bottom first.
+    public var layers: [String]
+    /// `$SCRATCH_HOME/containers/<id>`: upper, work and the mount point.
+    public var directory: String
+    /// With --rm: upper, work and the mount point live in a tmpfs that the container's
+    /// own mount namespace mounts on `directory`, and go with it. Thrown away at the
+    /// end, the layer never needs the disk — and overlayfs syncs the upper layer's
+    /// filesystem when it is unmounted: a journal commit on ext4, nothing on tmpfs
+    /// (measured here: about 2 ms of every `run --rm`). Its writes use memory, charged
+    /// to the container's memory cgroup (--memory bounds them).
+    public var inMemory = false
+
+    public init(store: String, layers: [String], directory: String, inMemory: Bool = false) {
+        self.store = store
+        self.layers = layers
+        self.directory = directory
+        self.inMemory = inMemory
+    }
+
+    public var upper: String { directory + "/upper" }
+    public var work: String { directory + "/work" }
+    /// The merged tree's mount point: the container's rootfs.
+    public var mountPoint: String { directory + "/rootfs" }
+}
+
+/// The image's layers, bottom first, from `$SCRATCH_HOME/images/<name>/<tag>`.
+public func imageLayers(_ reference: String) throws(ContainerError) -> [String] {
+    let path = imageRecordFile(reference)
+    guard let text = readControlFile(path) else {
+        throw ContainerError(step: "find the image", reason: "no image \(reference) in \(scratchHome())/images")
+    }
+    let layers = text.split(separator: "\n").compactMap { line -> String? in
+        line.hasPrefix("layer=") ? String(line.dropFirst("layer=".count)) : nil
+    }
+    for layer in layers where fileKind(layerStore() + "/" + layer) != .directory {
+        throw ContainerError(
+            step: "find the image", reason: "\(reference) needs layer \(layer), which is not in \(layerStore()) — import the image again")
+    }
+    if layers.isEmpty { throw ContainerError(step: "find the image", reason: "\(path) lists no layers") }
+    return layers
+}
+
+public func imageRecordFile(_ reference: String) -> String {
+    let parts = reference.split(separator: ":", maxSplits: 1)
+    let name = parts.first.map(String.init) ?? reference
+    let tag = parts.count > 1 ? String(parts[1]) : "latest"
+    return scratchHome() + "/images/" + name + "/" + tag
+}
+
+/// The image's command (its Entrypoint, then its Cmd), for `scratch run IMAGE --`
+/// with no command of its own.
+public func imageCommand(_ reference: String) -> [String] {
+    guard let text = readControlFile(imageRecordFile(reference)) else { return [] }
+    var entrypoint: [String] = []
+    var cmd: [String] = []
+    for line in text.split(separator: "\n") {
+        if line.hasPrefix("entrypoint=") { entrypoint.append(String(line.dropFirst(11))) }
+        if line.hasPrefix("cmd=") { cmd.append(String(line.dropFirst(4))) }
+    }
+    return entrypoint + cmd
+}
+
+/// The default busybox image, built on first use, and its layers.
+///
+/// Its one layer is the busybox rootfs, built under the store's lock in a temporary
+/// directory, named by its digest and renamed into place, so parallel first runs
+/// build it once and an interrupted build leaves only a `new-PID` that the next
+/// build (or `scratch gc`) removes.
+public func ensureDefaultImage(announceAs programName: String?) throws(ContainerError) -> [String] {
+    if let layers = try? imageLayers(defaultImageName) { return layers }
+    let lock: FileDescriptor
+    do {
+        lock = try lockStore(blocking: true)
+    } catch {
+        throw ContainerError(step: "build the busybox image", reason: "\(error)")
+    }
+    if let layers = try? imageLayers(defaultImageName) { return layers }
+    _ = removeUnfinishedLayers()
+    if let programName { writeToStandardError("\(programName): building the default busybox image in \(layerStore())\n") }
+    let temporary = layerStore() + "/new-\(getpid())"
+    try buildBusyboxRootfs(at: temporary)
+    do {
+        let digest = try layerDigest(temporary)
+        let final = layerStore() + "/" + digest
+        if fileKind(final) == .directory {
+            removeTree(temporary)
+        } else if rename(temporary, final) == -1 {
+            throw SyscallError("rename", path: "\(temporary) to \(final)")
+        }
+        let record = imageRecordFile(defaultImageName)
+        try makeDirectories(parentDirectory(of: record))
+        try writeFile(record + ".new", Array("layer=\(digest)\n".utf8))
+        if rename(record + ".new", record) == -1 { throw SyscallError("rename", path: "\(record).new to \(record)") }
+    } catch {
+        removeTree(temporary)
+        throw ContainerError(step: "build the busybox image", reason: "\(error)")
+    }
+    _ = consume lock
+    return try imageLayers(defaultImageName)
+}
+
+/// The sha256 of the layer as a reproducible uncompressed tar (sorted names, times
+/// and owners zeroed): its OCI diff_id. Off the hot path: only when a layer is made.
+func layerDigest(_ directory: String) throws -> String {
+    let script =
+        "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -C \"$1\" -cf - . | sha256sum"
+    let (status, output) = try runProgram(["sh", "-c", script, "sh", directory])
+    let digest = String(decoding: output.prefix(64), as: UTF8.self)
+    guard status == .exited(0), digest.count == 64, digest.allSatisfy(\.isHexDigit) else {
+        throw ContainerError(step: "hash the layer", reason: "tar | sha256sum of \(directory) failed — is GNU tar installed?")
+    }
+    return digest
+}
+
+/// The lock that changes to the store take (`$SCRATCH_HOME/layers/.lock`).
+public func lockStore(blocking: Bool) throws(SyscallError) -> FileDescriptor {
+    try makeDirectories(layerStore())
+    let path = layerStore() + "/.lock"
+    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+    try check("open", path: path, fd)
+    let lock = FileDescriptor(owning: fd)
+    while flock(fd, blocking ? LOCK_EX : LOCK_EX | LOCK_NB) == -1 {
+        if errno == EINTR { continue }
+        throw SyscallError("flock", path: path)
+    }
+    return lock
+}
+
+/// Removes layers that were being made when their maker died. Call it holding the
+/// store's lock.
+public func removeUnfinishedLayers() -> [String] {
+    let names = ((try? listDirectory(layerStore())) ?? []).filter { $0.hasPrefix("new-") }
+    for name in names { removeTree(layerStore() + "/" + name) }
+    return names.map { layerStore() + "/" + $0 }
+}
+
+/// For `scratch gc`: unfinished layers, unless a build is under way.
+func removeUnfinishedLayersIfIdle() -> [String] {
+    guard fileKind(layerStore()) == .directory, let lock = try? lockStore(blocking: false) else { return [] }
+    let removed = removeUnfinishedLayers()
+    _ = consume lock
+    return removed
+}
+
+/// Step 2: the container's own layer — an empty upper, a work directory and the
+/// mount point. Recorded in the state directory before it is made.
+func makeContainerLayer(_ layers: ContainerLayers) throws(SyscallError) {
+    try makeDirectories(parentDirectory(of: layers.directory), mode: 0o700)
+    try makeDirectory(layers.directory, mode: 0o700)
+    // In memory: the child mounts a tmpfs here and makes the rest in it.
+    if layers.inMemory { return }
+    try makeDirectory(layers.upper, mode: 0o755)
+    try makeDirectory(layers.work, mode: 0o700)
+    try makeDirectory(layers.mountPoint, mode: 0o755)
+}
+
+/// Removes a container's layer (step 7: `--rm`, or a start that failed). With --rm
+/// only the empty directory its tmpfs was mounted on is left on the host; a disk layer
+/// that holds nothing is empty directories too: rmdir(2) them, and start `rm -rf` only
+/// when that fails — a process started on every `--rm` would cost a millisecond.
+func removeContainerLayer(_ layers: ContainerLayers) {
+    for path in [layers.upper, layers.work + "/work", layers.work, layers.mountPoint, layers.directory] {
+        if rmdir(path) == -1 && errno != ENOENT { return removeTree(layers.directory) }
+    }
+}
+
+/// Removes a directory tree: what `--rm`, `scratch rm` and the cleanup of a dead
+/// runtime throw away. `--one-file-system`: should the merged tree still be mounted
+/// somewhere, rm must not descend into the image below.
+public func removeTree(_ path: String) {
+    guard fileKind(path, followLinks: false) != nil else { return }
+    _ = try? runProgram(["rm", "-rf", "--one-file-system", "--", path])
+}
+
+/// Escapes a path for overlayfs's options: ',' separates options and ':' separates
+/// lower layers, and a backslash makes either literal (as it does itself).
+public func escapedOverlayPath(_ path: String) -> String {
+    var result = ""
+    for character in path {
+        if character == "\\" || character == ":" || character == "," { result.append("\\") }
+        result.append(character)
+    }
+    return result
+}
+
+/// The overlay's mount options. The lower layers are given relative to the store (the
+/// caller's working directory when it mounts): the options must fit in one page (4096
+/// bytes), and 64-digit names plus a long absolute prefix each would stop near 40
+/// layers. Top layer first: overlayfs reads `lowerdir` left to right, top to bottom.
+///
+/// No `volatile`: it would skip the syncfs of the upper layer's filesystem at
+/// unmount, but measured here (tools/bench) a volatile overlay made `run --rm` slower,
+/// not faster.
+public func overlayMountOptions(_ layers: ContainerLayers) -> String {
+    let lower = layers.layers.reversed().map(escapedOverlayPath).joined(separator: ":")
+    return "lowerdir=\(lower),upperdir=\(escapedOverlayPath(layers.upper)),workdir=\(escapedOverlayPath(layers.work))"
+}
+
+/// In the child, before the pivot: mounts the merged tree on the container's mount
+/// point. The mount exists only in the container's mount namespace and goes with it.
+/// None of these paths is inside the rootfs: nothing of the image is resolved here.
+func mountContainerLayers(_ layers: ContainerLayers) throws {
+    let options = overlayMountOptions(layers)
+    if options.utf8.count >= 4096 {
+        throw ContainerError(
+            step: "mount the overlay",
+            reason: "the image has \(layers.layers.count) layers: their mount options (\(options.utf8.count) bytes) pass the kernel's one page")
+    }
+    if layers.inMemory {
+        try mount(source: "tmpfs", target: layers.directory, type: "tmpfs", flags: [.noSuid, .noDev], data: "mode=0700")
+        try makeDirectory(layers.upper, mode: 0o755)
+        try makeDirectory(layers.work, mode: 0o700)
+        try makeDirectory(layers.mountPoint, mode: 0o755)
+    }
+    try changeDirectory(layers.store)
+    try mount(source: "overlay", target: layers.mountPoint, type: "overlay", flags: [], data: options)
+    try changeDirectory("/")
+}
