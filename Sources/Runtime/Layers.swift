@@ -157,7 +157,9 @@ public func ensureDefaultImage(announceAs programName: String?) throws(Container
 func layerDigest(_ directory: String) throws -> String {
     let script =
         "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -C \"$1\" -cf - . | sha256sum"
-    let (status, output) = try runProgram(["sh", "-c", script, "sh", directory])
+    // bash, not sh: a busybox sh (as in the cgroup v2 VM) runs its own tar, which has
+    // no --sort.
+    let (status, output) = try runProgram(["bash", "-c", script, "bash", directory])
     let digest = String(decoding: output.prefix(64), as: UTF8.self)
     guard status == .exited(0), digest.count == 64, digest.allSatisfy(\.isHexDigit) else {
         throw ContainerError(step: "hash the layer", reason: "tar | sha256sum of \(directory) failed — is GNU tar installed?")
