@@ -145,11 +145,9 @@ public struct StateRecord: ~Copyable {
         // The runtime's pid in the name: a directory left by one killed before it
         // took the lock is known dead by that pid, not guessed dead by its age.
         let temporary = stateRoot + "/.new-\(state.id)-\(getpid())"
-        // /run is there on every systemd host; a bare one (a container, an initramfs)
-        // may lack it.
-        try makeDirectory(parentDirectory(of: stateRoot), mode: 0o755)
-        try makeDirectory(stateRoot, mode: 0o700)
-        try makeDirectory(temporary, mode: 0o700)
+        // (/run is there on every systemd host; a bare one — a container, an initramfs —
+        // may lack it: makeDirectory(inside:) makes it too.)
+        try makeDirectory(inside: stateRoot, temporary)
         let fd = open(temporary + "/state", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         try check("open", path: temporary + "/state", fd)
         let lockFile = FileDescriptor(owning: fd)
@@ -191,8 +189,7 @@ public struct StateRecord: ~Copyable {
         let final = stoppedRoot + "/" + state.id
         let temporary = stoppedRoot + "/.new-" + state.id
         do {
-            try makeDirectory(stoppedRoot, mode: 0o700)
-            try makeDirectory(temporary, mode: 0o700)
+            try makeDirectory(inside: stoppedRoot, temporary)
             try writeFile(temporary + "/state", Array(stopped.encoded().utf8), mode: 0o600)
             if rename(temporary, final) == -1 { throw SyscallError("rename", path: "\(temporary) to \(final)") }
         } catch {
@@ -379,5 +376,25 @@ public func collectGarbage() -> [String] {
     let stoppedBefore = Set(stoppedContainers().map(\.directory))
     removed += stoppedBefore.subtracting(stoppedContainers(pruning: true).map(\.directory)).sorted()
     removed += removeUnrecordedLayers()
+    // Empty, the directories themselves go too: a host with no container has no trace
+    // of one. (A run making them again meanwhile retries: `makeDirectory(inside:_:)`.)
+    for directory in [stoppedRoot, stateRoot] where (try? listDirectory(directory))?.isEmpty == true {
+        if (try? removeDirectory(directory)) != nil { removed.append(directory) }
+    }
     return removed
+}
+
+/// mkdir `parent` (and /run) if need be, then `directory` in it. `scratch gc` removes
+/// an empty `parent`; should it do so between the two, make it again.
+func makeDirectory(inside parent: String, _ directory: String) throws(SyscallError) {
+    for attempt in 0..<3 {
+        try makeDirectory(parentDirectory(of: parent), mode: 0o755)
+        try makeDirectory(parent, mode: 0o700)
+        do {
+            try makeDirectory(directory, mode: 0o700)
+            return
+        } catch  where error.errno == ENOENT && attempt < 2 {
+            continue
+        }
+    }
 }
