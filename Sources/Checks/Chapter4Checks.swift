@@ -193,10 +193,12 @@ let chapter4Checks: [Check] = [
             )
         }
         let shown = (seconds * 100).rounded() / 100
-        let limited = seconds <= 0.4 && (throttled ?? 0) > 0
+        // 0.2 s is the limit; up to 0.5 s allows for the accounting of an emulated or a
+        // loaded machine, and is still half of what an unlimited spinner uses.
+        let limited = seconds <= 0.5 && (throttled ?? 0) > 0
         return all(
             expect(
-                limited, "at most 0.4 s of CPU used in 1 s of spinning, and the group throttled" + HostCgroups.note(mode),
+                limited, "at most 0.5 s of CPU used in 1 s of spinning (0.2 s is the limit), and the group throttled" + HostCgroups.note(mode),
                 saw: "\(shown) s (from \(usageFile)), throttled in \(throttled.map(String.init) ?? "?") periods"
                     + (limited
                         ? ""
