@@ -280,18 +280,6 @@ public final class RunningProcess: @unchecked Sendable {
         if let outputDirectory, let addChdir = RunningProcess.addChdir {
             _ = addChdir(&actions, outputDirectory)
         }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // A clean start whatever this process blocks or ignores (a test harness may
-        // run with SIGCHLD blocked).
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -299,10 +287,13 @@ public final class RunningProcess: @unchecked Sendable {
             for pointer in envp { free(pointer) }
         }
         var child: pid_t = 0
-        let result =
+        // A clean start whatever this process blocks or ignores (a test harness may
+        // run with SIGCHLD blocked).
+        let result = withCleanSpawnAttributes { attributes in
             arguments[0].contains("/")
-            ? posix_spawn(&child, arguments[0], &actions, &attributes, argv, envp)
-            : posix_spawnp(&child, arguments[0], &actions, &attributes, argv, envp)
+                ? posix_spawn(&child, arguments[0], &actions, &attributes, argv, envp)
+                : posix_spawnp(&child, arguments[0], &actions, &attributes, argv, envp)
+        }
         if result == 0 {
             pid = child
         } else {

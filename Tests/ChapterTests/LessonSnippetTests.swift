@@ -1,3 +1,4 @@
+import Checks
 import Foundation
 import Runtime
 import Testing
@@ -259,23 +260,10 @@ enum SnippetRunner {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Default signal dispositions and an empty mask: a test runner's ignored SIGPIPE
-        // or blocked signals would otherwise reach the snippet through exec.
-        // Every bit set by hand: glibc's sigfillset leaves out its own signals 32 and 33
-        // (SIGCANCEL, SIGSETXID), and posix_spawn's child sets those to SIG_IGN unless they
-        // are in this set, so every program the snippet runs would start with them ignored
-        // (SigIgn 0000000180000000), which a reader's terminal never shows.
-        var all = sigset_t()
-        withUnsafeMutableBytes(of: &all) { $0.initializeMemory(as: UInt8.self, repeating: 0xFF) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setsigmask(&attributes, &none)
+        // Default signal dispositions and an empty mask (withCleanSpawnAttributes): a test
+        // runner's ignored SIGPIPE or blocked signals would otherwise reach the snippet
+        // through exec. In a session of its own, to be killed as a group.
         let setsid: Int32 = 0x80  // POSIX_SPAWN_SETSID, hidden by Glibc's module
-        posix_spawnattr_setflags(&attributes, Int16(setsid | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         let argv = arguments.map { strdup($0) }
         let envp = environment.map { strdup("\($0.key)=\($0.value)") }
@@ -283,7 +271,9 @@ enum SnippetRunner {
             for pointer in argv + envp { free(pointer) }
         }
         var pid: pid_t = 0
-        let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv + [nil], envp + [nil])
+        let result = withCleanSpawnAttributes(extraFlags: setsid) {
+            posix_spawnp(&pid, arguments[0], &actions, &$0, argv + [nil], envp + [nil])
+        }
         guard result == 0 else {
             throw SnippetHarnessError("posix_spawnp(\(arguments[0])): \(String(cString: strerror(result)))")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Checks
 import Glibc
 
 /// The reliability suite drives the built `scratch` from outside, as a user and a
@@ -65,18 +66,6 @@ enum Host {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        // The test runner's threads may block signals; the runtime must start as a
-        // shell would start it: nothing blocked, every disposition the default.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let cArguments = argv.map { strdup($0) } + [nil]
         let cEnvironment = environment.map { strdup($0) } + [nil]
         defer {
@@ -84,7 +73,9 @@ enum Host {
             cEnvironment.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, argv[0], &actions, &attributes, cArguments, cEnvironment)
+        // The test runner's threads may block signals; the runtime must start as a
+        // shell would start it: nothing blocked, every disposition the default.
+        let result = withCleanSpawnAttributes { posix_spawn(&pid, argv[0], &actions, &$0, cArguments, cEnvironment) }
         return result == 0 ? pid : nil
     }
 

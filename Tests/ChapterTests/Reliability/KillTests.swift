@@ -34,16 +34,7 @@ extension ContainerTests.ReliabilityTests {
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: true)
         var kills: [Kill] = []
-        defer {
-            // Whatever a failure left: processes (by pid and start time), cgroups,
-            // state — then the directory.
-            for kill in kills {
-                for process in kill.descendants where Host.isAlive(process.pid, start: process.start) { Glibc.kill(process.pid, SIGKILL) }
-            }
-            _ = Host.waitGone(kills.flatMap(\.descendants), timeout: 5)
-            for id in kills.reduce(into: Set<String>(), { $0.formUnion($1.ids) }) { Host.removeLeftovers(of: id) }
-            Host.removeTestRoot(root)
-        }
+        defer { Self.cleanUp(after: kills, root: root) }
         let mountsBefore = Host.relevantMounts(root: root)
         let warm = Host.runScratch(["run", "--", "true"], home: home, scratchDirectory: root)
         try #require(warm.status == 0, "the warm-up run failed: \(warm.stderr)")
@@ -136,14 +127,7 @@ extension ContainerTests.ReliabilityTests {
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: true)
         var kills: [Kill] = []
-        defer {
-            for kill in kills {
-                for process in kill.descendants where Host.isAlive(process.pid, start: process.start) { Glibc.kill(process.pid, SIGKILL) }
-            }
-            _ = Host.waitGone(kills.flatMap(\.descendants), timeout: 5)
-            for id in kills.reduce(into: Set<String>(), { $0.formUnion($1.ids) }) { Host.removeLeftovers(of: id) }
-            Host.removeTestRoot(root)
-        }
+        defer { Self.cleanUp(after: kills, root: root) }
         let warm = Host.runScratch(["run", "--", "true"], home: home, scratchDirectory: root)
         try #require(warm.status == 0, "the warm-up run failed: \(warm.stderr)")
         // Late kills, once the container runs: each leaves a cgroup (and state) behind.
@@ -216,5 +200,16 @@ extension ContainerTests.ReliabilityTests {
 
     func stateIDs() -> Set<String> {
         Set(((try? FileManager.default.contentsOfDirectory(atPath: Host.stateRoot)) ?? []).filter(Host.looksLikeID))
+    }
+
+    /// Whatever a failure left: processes (by pid and start time), cgroups, state —
+    /// then the test's directory.
+    static func cleanUp(after kills: [Kill], root: String) {
+        for kill in kills {
+            for process in kill.descendants where Host.isAlive(process.pid, start: process.start) { Glibc.kill(process.pid, SIGKILL) }
+        }
+        _ = Host.waitGone(kills.flatMap(\.descendants), timeout: 5)
+        for id in kills.reduce(into: Set<String>(), { $0.formUnion($1.ids) }) { Host.removeLeftovers(of: id) }
+        Host.removeTestRoot(root)
     }
 }
