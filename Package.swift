@@ -15,7 +15,9 @@ let package = Package(
         .executable(name: "scratch-image", targets: ["scratch-image"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        // Pinned exactly, with Package.resolved committed: a workshop room builds the same
+        // code on every laptop, and the attendee image builds offline (issue 19).
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2")
     ],
     targets: [
         // The few things Swift cannot call directly: clone with a trampoline, pivot_root,
