@@ -72,7 +72,7 @@ public func importImage(from source: String, as requested: String?, progress: Im
     var names: [String] = []
     var reused = 0
     let missing = layers.filter { fileKind(layerStore() + "/" + $0.diffID) != .directory }
-    progress?.begin(totalBytes: missing.reduce(0) { $0 + fileSize($1.blob) })
+    if !missing.isEmpty { progress?.begin(totalBytes: missing.reduce(0) { $0 + fileSize($1.blob) }) }
     defer { progress?.finish() }
     for layer in layers {
         let final = layerStore() + "/" + layer.diffID

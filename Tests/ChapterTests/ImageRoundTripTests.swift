@@ -228,11 +228,11 @@ extension ContainerTests {
 
         @Test("an import killed mid-layer (SIGINT, SIGKILL) leaves only what the next import or `scratch gc` removes")
         func interruptedImport() throws {
-            // One layer of 400 MB of zeros: small gzip'd, long to write out.
+            // One layer of 300 MB of zeros: small gzip'd, long to write out.
             let made = shell(
                 """
                 mkdir -p "$W/z" && cd "$W" && umoci init --layout big && umoci new --image big:1
-                truncate -s 400M z/zeros && tar -C z -cf zeros.tar zeros && rm -rf z
+                truncate -s 300M z/zeros && tar -C z -cf zeros.tar zeros && rm -rf z
                 umoci raw add-layer --image big:1 zeros.tar && rm zeros.tar
                 """)
             try #require(made.status == 0, "\(made.stderr)")
