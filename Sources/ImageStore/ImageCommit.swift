@@ -91,6 +91,9 @@ public func commitContainer(_ id: String, as requested: String, warn: (String) -
             throw ContainerError(step: step, reason: "\(SyscallError("rename", path: "\(temporary) to \(final)"))")
         }
     }
+    // The layer, complete, stays in the store (an image can be made of it again); the
+    // image is not made.
+    try Interruption.shared.check(step: step)
     let layers = baseLayers + [packed.diffID]
     var config = baseConfig
     let now = iso8601Now()

@@ -101,6 +101,7 @@ public func exportImage(_ requested: String, to target: String, gzip: Bool) thro
         throw ContainerError(step: step, reason: "\(error)")
     }
     bytes += configBlob.size + manifestBlob.size
+    try Interruption.shared.check(step: step)
     if asTar {
         let file = work + "/image.tar"
         bytes = try packLayer(layout, into: file, gzip: false, step: step).size

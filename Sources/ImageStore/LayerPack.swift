@@ -189,6 +189,7 @@ final class LayerPacker {
     /// packs to the same tar), depth first. `prefix` is its path in the layer ("" or "a/b/").
     func walk(_ directory: Int32, prefix: String) throws(ContainerError) {
         for name in try names(directory, prefix: prefix) {
+            try Interruption.shared.check(step: step)
             let path = prefix + name
             var info = stat()
             if fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == -1 { throw syscallFailure("fstatat", path) }
@@ -332,6 +333,7 @@ final class LayerPacker {
     private func copyData(_ fd: Int32, size: Int, path: String) throws(ContainerError) {
         var left = size
         while left > 0 {
+            try Interruption.shared.check(step: step)
             let count = read(fd, buffer, min(Self.chunk, left))
             if count == -1 && errno == EINTR { continue }
             if count == -1 { throw syscallFailure("read", path) }

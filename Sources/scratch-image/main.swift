@@ -64,6 +64,7 @@ struct Export: ParsableCommand {
         do {
             try requireRootForImages()
             let started = monotonicSeconds()
+            Interruption.shared.watch()
             let image = try exportImage(reference, to: target, gzip: !uncompressed)
             let took = monotonicSeconds() - started
             print(
@@ -91,6 +92,7 @@ struct Commit: ParsableCommand {
         do {
             try requireRootForImages()
             let started = monotonicSeconds()
+            Interruption.shared.watch()
             let image = try commitContainer(id, as: reference) { writeToStandardError($0 + "\n") }
             let took = monotonicSeconds() - started
             print(

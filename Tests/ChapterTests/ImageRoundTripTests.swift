@@ -272,6 +272,49 @@ extension ContainerTests {
             #expect(stored.filter { !$0.hasPrefix(".") }.isEmpty, "\(stored)")
         }
 
+        @Test("a commit or an export interrupted by SIGINT exits 130 and leaves nothing, in the store or beside the target")
+        func interruptedCommitAndExport() throws {
+            try importBase()
+            let id = try runKept("rt:base", "head -c 200000000 /dev/zero > /big")
+            let commit = try spawn([Support.scratch, "commit", id, "rt:big"])
+            let tar = "\(home)/layers/new-\(commit)-commit.tar"
+            #expect(waitFor { fileSize(tar) > 0 }, "never saw \(tar)")
+            kill(commit, SIGINT)
+            #expect(exitStatus(commit) == 130 << 8, "exit 130")
+            #expect(unfinished().isEmpty, "\(unfinished())")
+            #expect(!FileManager.default.fileExists(atPath: home + "/images/rt/big"))
+            #expect(scratch(["commit", id, "rt:big"]).status == 0)
+            let export = try spawn([Support.scratch, "image", "export", "rt:big", work + "/big-export"])
+            let partial = "\(work)/big-export.new-\(export)/blobs/sha256"
+            #expect(waitFor { ((try? FileManager.default.contentsOfDirectory(atPath: partial)) ?? []).count > 1 }, "never saw \(partial)")
+            kill(export, SIGINT)
+            #expect(exitStatus(export) == 130 << 8, "exit 130")
+            #expect(leftovers().isEmpty, "\(leftovers())")
+            #expect(!FileManager.default.fileExists(atPath: work + "/big-export"))
+        }
+
+        /// The size of the file at `path`, 0 when there is none.
+        func fileSize(_ path: String) -> Int {
+            var info = stat()
+            return stat(path, &info) == 0 ? Int(info.st_size) : 0
+        }
+
+        /// Polls `condition` every 5 ms for up to 10 s.
+        func waitFor(_ condition: () -> Bool) -> Bool {
+            for _ in 0..<2000 {
+                if condition() { return true }
+                usleep(5_000)
+            }
+            return false
+        }
+
+        /// waitpid's status (exit code N is N << 8; signal N is N).
+        func exitStatus(_ pid: pid_t) -> Int32 {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            return status
+        }
+
         /// Starts `arguments` as a shell would (no signal ignored or blocked), output
         /// to /dev/null, with this test's SCRATCH_HOME.
         func spawn(_ arguments: [String]) throws -> pid_t {
