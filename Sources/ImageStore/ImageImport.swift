@@ -40,7 +40,10 @@ struct LayerSource {
     var diffID: String
 }
 
-public func importImage(from source: String, as requested: String?) throws(ContainerError) -> ImportedImage {
+/// `progress`, when given, shows a bar while the layers are read (see ImportProgress).
+public func importImage(from source: String, as requested: String?, progress: ImportProgress? = nil) throws(ContainerError)
+    -> ImportedImage
+{
     guard let kind = fileKind(source) else {
         throw importFailure("\(source) does not exist — give an OCI layout (directory or tar) or a `docker save` archive")
     }
@@ -68,6 +71,9 @@ public func importImage(from source: String, as requested: String?) throws(Conta
     try checkReference(reference)
     var names: [String] = []
     var reused = 0
+    let missing = layers.filter { fileKind(layerStore() + "/" + $0.diffID) != .directory }
+    if !missing.isEmpty { progress?.begin(totalBytes: missing.reduce(0) { $0 + fileSize($1.blob) }) }
+    defer { progress?.finish() }
     for layer in layers {
         let final = layerStore() + "/" + layer.diffID
         names.append(layer.diffID)
@@ -76,7 +82,9 @@ public func importImage(from source: String, as requested: String?) throws(Conta
             continue
         }
         let temporary = layerStore() + "/new-\(getpid())-\(shortDigest(layer.diffID))"
+        progress?.startLayer(index: names.count, count: layers.count, blob: layer.blob, name: layer.diffID)
         try unpackLayer(blob: layer.blob, expected: layer.digest, diffID: layer.diffID, into: temporary)
+        progress?.endLayer()
         if rename(temporary, final) == -1 {
             removeTree(temporary)
             throw importFailure("\(SyscallError("rename", path: "\(temporary) to \(final)"))")
@@ -85,6 +93,11 @@ public func importImage(from source: String, as requested: String?) throws(Conta
     try writeImageRecord(reference, layers: names, config: config, configBytes: configBytes)
     _ = consume lock
     return ImportedImage(reference: reference, layers: names, reused: reused)
+}
+
+private func fileSize(_ path: String) -> Int {
+    var info = stat()
+    return stat(path, &info) == 0 ? Int(info.st_size) : 0
 }
 
 func tagOf(_ reference: String) -> String {

@@ -10,8 +10,8 @@ import Syscalls
 struct Image: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
-        abstract: "Import, list and remove images (chapter 5).",
-        subcommands: [Import.self, List.self, Remove.self]
+        abstract: "Import, export, list and remove images (chapter 5).",
+        subcommands: [Import.self, Export.self, List.self, Remove.self]
     )
 }
 
@@ -26,7 +26,8 @@ struct Import: ParsableCommand {
         abstract: "Import an OCI image layout (directory or tar) or a `docker save` archive.",
         discussion: """
             Each layer is unpacked once into $SCRATCH_HOME/layers/<sha256>, its digest \
-            checked while it streams; OCI whiteouts become overlayfs ones.
+            checked while it streams; OCI whiteouts become overlayfs ones. On a \
+            terminal, standard error shows a progress bar.
             """)
 
     @Argument(help: "The OCI layout (directory or tar) or docker-archive tar.") var source: String
@@ -36,10 +37,66 @@ struct Import: ParsableCommand {
         do {
             try requireRootForImages()
             let started = monotonicSeconds()
-            let image = try importImage(from: source, as: reference)
+            // The bar only on a terminal: in a pipe or a log it would be noise.
+            let image = try importImage(from: source, as: reference, progress: isatty(2) == 1 ? ImportProgress() : nil)
             let took = monotonicSeconds() - started
             print(
                 "imported \(image.reference): \(image.layers.count) layer\(image.layers.count == 1 ? "" : "s") (\(image.reused) already stored) in \(String(format2(took))) s"
+            )
+        } catch { fail(error) }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write an image as an OCI image layout (a directory, or a tar when the name ends in .tar).",
+        discussion: """
+            The layout (oci-layout, index.json, blobs/sha256/...) is what umoci, skopeo \
+            and podman read: `skopeo inspect oci:DIR:TAG`, `umoci unpack --image DIR:TAG`. \
+            Layers are gzip'd unless --uncompressed.
+            """)
+
+    @Argument(help: "NAME[:TAG] (TAG defaults to latest).") var reference: String
+    @Argument(help: "The directory or FILE.tar to make; it must not exist.") var target: String
+    @Flag(help: "Plain tar layers instead of gzip'd ones.") var uncompressed = false
+
+    func run() {
+        do {
+            try requireRootForImages()
+            let started = monotonicSeconds()
+            Interruption.shared.watch()
+            let image = try exportImage(reference, to: target, gzip: !uncompressed)
+            let took = monotonicSeconds() - started
+            print(
+                "exported \(image.reference) to \(image.target): \(image.layers) layer\(image.layers == 1 ? "" : "s"), \(image.bytes / 1024) kB in \(format2(took)) s"
+            )
+        } catch { fail(error) }
+    }
+}
+
+/// `scratch commit`: scratch runs this program with `commit` first.
+struct Commit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scratch commit",
+        abstract: "Make a container's layer into a new image: its image's layers, plus one with what it changed.",
+        discussion: """
+            The container's upper directory is the layer: its files, and its deletions \
+            (overlayfs whiteouts, written the OCI way). A stopped container (run without \
+            --rm) gives a consistent image; a running one is read as it is, with a warning.
+            """)
+
+    @Argument(help: "The container's id, or the start of it (`scratch ps -a`).") var id: String
+    @Argument(help: "NAME[:TAG] for the new image (TAG defaults to latest); it must not exist.") var reference: String
+
+    func run() {
+        do {
+            try requireRootForImages()
+            let started = monotonicSeconds()
+            Interruption.shared.watch()
+            let image = try commitContainer(id, as: reference) { writeToStandardError($0 + "\n") }
+            let took = monotonicSeconds() - started
+            print(
+                "committed \(image.container) as \(image.reference): layer \(image.layer.prefix(12)), \(image.layerBytes / 1024) kB\(image.stored ? "" : " (already stored)") in \(format2(took)) s"
             )
         } catch { fail(error) }
     }
@@ -108,14 +165,22 @@ extension String {
     func padded(to width: Int) -> String { self + String(repeating: " ", count: max(1, width - count)) }
 }
 
-do {
-    var command = try Image.parseAsRoot()
-    try command.run()
-} catch {
-    // Docker's code for bad input: 125, where ArgumentParser would use 64.
-    let code = Image.exitCode(for: error)
-    if code == .success { Image.exit(withError: error) }
-    var message = Image.fullMessage(for: error) + "\n"
-    message.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-    exit(ExitCode.runtimeFailed)
+/// Parses and runs `Root`; a bad command line is Docker's 125, where ArgumentParser
+/// would use 64.
+func main<Root: ParsableCommand>(_: Root.Type, _ arguments: [String]) -> Never {
+    do {
+        var command = try Root.parseAsRoot(arguments)
+        try command.run()
+        exit(0)
+    } catch {
+        let code = Root.exitCode(for: error)
+        if code == .success { Root.exit(withError: error) }
+        var message = Root.fullMessage(for: error) + "\n"
+        message.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        exit(ExitCode.runtimeFailed)
+    }
 }
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "commit" { main(Commit.self, Array(arguments.dropFirst())) }
+main(Image.self, arguments)

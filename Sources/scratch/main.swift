@@ -16,7 +16,7 @@ struct Scratch: ParsableCommand {
             of signal N; 125 when scratch itself failed; 126 when the command cannot \
             be executed; 127 when it is not found.
             """,
-        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, ImageHelp.self, RootfsCommand.self]
+        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, CommitHelp.self, ImageHelp.self, RootfsCommand.self]
     )
 }
 
@@ -116,7 +116,17 @@ struct Rm: ParsableCommand {
 /// Listed for --help only: `scratch image ...` runs scratch-image before this parser.
 struct ImageHelp: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "image", abstract: "Import, list and remove images: image import FILE|DIR [NAME:TAG], image ls, image rm NAME:TAG.")
+        commandName: "image",
+        abstract:
+            "Import, export, list and remove images: image import FILE|DIR [NAME:TAG], image export NAME:TAG DIR|FILE.tar, image ls, image rm NAME:TAG."
+    )
+    @Argument(parsing: .captureForPassthrough) var rest: [String] = []
+}
+
+/// Listed for --help only: `scratch commit ...` runs scratch-image before this parser.
+struct CommitHelp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "commit", abstract: "Make a container's layer into a new image: commit ID NAME:TAG.")
     @Argument(parsing: .captureForPassthrough) var rest: [String] = []
 }
 
@@ -258,14 +268,17 @@ let arguments = CommandLine.arguments.dropFirst()
 if arguments.first == "run", let request = RunRequest(plainArguments: arguments.dropFirst()) {
     runAndExit(request)
 }
-// `scratch image ...` is scratch-image, beside this executable (as git runs git-foo):
-// images need libarchive, libcrypto and Foundation, and the runtime does not carry them.
-if arguments.first == "image" {
+// `scratch image ...` and `scratch commit ...` are scratch-image, beside this executable
+// (as git runs git-foo): images need libarchive, libcrypto and Foundation, and the
+// runtime does not carry them. `commit` is passed on as the helper's first word.
+if arguments.first == "image" || arguments.first == "commit" {
     let helper = parentDirectory(of: (try? symlinkTarget("/proc/self/exe")) ?? "") + "/scratch-image"
-    var argv: [UnsafeMutablePointer<CChar>?] = ([helper] + arguments.dropFirst()).map { strdup($0) } + [nil]
+    let passed = arguments.first == "image" ? Array(arguments.dropFirst()) : Array(arguments)
+    var argv: [UnsafeMutablePointer<CChar>?] = ([helper] + passed).map { strdup($0) } + [nil]
     execv(helper, &argv)
     writeToStandardErrorLine(
-        "scratch: image: cannot run \(helper): \(String(cString: strerror(errno))) — build it: swift build --product scratch-image")
+        "scratch: \(arguments.first ?? "image"): cannot run \(helper): \(String(cString: strerror(errno))) — build it: swift build --product scratch-image"
+    )
     Glibc.exit(ExitCode.runtimeFailed)
 }
 var command = parseOrExit(Scratch.self)
