@@ -15,7 +15,7 @@ struct WorkbookCommand: ParsableCommand {
         abstract: "Containers from Scratch, in Swift: read, build, check.",
         subcommands: [
             Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Watch.self, Doctor.self, Clean.self, Reset.self,
-            Snippets.self,
+            Xray.self, Export.self, Snippets.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -517,6 +517,46 @@ struct Reset: ParsableCommand {
         }
         do { try reset.reset() } catch { fail("\(error)") }
         print("Chapter \(chapter.number)'s exercise is back as committed: \(changes.changed.joined(separator: ", ")).\(kept)")
+    }
+}
+
+struct Xray: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Look inside a running container: its processes, namespaces, limits and mounts, live.",
+        discussion: """
+            ID is a container's id or the start of one (`scratch ps` lists them); without it, the newest \
+            running container. On a terminal the picture is redrawn every second until q or Ctrl-C; with \
+            --once, or when stdout is not a terminal, one frame is printed (with no escape codes off a \
+            terminal or with NO_COLOR set).
+            """)
+    @Argument(help: "The container (an id or its start; default: the newest running one).") var id: String?
+    @Flag(help: "Print one frame and exit.") var once = false
+
+    func run() throws {
+        let state: ContainerState
+        do { state = try Workbook.Xray.pick(id) } catch { fail("\(error)", code: 1) }
+        do {
+            if once { try Workbook.Xray.once(state, colors: colors()) } else { try Workbook.Xray.live(state, colors: colors()) }
+        } catch {
+            fail("\(error)", code: 1)
+        }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the chapters as static HTML pages, for projecting and handouts.",
+        discussion: "One page per chapter, index.html and style.css; nothing is loaded from the network.")
+    @Option(help: ArgumentHelp("The directory to write the pages into (made if missing).", valueName: "dir")) var html: String
+
+    func run() throws {
+        let repository = try Repository.locate()
+        do {
+            let files = try HTMLExport(repository: repository).write(to: html)
+            print("Wrote \(files.count) files to \(html): open \(html)/index.html")
+        } catch {
+            fail("\(error)")
+        }
     }
 }
 
