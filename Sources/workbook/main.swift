@@ -149,8 +149,13 @@ struct Hint: ParsableCommand {
 
 struct Solution: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the reference beside your code for chapter N, once the chapter passed or was skipped.")
+        abstract: "Show the reference beside your code for chapter N, once the chapter passed or was skipped.",
+        discussion: """
+            A unified diff of your exercise file against a copy of it whose function bodies are the \
+            reference's (from Sources/Runtime): `-` lines are yours, `+` lines the reference's.
+            """)
     @Argument(help: "The chapter number.") var chapter: Int
+    @Flag(help: "Show it even though the chapter is not passed or skipped yet.") var force = false
 
     func run() throws {
         let repository = try Repository.locate()
@@ -163,21 +168,30 @@ struct Solution: ParsableCommand {
         case .inProgress, .notStarted:
             // The reference is the last hint layer: reachable on purpose, but only after
             // the learner's own attempt, or once they chose to move on.
-            fail(
-                "chapter \(n) is not passed yet, so its solution stays closed: make `workbook check \(n)` pass, or move on with `workbook skip \(n)` (the reference then stands in for your code). Stuck? `workbook hint \(n)` gives the hints one at a time, the last of them the reference.",
-                code: 1)
+            guard force else {
+                fail(
+                    "chapter \(n) is not passed yet, so its solution stays closed: make `workbook check \(n)` pass, or move on with `workbook skip \(n)` (the reference then stands in for your code). Stuck? `workbook hint \(n)` gives the hints one at a time, the last of them the reference. (`workbook solution \(n) --force` opens it anyway.)",
+                    code: 1)
+            }
         }
-        let lesson = try Lesson.load(chapter, from: repository)
-        guard let reference = lesson.hints.last else { fail("chapter \(n) has no hints, so there is no reference to show") }
-        // The layer's own "### Hint N" heading says nothing here.
-        let body = reference.split(separator: "\n", omittingEmptySubsequences: false).drop { $0.hasPrefix("### ") }
-        var markdown = "# Chapter \(n) — the reference beside your code\n\n## The reference (the last hint of chapter \(n))\n\n"
-        markdown += body.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
-        for file in chapter.exerciseFiles {
-            let code = (try? String(contentsOfFile: repository.path(file), encoding: .utf8)) ?? "(cannot read \(file))"
-            markdown += "\n## Your code: \(file)\n\n```swift\n" + code.trimmingCharacters(in: .newlines) + "\n```\n"
+        let parts: [ReferenceSolution.Part]
+        do { parts = try ReferenceSolution(repository: repository).parts(for: chapter) } catch { fail("\(error)") }
+        var text = "Chapter \(n) — your code beside the reference: `-` lines are yours, `+` lines the reference's.\n"
+        for part in parts {
+            text += "\n"
+            if part.diff.isEmpty {
+                text += "\(part.exerciseFile): every function body is the reference's, line for line.\n"
+            } else {
+                text += (colors() ? ReferenceSolution.colored(part.diff) : part.diff)
+            }
+            if !part.unmatched.isEmpty {
+                text += "(no reference body named \(part.unmatched.joined(separator: ", ")): shown as you wrote it)\n"
+            }
+            if !part.referenceFiles.isEmpty {
+                text += "The reference in its setting, with its comments: \(part.referenceFiles.joined(separator: ", ")).\n"
+            }
         }
-        TerminalReader.show(TerminalReader.render(markdown, colors: colors()))
+        TerminalReader.show(text.trimmingCharacters(in: .newlines))
     }
 }
 
