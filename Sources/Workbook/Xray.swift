@@ -337,8 +337,13 @@ public struct XrayPicture {
                 let image = index == layers.count - 1 ? state.image.map { "  (\($0))" } ?? "" : ""
                 lines.append(row([("            lower  ", "2"), ("layer \(short)\(image)", nil)]))
             }
-            if let upper = mount.superOptions["upperdir"] { lines.append(row([("            upper  ", "2"), (upper, nil)])) }
-            if let work = mount.superOptions["workdir"] { lines.append(row([("            work   ", "2"), (work, nil)])) }
+            // Long paths lose their middle, not their end: the end says whose layer it is.
+            if let upper = mount.superOptions["upperdir"] {
+                lines.append(row([("            upper  ", "2"), (elided(upper, to: inner - 19), nil)]))
+            }
+            if let work = mount.superOptions["workdir"] {
+                lines.append(row([("            work   ", "2"), (elided(work, to: inner - 19), nil)]))
+            }
             return lines
         }
         if mount.point == "/" {
@@ -406,6 +411,12 @@ public struct XrayPicture {
 
     func clipped(_ text: String, to width: Int) -> String {
         text.count <= width ? text : String(text.prefix(max(0, width - 1))) + "…"
+    }
+
+    func elided(_ text: String, to width: Int) -> String {
+        guard text.count > width, width > 10 else { return text }
+        let tail = width * 2 / 3
+        return String(text.prefix(width - tail - 1)) + "…" + String(text.suffix(tail))
     }
 
     func paint(_ text: String, _ style: String) -> String {
