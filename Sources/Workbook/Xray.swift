@@ -69,7 +69,23 @@ public struct XraySnapshot: Sendable {
         let namespaces = kinds.map { kind in
             Namespace(kind: kind, inside: namespaceInode("/proc/\(pid)/ns/\(kind)"), host: namespaceInode("/proc/self/ns/\(kind)"))
         }
-        let groups = state.cgroups
+        let limits = readLimits(state.cgroups)
+        return XraySnapshot(
+            state: state, processes: processes, namespaces: namespaces, cgroupVersion: limits.version, memory: limits.memory,
+            pids: limits.pids, cpuQuota: limits.cpuQuota, cpuSeconds: limits.cpuSeconds, mounts: mountTable(of: pid),
+            taken: monotonicSeconds())
+    }
+
+    struct Limits {
+        var version: String?
+        var memory: (current: Double, limit: Double?)?
+        var pids: (current: Double, limit: Double?)?
+        var cpuQuota: Double?
+        var cpuSeconds: Double?
+    }
+
+    /// The limits and usage in a container's group directories, v1 or v2.
+    static func readLimits(_ groups: [String]) -> Limits {
         func number(_ names: [String]) -> Double? {
             for name in names {
                 for group in groups {
@@ -83,42 +99,36 @@ public struct XraySnapshot: Sendable {
             for group in groups { if let text = readControlFile(group + "/" + name) { return text } }
             return nil
         }
-        var version: String?
-        var memory: (Double, Double?)?
-        var pidCount: (Double, Double?)?
-        var quota: Double?
-        var cpuSeconds: Double?
+        var limits = Limits()
         if !groups.isEmpty {
             // v2 has one directory with every controller's files and cgroup.controllers;
             // v1 has a directory per hierarchy, each with its own controller's files.
             let unified = groups.contains { fileKind($0 + "/cgroup.controllers") != nil }
-            version = unified ? "v2" : "v1"
+            limits.version = unified ? "v2" : "v1"
             // A limit of "max" (v2) or a page-rounded 2^63 (v1) means none.
             func limit(_ value: Double?) -> Double? { value.flatMap { $0 >= 1e18 ? nil : $0 } }
             if unified {
-                if let current = number(["memory.current"]) { memory = (current, limit(number(["memory.max"]))) }
+                if let current = number(["memory.current"]) { limits.memory = (current, limit(number(["memory.max"]))) }
                 if let fields = text("cpu.max")?.split(separator: " "), fields.count == 2, let q = Double(fields[0]),
                     let period = Double(fields[1].trimmingCharacters(in: .whitespacesAndNewlines)), period > 0
                 {
-                    quota = q / period
+                    limits.cpuQuota = q / period
                 }
                 if let line = text("cpu.stat")?.split(separator: "\n").first(where: { $0.hasPrefix("usage_usec ") }),
                     let micro = Double(line.dropFirst("usage_usec ".count))
                 {
-                    cpuSeconds = micro / 1e6
+                    limits.cpuSeconds = micro / 1e6
                 }
             } else {
-                if let current = number(["memory.usage_in_bytes"]) { memory = (current, limit(number(["memory.limit_in_bytes"]))) }
+                if let current = number(["memory.usage_in_bytes"]) { limits.memory = (current, limit(number(["memory.limit_in_bytes"]))) }
                 if let q = number(["cpu.cfs_quota_us"]), q > 0, let period = number(["cpu.cfs_period_us"]), period > 0 {
-                    quota = q / period
+                    limits.cpuQuota = q / period
                 }
-                cpuSeconds = number(["cpuacct.usage"]).map { $0 / 1e9 }
+                limits.cpuSeconds = number(["cpuacct.usage"]).map { $0 / 1e9 }
             }
-            if let current = number(["pids.current"]) { pidCount = (current, number(["pids.max"])) }
+            if let current = number(["pids.current"]) { limits.pids = (current, limit(number(["pids.max"]))) }
         }
-        return XraySnapshot(
-            state: state, processes: processes, namespaces: namespaces, cgroupVersion: version, memory: memory, pids: pidCount,
-            cpuQuota: quota, cpuSeconds: cpuSeconds, mounts: mountTable(of: pid), taken: monotonicSeconds())
+        return limits
     }
 
     /// The container's processes: those in its PID namespace when it has one of its

@@ -99,6 +99,37 @@ extension ContainerTests {
         #expect(row.count == 80 && row.hasSuffix("… │"))
     }
 
+    /// Fake group directories with the files each version has: the v2 path is proven
+    /// here without a v2 host, and "max" reads as no limit.
+    @Test func limitsOnV1AndV2() throws {
+        let root = try Support.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        func write(_ files: [String: String], in directory: String) throws {
+            try FileManager.default.createDirectory(atPath: root + "/" + directory, withIntermediateDirectories: true)
+            for (name, value) in files { try (value + "\n").write(toFile: root + "/" + directory + "/" + name, atomically: false, encoding: .utf8) }
+        }
+        try write(
+            [
+                "cgroup.controllers": "cpu memory pids", "memory.current": "1048576", "memory.max": "4194304",
+                "pids.current": "3", "pids.max": "max", "cpu.max": "50000 100000", "cpu.stat": "usage_usec 2500000\nuser_usec 1",
+            ], in: "v2")
+        let v2 = XraySnapshot.readLimits([root + "/v2"])
+        #expect(v2.version == "v2")
+        #expect(v2.memory?.current == 1_048_576 && v2.memory?.limit == 4_194_304)
+        #expect(v2.pids?.current == 3 && v2.pids?.limit == nil)
+        #expect(v2.cpuQuota == 0.5 && v2.cpuSeconds == 2.5)
+        try write(["memory.usage_in_bytes": "2097152", "memory.limit_in_bytes": "9223372036854771712"], in: "memory")
+        try write(["pids.current": "2", "pids.max": "16"], in: "pids")
+        try write(["cpu.cfs_quota_us": "-1", "cpu.cfs_period_us": "100000"], in: "cpu")
+        try write(["cpuacct.usage": "1500000000"], in: "cpuacct")
+        let v1 = XraySnapshot.readLimits(["memory", "pids", "cpu", "cpuacct"].map { root + "/" + $0 })
+        #expect(v1.version == "v1")
+        #expect(v1.memory?.current == 2_097_152 && v1.memory?.limit == nil)
+        #expect(v1.pids?.current == 2 && v1.pids?.limit == 16)
+        #expect(v1.cpuQuota == nil && v1.cpuSeconds == 1.5)
+        #expect(XraySnapshot.readLimits([]).version == nil)
+    }
+
     @Test func noContainerIsAClearMessage() throws {
         // Only meaningful when nothing runs; with containers of others running, pick
         // returns the newest, which is right too.
