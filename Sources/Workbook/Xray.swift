@@ -33,7 +33,11 @@ public struct XraySnapshot: Sendable {
         public let kind: String
         public let inside: UInt?
         public let host: UInt?
-        public var own: Bool { inside != nil && inside != host }
+        /// The runtime's: `workbook run` runs in a stand-in host, whose UTS and mount
+        /// namespaces a container before chapters 1 and 3 shares.
+        public let runtime: UInt?
+        public var own: Bool { inside != nil && inside != host && inside != runtime }
+        public var standIn: Bool { inside != nil && inside != host && inside == runtime }
     }
 
     public struct Mount: Sendable {
@@ -65,9 +69,14 @@ public struct XraySnapshot: Sendable {
         guard let pid = state.pid, kill(pid, 0) == 0 || errno == EPERM else { return nil }
         let processes = members(of: pid)
         guard !processes.isEmpty else { return nil }
+        // The host is PID 1's namespaces (this program may itself be in a stand-in
+        // host); where PID 1's are hidden from us, our own.
         let kinds = ["pid", "mnt", "uts", "ipc", "net", "cgroup", "user", "time"]
         let namespaces = kinds.map { kind in
-            Namespace(kind: kind, inside: namespaceInode("/proc/\(pid)/ns/\(kind)"), host: namespaceInode("/proc/self/ns/\(kind)"))
+            Namespace(
+                kind: kind, inside: namespaceInode("/proc/\(pid)/ns/\(kind)"),
+                host: namespaceInode("/proc/1/ns/\(kind)") ?? namespaceInode("/proc/self/ns/\(kind)"),
+                runtime: namespaceInode("/proc/\(state.runtimePID)/ns/\(kind)"))
         }
         let limits = readLimits(state.cgroups)
         return XraySnapshot(
@@ -274,7 +283,9 @@ public struct XrayPicture {
             guard let inside = namespace.inside else { continue }
             let host = namespace.host.map(String.init) ?? "?"
             let verdict: [(String, String?)] =
-                namespace.own ? [("● different: its own", "32")] : [("○ same: the host's", "33")]
+                namespace.own
+                ? [("● different: its own", "32")]
+                : namespace.standIn ? [("◐ the stand-in host's", "36")] : [("○ same: the host's", "33")]
             let kind = namespace.kind.padding(toLength: 7, withPad: " ", startingAt: 0)
             let what = (meaning[namespace.kind] ?? "").padding(toLength: 18, withPad: " ", startingAt: 0)
             out.append(
@@ -299,8 +310,14 @@ public struct XrayPicture {
 
         // Mounts.
         out.append(section("mounts", note: "as the container sees them"))
-        for mount in snapshot.mounts {
-            out += self.mount(mount, state: state)
+        if snapshot.namespaces.first(where: { $0.kind == "mnt" })?.own == false {
+            // No mount namespace of its own (before chapter 3): the table is the host's,
+            // or the stand-in host's, dozens of lines that say nothing of the container.
+            let root = snapshot.mounts.first { $0.point == "/" }
+            out.append(row([("/".padding(toLength: 10, withPad: " ", startingAt: 0), "1"), ("  \(root?.type ?? "?"): the host's root", "33")]))
+            out.append(row([("… and \(max(0, snapshot.mounts.count - 1)) more of the host's mounts: no root of its own (chapter 3)", "2")]))
+        } else {
+            for mount in snapshot.mounts { out += self.mount(mount, state: state) }
         }
         out.append(bottom(footer))
         return out
@@ -461,7 +478,10 @@ public enum Xray {
             }
             return state
         }
-        let running = recordedContainers().filter { $0.alive }.compactMap(\.state).filter { $0.pid != nil }
+        let running = recordedContainers().filter { $0.alive }.compactMap(\.state).filter { state in
+            // Alive now, not only recorded: a container ending as we look is passed over.
+            state.pid.map { kill($0, 0) == 0 } ?? false
+        }
         guard let newest = running.max(by: { $0.created < $1.created }) else {
             throw WorkbookError(
                 "no container is running, so there is nothing to x-ray. Start one in another terminal, e.g. `scratch run --memory 64m --pids-limit 32 -- sh` or `workbook run 4 -- sh`, then run `workbook xray` again"

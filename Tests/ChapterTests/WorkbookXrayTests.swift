@@ -81,6 +81,52 @@ extension ContainerTests {
             let gone = Support.run([Support.workbook, "xray", id, "--once"])
             #expect(gone.status == 1 && gone.stderr.contains("no running container"), "\(gone.stderr)")
         }
+
+        @Test("xray tells the stand-in host's namespaces from the container's own (workbook run 1)")
+        func standInHost() throws {
+            // A sleep of its own length, to find this container's record among others'.
+            let length = "30.\(getpid() % 100_000)"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Support.workbook)
+            process.arguments = ["run", "1", "--reference", "--", "sleep", length]
+            process.environment = ["PATH": "/usr/bin:/bin"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            process.currentDirectoryURL = URL(fileURLWithPath: Support.repository.root)
+            try process.run()
+            defer {
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                }
+            }
+            var id = ""
+            for _ in 0..<100 where id.isEmpty {
+                Thread.sleep(forTimeInterval: 0.1)
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: "/run/scratch")) ?? [] {
+                    let state = (try? String(contentsOfFile: "/run/scratch/\(name)/state", encoding: .utf8)) ?? ""
+                    if state.contains("arg=\(length)\n") && state.contains("\npid=") { id = name }
+                }
+            }
+            try #require(!id.isEmpty, "the container did not start")
+            let xray = Support.run([Support.workbook, "xray", id, "--once"])
+            #expect(xray.status == 0, "\(xray.stderr)")
+            let lines = xray.stdout.split(separator: "\n").map(String.init)
+            func verdict(_ kind: String) -> String { lines.first { $0.hasPrefix("│ \(kind) ") } ?? "" }
+            // Chapter 1 adds a UTS namespace; the mount namespace is the stand-in
+            // host's (workbook run's), and there is no PID namespace yet.
+            #expect(verdict("uts").contains("different"), "\(xray.stdout)")
+            #expect(verdict("mnt").contains("stand-in host"), "\(xray.stdout)")
+            #expect(verdict("pid").contains("same"), "\(xray.stdout)")
+            #expect(lines.contains { $0.contains("no root of its own") }, "\(xray.stdout)")
+            #expect(lines.contains { $0.contains("no cgroup of its own") }, "\(xray.stdout)")
+            // Without a PID namespace the pid inside is the host's.
+            let first = lines.first { $0.hasPrefix("│ ") && $0.contains("sleep \(length)") } ?? ""
+            let numbers = first.split(separator: " ").dropFirst().prefix(2)
+            #expect(numbers.count == 2 && numbers.first == numbers.last, "\(xray.stdout)")
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
     }
 }
 
