@@ -253,17 +253,23 @@ public struct XrayPicture {
         let state = snapshot.state
         var out: [String] = []
         let age = max(0, secondsSinceEpoch() - state.created)
-        let title = "x-ray: \(state.id) · \(state.command.joined(separator: " ")) · up \(duration(age))"
+        let title = "x-ray: \(state.id) · up \(duration(age)) · \(state.command.joined(separator: " "))"
         out.append(top(title))
 
         // Processes.
-        out.append(section("processes", note: "pid inside · pid on the host"))
+        let count = snapshot.processes.count
+        out.append(section("processes", note: "\(count) · pid inside · pid on the host"))
+        // A fork bomb's worth of processes would push the rest off the screen.
+        let shown = 12
+        var drawn = 0
         let members = Set(snapshot.processes.map(\.hostPID))
         let roots = snapshot.processes.filter { !members.contains($0.parentHostPID) }
         func walk(_ process: XraySnapshot.Process, prefix: String, last: Bool, root: Bool) {
             let inside = String(process.innerPID).leftPadded(to: 6)
             let host = String(process.hostPID).leftPadded(to: 10)
             let branch = root ? "" : last ? "└─ " : "├─ "
+            drawn += 1
+            guard drawn <= shown else { return }
             out.append(row([(inside, "1"), (host, "2"), ("   " + prefix + branch, "2"), (process.command, nil)]))
             let children = snapshot.processes.filter { $0.parentHostPID == process.hostPID }
             for (index, child) in children.enumerated() {
@@ -272,6 +278,7 @@ public struct XrayPicture {
         }
         out.append(row([("inside", "2"), ("      host", "2"), ("   command", "2")]))
         for root in roots { walk(root, prefix: "", last: true, root: true) }
+        if count > shown { out.append(row([("      … and \(count - shown) more", "2")])) }
 
         // Namespaces.
         out.append(section("namespaces", note: "inode inside · inode on the host"))
