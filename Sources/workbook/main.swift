@@ -547,6 +547,11 @@ struct Xray: ParsableCommand {
     @Flag(help: "Print one frame and exit.") var once = false
 
     func run() throws {
+        guard geteuid() == 0 else {
+            // The state directory is root's (0600), and /proc/PID/ns of another user's
+            // process is readable only with ptrace rights over it.
+            fail("xray reads the state directory /run/scratch and other processes' namespaces, which only root may: run it with sudo", code: 1)
+        }
         let state: ContainerState
         do { state = try Workbook.Xray.pick(id) } catch { fail("\(error)", code: 1) }
         do {
