@@ -189,6 +189,7 @@ public struct HTMLExport {
         table { border-collapse: collapse; margin: 1rem 0; font-size: .95rem; }
         th, td { border: 1px solid var(--rule); padding: .35rem .6rem; vertical-align: top; text-align: left; }
         th { background: var(--code); }
+        td code { white-space: nowrap; }
         blockquote { margin: 1rem 0; padding: .1rem 1rem; border-left: 4px solid var(--rule); color: var(--dim); }
         details { margin: .5rem 0; padding: .3rem .8rem; border: 1px solid var(--rule); border-radius: 3px; }
         summary { cursor: pointer; font-weight: 600; }
