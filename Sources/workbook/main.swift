@@ -15,7 +15,7 @@ struct WorkbookCommand: ParsableCommand {
         abstract: "Containers from Scratch, in Swift: read, build, check.",
         subcommands: [
             Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Watch.self, Doctor.self, Clean.self, Reset.self,
-            Snippets.self,
+            Xray.self, Export.self, Snippets.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -149,8 +149,13 @@ struct Hint: ParsableCommand {
 
 struct Solution: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the reference beside your code for chapter N, once the chapter passed or was skipped.")
+        abstract: "Show the reference beside your code for chapter N, once the chapter passed or was skipped.",
+        discussion: """
+            A unified diff of your exercise file against a copy of it whose function bodies are the \
+            reference's (from Sources/Runtime): `-` lines are yours, `+` lines the reference's.
+            """)
     @Argument(help: "The chapter number.") var chapter: Int
+    @Flag(help: "Show it even though the chapter is not passed or skipped yet.") var force = false
 
     func run() throws {
         let repository = try Repository.locate()
@@ -163,21 +168,30 @@ struct Solution: ParsableCommand {
         case .inProgress, .notStarted:
             // The reference is the last hint layer: reachable on purpose, but only after
             // the learner's own attempt, or once they chose to move on.
-            fail(
-                "chapter \(n) is not passed yet, so its solution stays closed: make `workbook check \(n)` pass, or move on with `workbook skip \(n)` (the reference then stands in for your code). Stuck? `workbook hint \(n)` gives the hints one at a time, the last of them the reference.",
-                code: 1)
+            guard force else {
+                fail(
+                    "chapter \(n) is not passed yet, so its solution stays closed: make `workbook check \(n)` pass, or move on with `workbook skip \(n)` (the reference then stands in for your code). Stuck? `workbook hint \(n)` gives the hints one at a time, the last of them the reference. (`workbook solution \(n) --force` opens it anyway.)",
+                    code: 1)
+            }
         }
-        let lesson = try Lesson.load(chapter, from: repository)
-        guard let reference = lesson.hints.last else { fail("chapter \(n) has no hints, so there is no reference to show") }
-        // The layer's own "### Hint N" heading says nothing here.
-        let body = reference.split(separator: "\n", omittingEmptySubsequences: false).drop { $0.hasPrefix("### ") }
-        var markdown = "# Chapter \(n) — the reference beside your code\n\n## The reference (the last hint of chapter \(n))\n\n"
-        markdown += body.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines) + "\n"
-        for file in chapter.exerciseFiles {
-            let code = (try? String(contentsOfFile: repository.path(file), encoding: .utf8)) ?? "(cannot read \(file))"
-            markdown += "\n## Your code: \(file)\n\n```swift\n" + code.trimmingCharacters(in: .newlines) + "\n```\n"
+        let parts: [ReferenceSolution.Part]
+        do { parts = try ReferenceSolution(repository: repository).parts(for: chapter) } catch { fail("\(error)") }
+        var text = "Chapter \(n) — your code beside the reference: `-` lines are yours, `+` lines the reference's.\n"
+        for part in parts {
+            text += "\n"
+            if part.diff.isEmpty {
+                text += "\(part.exerciseFile): every function body is the reference's, line for line.\n"
+            } else {
+                text += (colors() ? ReferenceSolution.colored(part.diff) : part.diff)
+            }
+            if !part.unmatched.isEmpty {
+                text += "(no reference body named \(part.unmatched.joined(separator: ", ")): shown as you wrote it)\n"
+            }
+            if !part.referenceFiles.isEmpty {
+                text += "The reference in its setting, with its comments: \(part.referenceFiles.joined(separator: ", ")).\n"
+            }
         }
-        TerminalReader.show(TerminalReader.render(markdown, colors: colors()))
+        TerminalReader.show(text.trimmingCharacters(in: .newlines))
     }
 }
 
@@ -370,9 +384,9 @@ struct Watch: ParsableCommand {
                 print("\(newest) changed: building…")
                 let started = Date()
                 // ./workbook builds in its fixed environment and shows the compiler's
-                // whole message; then `check --help`, quietly. (Not `status`: when the
-                // build fails the script shows status from the last build, and exits 0.)
-                let built = runChild([repository.path("workbook"), "check", "--help"], quiet: true)
+                // whole message. WORKBOOK_BUILD_ONLY: only the `workbook` program, no
+                // package checks, nothing run after (README, "watch": about 0.3 s a save).
+                let built = runChild([repository.path("workbook")], quiet: true, environment: ["WORKBOOK_BUILD_ONLY": "1"])
                 building = "rebuild \(seconds(since: started)) · "
                 if built != 0 {
                     print("\n\(building)the build failed (above): fix it and save; watching \(watchedText(watcher))…")
@@ -517,6 +531,51 @@ struct Reset: ParsableCommand {
         }
         do { try reset.reset() } catch { fail("\(error)") }
         print("Chapter \(chapter.number)'s exercise is back as committed: \(changes.changed.joined(separator: ", ")).\(kept)")
+    }
+}
+
+struct Xray: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Look inside a running container: its processes, namespaces, limits and mounts, live.",
+        discussion: """
+            ID is a container's id or the start of one (`scratch ps` lists them); without it, the newest \
+            running container. On a terminal the picture is redrawn every second until q or Ctrl-C; with \
+            --once, or when stdout is not a terminal, one frame is printed (with no escape codes off a \
+            terminal or with NO_COLOR set).
+            """)
+    @Argument(help: "The container (an id or its start; default: the newest running one).") var id: String?
+    @Flag(help: "Print one frame and exit.") var once = false
+
+    func run() throws {
+        guard geteuid() == 0 else {
+            // The state directory is root's (0600), and /proc/PID/ns of another user's
+            // process is readable only with ptrace rights over it.
+            fail("xray reads the state directory /run/scratch and other processes' namespaces, which only root may: run it with sudo", code: 1)
+        }
+        let state: ContainerState
+        do { state = try Workbook.Xray.pick(id) } catch { fail("\(error)", code: 1) }
+        do {
+            if once { try Workbook.Xray.once(state, colors: colors()) } else { try Workbook.Xray.live(state, colors: colors()) }
+        } catch {
+            fail("\(error)", code: 1)
+        }
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the chapters as static HTML pages, for projecting and handouts.",
+        discussion: "One page per chapter, index.html and style.css; nothing is loaded from the network.")
+    @Option(help: ArgumentHelp("The directory to write the pages into (made if missing).", valueName: "dir")) var html: String
+
+    func run() throws {
+        let repository = try Repository.locate()
+        do {
+            let files = try HTMLExport(repository: repository).write(to: html)
+            print("Wrote \(files.count) files to \(html): open \(html)/index.html")
+        } catch {
+            fail("\(error)")
+        }
     }
 }
 

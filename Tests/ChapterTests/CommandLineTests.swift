@@ -256,14 +256,23 @@ extension ContainerTests {
             let closed = Support.run(["workbook", "solution", "0"], environment: env, directory: root)
             #expect(closed.status == 1, "\(closed.stdout)")
             #expect(closed.stderr.contains("workbook check 0") && closed.stderr.contains("workbook skip 0"), "\(closed.stderr)")
+            // --force opens it before: the diff of the exercise against the reference's bodies.
+            let forced = Support.run(["workbook", "solution", "0", "--force"], environment: env, directory: root)
+            #expect(forced.status == 0, "\(forced.stderr)")
             #expect(Support.run(["workbook", "skip", "0"], environment: env, directory: root).status == 0)
             let open = Support.run(["workbook", "solution", "0"], environment: env, directory: root)
             #expect(open.status == 0, "\(open.stderr)")
-            let chapter = try #require(ChapterCatalog.chapter(0))
-            let reference = try #require(Lesson.load(chapter, from: Support.repository).hints.last)
-            let someCode = try #require(reference.split(separator: "\n").first { $0.contains("return") })
-            #expect(open.stdout.contains(someCode.trimmingCharacters(in: .whitespaces)), "\(open.stdout)")
-            #expect(open.stdout.contains("Your code: exercises/00-process/ExitStatus.swift"), "\(open.stdout)")
+            #expect(open.stdout == forced.stdout)
+            #expect(open.stdout.contains("--- exercises/00-process/ExitStatus.swift  (yours)"), "\(open.stdout)")
+            #expect(open.stdout.contains("Sources/Runtime/ExitStatus.swift"), "\(open.stdout)")
+            // The reference's own lines, as added lines of the diff.
+            let reference = try String(contentsOfFile: Support.repository.path("Sources/Runtime/ExitStatus.swift"), encoding: .utf8)
+            let someCode = try #require(reference.split(separator: "\n").first { $0.contains("return ExitCode.signalBase") })
+            #expect(open.stdout.contains("+" + someCode), "\(open.stdout)")
+            if Support.exerciseIsPristine(0) {
+                // The stub's own body, as a removed line.
+                #expect(open.stdout.contains("-        throw NotDoneYet(chapter: 0"), "\(open.stdout)")
+            }
         }
 
         /// The tests that must edit an exercise work on a copy of the repository (no
