@@ -54,7 +54,7 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
                     }
                 }
                 try step("enter the container's root") { try changeDirectory("/") }
-                try becomeCommand(command, environment: containerEnvironment(hostname: state.hostname), steps: .reference)
+                try becomeCommand(command, environment: containerEnvironment([], hostname: state.hostname, home: "/root"), steps: .reference)
             } catch let error as ContainerError {
                 writeToStandardError("\(programName): \(error)\n")
                 exitImmediately(error.exitCode)
