@@ -346,6 +346,9 @@ extension RunRequest {
 }
 
 extension RunRequest {
+    /// No flags, no command: what other modules (RuntimeConfig) start from.
+    public static let empty = RunRequest()
+
     /// The short flags the hand reader knows, by their long names.
     static let shortFlags = ["-m": "--memory", "-e": "--env", "-u": "--user", "-w": "--workdir"]
 }
