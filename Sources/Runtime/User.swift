@@ -26,6 +26,13 @@ public struct ContainerUser: Equatable, Sendable {
     public var groups: [gid_t] = []
     /// From the passwd entry; "/" without one, as runc does.
     public var home = "/"
+
+    public init(uid: uid_t = 0, gid: gid_t = 0, groups: [gid_t] = [], home: String = "/") {
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.home = home
+    }
 }
 
 /// What is wrong with a `--user` value, or nil: checked before anything is created, so

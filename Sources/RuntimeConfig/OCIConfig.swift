@@ -40,9 +40,11 @@ public struct OCIConfig: Codable, Sendable {
     }
 
     public struct User: Codable, Sendable {
-        public var uid: UInt32?
-        public var gid: UInt32?
-        public var additionalGids: [UInt32]?
+        // Int64, checked after decoding: the decoder reports a number out of a
+        // UInt32's range as "not valid JSON", with no path.
+        public var uid: Int64?
+        public var gid: Int64?
+        public var additionalGids: [Int64]?
         public var umask: Present?
     }
 

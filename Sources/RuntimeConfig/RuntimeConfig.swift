@@ -127,8 +127,17 @@ func interpret(_ config: OCIConfig, bundle: String, invalid: (String) -> Contain
         if cwd != "/" { request.workingDirectory = cwd }
     }
     if let user = process.user {
-        request.user = "\(user.uid ?? 0):\(user.gid ?? 0)"
-        request.additionalGroups = user.additionalGids ?? []
+        func id(_ value: Int64?, _ path: String) throws(ContainerError) -> UInt32 {
+            guard let value else { return 0 }
+            guard value >= 0 && value < Int64(UInt32.max) else {
+                throw invalid("\(path): \(value) — an id is from 0 to 4294967294")
+            }
+            return UInt32(value)
+        }
+        request.user = "\(try id(user.uid, "process.user.uid")):\(try id(user.gid, "process.user.gid"))"
+        for (index, gid) in (user.additionalGids ?? []).enumerated() {
+            request.additionalGroups.append(try id(gid, "process.user.additionalGids[\(index)]"))
+        }
     }
     request.hostname = config.hostname
     if let root = config.root {
@@ -211,7 +220,7 @@ private func jsonTypeName(_ type: Any.Type) -> String {
     switch type {
     case is String.Type: return "a string"
     case is Bool.Type: return "true or false"
-    case is [String].Type: return "an array of strings"
+    case is [String].Type, is [Any].Type: return "an array"
     case is Int64.Type, is UInt64.Type, is UInt32.Type, is Int.Type: return "a whole number"
     default: return "\(type)"
     }
