@@ -192,6 +192,12 @@ public struct RunRequest: Equatable, Sendable {
     /// The container spec these flags describe. The default rootfs is built on first
     /// use, so a fresh machine can `scratch run -- sh` at once.
     public func spec(stage: Stage, programName: String) throws -> ContainerSpec {
+        // scratch reads the file (RuntimeConfig) before this, and clears the path; a
+        // command line that never did must not run as if the file had been read.
+        if let configFile {
+            throw ContainerError(
+                step: "check the request", reason: "--config \(configFile): only `scratch run` reads config files — run it with scratch")
+        }
         var spec = ContainerSpec(command: command)
         // Parsed first: bad input must fail before anything (the default rootfs
         // included) is made.

@@ -43,7 +43,6 @@ public func applyingConfigFile(to flags: RunRequest) throws(ContainerError) -> R
         )
     }
     var request = loaded.request
-    request.configFile = path
     if flags.hostname != nil { request.hostname = flags.hostname }
     if flags.rootfs != nil || flags.image != nil {
         request.rootfs = flags.rootfs
