@@ -93,8 +93,11 @@ public func resolveUser(_ value: String?, passwd: String?, group: String?, extra
 }
 
 /// In the child, after the pivot: the user `value` names, from the rootfs's own files.
-func findContainerUser(_ value: String?, extraGroups: [gid_t]) throws(ContainerError) -> ContainerUser {
-    try resolveUser(value, passwd: readControlFile("/etc/passwd"), group: readControlFile("/etc/group"), extraGroups: extraGroups)
+func findContainerUser(_ value: String?, extraGroups: [gid_t]) throws -> ContainerUser {
+    // 4 MiB: a passwd file with tens of thousands of users; past that, a trap.
+    let passwd = try readRegularFile("/etc/passwd", limit: 4 << 20).map { String(decoding: $0, as: UTF8.self) }
+    let group = try readRegularFile("/etc/group", limit: 4 << 20).map { String(decoding: $0, as: UTF8.self) }
+    return try resolveUser(value, passwd: passwd, group: group, extraGroups: extraGroups)
 }
 
 /// Becomes the user, for good: supplementary groups, then the group, then the user.
