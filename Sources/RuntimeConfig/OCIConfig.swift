@@ -5,6 +5,8 @@
 // Every property the spec defines that a runtime of this chapter does not do yet is
 // decoded as `Present`, so that setting it is an error naming it, not a silent no-op:
 // a config that asks for a seccomp filter and gets none must not look as if it worked.
+// `unsupportedProperties` lists them by hand: Mirror would find them by itself, but
+// each of its casts scans the binary's protocol conformances (about 0.3 ms here).
 // Properties the spec does not define are ignored, as it requires (extensions).
 
 /// The whole file.
@@ -165,5 +167,75 @@ struct AnyKey: CodingKey {
     init?(intValue: Int) {
         self.stringValue = String(intValue)
         self.intValue = intValue
+    }
+}
+
+extension OCIConfig {
+    /// The JSON paths of the `Present` properties that are set, in the file's order.
+    public var unsupportedProperties: [String] {
+        var paths: [String] = []
+        func note(_ value: Present?, _ path: String) {
+            if value?.isSet == true { paths.append(path) }
+        }
+        if let process {
+            note(process.consoleSize, "process.consoleSize")
+            note(process.capabilities, "process.capabilities")
+            note(process.rlimits, "process.rlimits")
+            note(process.noNewPrivileges, "process.noNewPrivileges")
+            note(process.apparmorProfile, "process.apparmorProfile")
+            note(process.oomScoreAdj, "process.oomScoreAdj")
+            note(process.selinuxLabel, "process.selinuxLabel")
+            note(process.ioPriority, "process.ioPriority")
+            note(process.scheduler, "process.scheduler")
+            note(process.execCPUAffinity, "process.execCPUAffinity")
+            note(process.commandLine, "process.commandLine")
+            note(process.user?.umask, "process.user.umask")
+        }
+        note(domainname, "domainname")
+        note(hooks, "hooks")
+        if let linux {
+            note(linux.namespaces, "linux.namespaces")
+            note(linux.uidMappings, "linux.uidMappings")
+            note(linux.gidMappings, "linux.gidMappings")
+            note(linux.timeOffsets, "linux.timeOffsets")
+            note(linux.devices, "linux.devices")
+            note(linux.cgroupsPath, "linux.cgroupsPath")
+            note(linux.rootfsPropagation, "linux.rootfsPropagation")
+            note(linux.seccomp, "linux.seccomp")
+            note(linux.sysctl, "linux.sysctl")
+            note(linux.maskedPaths, "linux.maskedPaths")
+            note(linux.readonlyPaths, "linux.readonlyPaths")
+            note(linux.mountLabel, "linux.mountLabel")
+            note(linux.personality, "linux.personality")
+            note(linux.intelRdt, "linux.intelRdt")
+            if let resources = linux.resources {
+                note(resources.devices, "linux.resources.devices")
+                note(resources.blockIO, "linux.resources.blockIO")
+                note(resources.hugepageLimits, "linux.resources.hugepageLimits")
+                note(resources.network, "linux.resources.network")
+                note(resources.rdma, "linux.resources.rdma")
+                note(resources.unified, "linux.resources.unified")
+                if let memory = resources.memory {
+                    note(memory.reservation, "linux.resources.memory.reservation")
+                    note(memory.swap, "linux.resources.memory.swap")
+                    note(memory.kernel, "linux.resources.memory.kernel")
+                    note(memory.kernelTCP, "linux.resources.memory.kernelTCP")
+                    note(memory.swappiness, "linux.resources.memory.swappiness")
+                    note(memory.disableOOMKiller, "linux.resources.memory.disableOOMKiller")
+                    note(memory.useHierarchy, "linux.resources.memory.useHierarchy")
+                    note(memory.checkBeforeUpdate, "linux.resources.memory.checkBeforeUpdate")
+                }
+                if let cpu = resources.cpu {
+                    note(cpu.shares, "linux.resources.cpu.shares")
+                    note(cpu.burst, "linux.resources.cpu.burst")
+                    note(cpu.realtimeRuntime, "linux.resources.cpu.realtimeRuntime")
+                    note(cpu.realtimePeriod, "linux.resources.cpu.realtimePeriod")
+                    note(cpu.cpus, "linux.resources.cpu.cpus")
+                    note(cpu.mems, "linux.resources.cpu.mems")
+                    note(cpu.idle, "linux.resources.cpu.idle")
+                }
+            }
+        }
+        return paths
     }
 }

@@ -94,7 +94,7 @@ public func loadConfig(_ path: String) throws(ContainerError) -> LoadedConfig {
 /// The config as a `run` request: the properties this runtime does, checked; any
 /// property it knows but does not do yet, set, is an error naming it.
 func interpret(_ config: OCIConfig, bundle: String, invalid: (String) -> ContainerError) throws(ContainerError) -> LoadedConfig {
-    let unsupported = setProperties(of: config, at: "")
+    let unsupported = config.unsupportedProperties
     if !unsupported.isEmpty {
         throw invalid(
             "\(unsupported.joined(separator: ", ")): not supported by scratch yet — remove \(unsupported.count == 1 ? "it" : "them") from the config (or leave \(unsupported.count == 1 ? "it" : "them") empty)"
@@ -164,24 +164,6 @@ func interpret(_ config: OCIConfig, bundle: String, invalid: (String) -> Contain
         loaded.mounts.append(ConfigMount(destination: destination, type: mount.type, source: mount.source, options: mount.options ?? []))
     }
     return loaded
-}
-
-/// The JSON paths of every `Present` property that is set, found by reflection over
-/// the decoded structs (so the list of what is not done yet lives in OCIConfig alone).
-func setProperties(of value: Any, at path: String) -> [String] {
-    var found: [String] = []
-    for child in Mirror(reflecting: value).children {
-        guard let label = child.label else { continue }
-        let childPath = path.isEmpty ? label : path + "." + label
-        let mirror = Mirror(reflecting: child.value)
-        guard mirror.displayStyle == .optional, let wrapped = mirror.children.first?.value else { continue }
-        if let present = wrapped as? Present {
-            if present.isSet { found.append(childPath) }
-        } else if Mirror(reflecting: wrapped).displayStyle == .struct {
-            found += setProperties(of: wrapped, at: childPath)
-        }
-    }
-    return found
 }
 
 /// A decoding error as a JSON path and what was wrong there.
