@@ -154,8 +154,12 @@ private struct JSONSyntaxChecker {
     }
 
     mutating func literal(_ word: String) throws(JSONSyntaxFailure) {
+        let start = position
         for byte in word.utf8 {
-            guard current == byte else { throw failure(word) }
+            guard current == byte else {
+                position = start
+                throw failure(word)
+            }
             position += 1
         }
     }

@@ -19,6 +19,13 @@ public struct ConfigMount: Equatable, Sendable {
     public var type: String?
     public var source: String?
     public var options: [String]
+
+    public init(destination: String, type: String?, source: String?, options: [String]) {
+        self.destination = destination
+        self.type = type
+        self.source = source
+        self.options = options
+    }
 }
 
 /// What a config file asks for: the `run` request it stands for, and its mounts.

@@ -322,6 +322,45 @@ struct ConfigurationTests {
         #expect(try environmentFlag("K=") == "K=")
     }
 
+    @Test("a config's mounts are parsed into a neutral list (applied once volumes are in); JSON errors say where")
+    func configParsing() throws {
+        let fixture = try Self.fixture.get()
+        let path = fixture.home + "/parse-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try """
+        {"process": {"args": ["true"]}, "mounts": [{"destination": "/data", "type": "bind", "source": "/srv", "options": ["rbind", "ro"]},
+         {"destination": "/scratch", "type": "tmpfs"}], "future": {"anything": [1, 2.5e3, -0, null, "\\u00e9"]}}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let loaded = try loadConfig(path)
+        #expect(
+            loaded.mounts == [
+                ConfigMount(destination: "/data", type: "bind", source: "/srv", options: ["rbind", "ro"]),
+                ConfigMount(destination: "/scratch", type: "tmpfs", source: nil, options: []),
+            ])
+        #expect(loaded.request.command == ["true"])
+        let broken: [(String, String)] = [
+            ("{\"process\": {\"args\": [\"tr\nue\"]}}", "line 1, column 26: expected no control character"),
+            ("{\"a\": \"\\x\"}", "line 1, column 9: expected an escape"),
+            ("{\"a\": 01}", "line 1, column 8: expected ',' or '}'"),
+            ("{\"a\": [1 2]}", "line 1, column 10: expected ',' or ']'"),
+            ("{\"a\": tru}", "line 1, column 7: expected true"),
+            ("{\"a\": \"open", "expected '\"' to end the string, found the end of the file"),
+            ("{} {}", "line 1, column 4: expected the end of the file"),
+        ]
+        for (text, words) in broken {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let error = #expect(throws: ContainerError.self) { try loadConfig(path) }
+            #expect(error?.reason.contains(words) == true, "\(text): \(String(describing: error))")
+        }
+    }
+
+    @Test("the image record's values come back unescaped")
+    func imageRecordEscapes() {
+        let record = ImageRecord(parsing: "layer=abc\nenv=A=x\\\\y\\nz\ncmd=sh\ncmd=\nworkdir=/w\nuser=app:staff\ncreated=1\n")
+        #expect(record.layers == ["abc"] && record.environment == ["A=x\\y\nz"] && record.cmd == ["sh", ""])
+        #expect(record.workingDirectory == "/w" && record.user == "app:staff" && record.entrypoint.isEmpty)
+    }
+
     @Test("users and groups resolve as runc resolves them, from the files' text")
     func userResolution() throws {
         let passwd = "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken\napp:x:1000:1000::/home/app:/bin/sh\n"
