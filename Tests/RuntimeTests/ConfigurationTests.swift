@@ -192,6 +192,36 @@ struct ConfigurationTests {
         #expect(try identity([]) == "Uid: 0 0 0 0\nGid: 0 0 0 0\nGroups: \nHOME=/root\n")
     }
 
+    @Test("scratch exec starts its process with the container's variables, user and working directory")
+    func execInherits() throws {
+        let fixture = try Self.fixture.get()
+        let hostname = "exec-\(UInt32.random(in: 0...UInt32.max))"
+        let container = Process()
+        container.executableURL = URL(fileURLWithPath: Self.scratch)
+        container.arguments = [
+            "run", "--rootfs", fixture.users, "--hostname", hostname, "-e", "GREETING=hi", "-u", "app", "-w", "/srv", "--", "sleep", "30",
+        ]
+        container.environment = ["SCRATCH_HOME": fixture.home, "PATH": "/usr/bin:/bin"]
+        container.standardInput = FileHandle.nullDevice
+        try container.run()
+        var id: String?
+        // Every way out: the container is killed (SIGKILL: a PID 1 sleep ignores
+        // SIGTERM) and its runtime reaped.
+        defer {
+            if let id { _ = try? scratch(["kill", id]) }
+            if container.isRunning { container.terminate() }
+            container.waitUntilExit()
+        }
+        for _ in 0..<100 where id == nil {
+            let listed = try scratch(["ps"]).stdout.split(separator: "\n").first { $0.hasSuffix(" " + hostname) }
+            id = listed.map { String($0.prefix(12)) }
+            if id == nil { usleep(50_000) }
+        }
+        let found = try #require(id, "the container did not show in scratch ps")
+        let exec = try scratch(["exec", found, "--", "sh", "-c", "echo $GREETING $HOME; id -u; pwd"])
+        #expect(exec.stdout == "hi /home/app\n1000\n/srv\n", "\(exec.stdout)\(exec.stderr)")
+    }
+
     @Test("a config file runs as written, and flags override it")
     func configAndFlags() throws {
         let fixture = try Self.fixture.get()
