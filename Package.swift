@@ -50,9 +50,15 @@ let package = Package(
             name: "RunOptions",
             dependencies: ["Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Chapter 6's OCI config.json (`run --config`, `spec`): JSON through Foundation's
+        // decoder (FoundationEssentials, no ICU), apart from Runtime so the plain
+        // `scratch run` path never parses JSON.
+        .target(name: "RuntimeConfig", dependencies: ["Runtime", "Syscalls", "RunOptions"]),
         .executableTarget(
             name: "scratch",
-            dependencies: ["Runtime", "Syscalls", "RunOptions", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Runtime", "Syscalls", "RunOptions", "RuntimeConfig", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Chapter 5's images: tar and gzip through libarchive, sha256 through OpenSSL's
         // libcrypto, JSON through Foundation. Apart from `scratch` (which runs it for
@@ -79,7 +85,7 @@ let package = Package(
             dependencies: ["Runtime", "Syscalls", "RunOptions", "Workbook"],
             path: "Tests/MutantRuntime"
         ),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions", "RuntimeConfig"]),
         .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime", "fd-audit"]),
     ],
     swiftLanguageModes: [.v6]

@@ -124,8 +124,10 @@ func storedConfig(_ reference: String, layers: [String], step: String) throws(Co
         return json
     }
     var run: [String: Any] = [:]
-    let command = imageCommand(reference)
-    if !command.isEmpty { run["Cmd"] = command }
+    if let record = try? imageRecord(reference) {
+        if !record.cmd.isEmpty { run["Cmd"] = record.cmd }
+        if !record.environment.isEmpty { run["Env"] = record.environment }
+    }
     return [
         "architecture": ociArchitecture(), "os": "linux", "config": run,
         "rootfs": ["type": "layers", "diff_ids": layers.map { "sha256:" + $0 }],

@@ -48,6 +48,40 @@ public struct RunFlags: ParsableArguments {
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
     public var chrootOnly = false
 
+    // Chapter 6 — the process's configuration: environment, user, working directory,
+    // entrypoint, and an OCI config file. (The volumes' flags have a block of their
+    // own.) `.unconditional`: `-e ''`, `-e =x`, `-w -x` reach our checks, which say
+    // what is wrong, rather than ArgumentParser's "Missing value".
+    @Option(
+        name: [.customShort("e"), .customLong("env")], parsing: .unconditionalSingleValue,
+        help: ArgumentHelp("Set a variable: K=V, or K to pass the host's K (left out if unset there). Repeatable.", valueName: "K=V"))
+    public var env: [String] = []
+
+    @Option(
+        name: .customLong("env-file"), parsing: .unconditionalSingleValue,
+        help: ArgumentHelp("Read variables from a file of K=V and K lines (# comments, blank lines; no quotes). Repeatable.", valueName: "file"))
+    public var envFile: [String] = []
+
+    @Option(
+        name: [.customShort("u"), .long], parsing: .unconditional,
+        help: ArgumentHelp("Run as UID[:GID] or NAME[:GROUP] from the image's /etc/passwd and /etc/group.", valueName: "user"))
+    public var user: String?
+
+    @Option(
+        name: [.customShort("w"), .long], parsing: .unconditional,
+        help: ArgumentHelp("The command's working directory, absolute; made if the image lacks it.", valueName: "dir"))
+    public var workdir: String?
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Replace the image's Entrypoint (and drop its Cmd), as Docker does; \"\" clears it.", valueName: "program"))
+    public var entrypoint: String?
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Read an OCI runtime-spec config.json (`scratch spec` writes one); flags override it.", valueName: "file"))
+    public var config: String?
+
     public init() {}
 }
 
@@ -100,6 +134,12 @@ extension RunFlags {
             hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, removeWhenDone: removeWhenDone, memory: memory,
             pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly,
             command: command.first == "--" ? Array(command.dropFirst()) : command)
+        request.environment = env
+        request.environmentFiles = envFile
+        request.user = user
+        request.workingDirectory = workdir
+        request.entrypoint = entrypoint
+        request.configFile = config
         // After a leading "--" everything is the command, as on the fast path.
         if command.first != "--" { request.takeImage() }
         return request
@@ -124,6 +164,23 @@ public struct RunRequest: Equatable, Sendable {
     /// `run IMAGE -- COMMAND`: the image to run (chapter 5); nil for the default one.
     public var image: String?
 
+    // Chapter 6 — the process's configuration, as given (checked in `spec`).
+    /// `-e` values in order: K=V, or K for the host's K.
+    public var environment: [String] = []
+    /// `--env-file` paths in order; their variables go under -e's.
+    public var environmentFiles: [String] = []
+    public var user: String?
+    public var workingDirectory: String?
+    /// `--entrypoint`: replaces the image's Entrypoint and drops its Cmd ("" clears it).
+    public var entrypoint: String?
+    /// `--config FILE`: scratch reads it (module RuntimeConfig) into the fields below
+    /// and the others, under the flags, before `spec` is called.
+    public var configFile: String?
+    /// An OCI config's process.env: over the image's Env, under --env-file and -e.
+    public var configEnvironment: [String] = []
+    /// An OCI config's process.user.additionalGids.
+    public var additionalGroups: [UInt32] = []
+
     /// `IMAGE -- COMMAND...` (or `IMAGE --`): one word, then "--", names an image. Any
     /// other command line is the command itself, as before images.
     mutating func takeImage() {
@@ -135,6 +192,12 @@ public struct RunRequest: Equatable, Sendable {
     /// The container spec these flags describe. The default rootfs is built on first
     /// use, so a fresh machine can `scratch run -- sh` at once.
     public func spec(stage: Stage, programName: String) throws -> ContainerSpec {
+        // scratch reads the file (RuntimeConfig) before this, and clears the path; a
+        // command line that never did must not run as if the file had been read.
+        if let configFile {
+            throw ContainerError(
+                step: "check the request", reason: "--config \(configFile): only `scratch run` reads config files — run it with scratch")
+        }
         var spec = ContainerSpec(command: command)
         // Parsed first: bad input must fail before anything (the default rootfs
         // included) is made.
@@ -144,6 +207,7 @@ public struct RunRequest: Equatable, Sendable {
         spec.readOnlyRootfs = readOnly
         spec.chrootOnly = chrootOnly
         spec.programName = programName
+        var record = ImageRecord()
         if let image {
             guard stage.includes(.layers) else {
                 throw ContainerError(step: "check the request", reason: "images come in chapter 5: run \(image) at chapter 5's stage or later")
@@ -151,15 +215,16 @@ public struct RunRequest: Equatable, Sendable {
             guard rootfs == nil else {
                 throw ContainerError(step: "check the request", reason: "give an image or --rootfs DIR, not both")
             }
-            if spec.command.isEmpty { spec.command = imageCommand(image) }
+            record = try imageRecord(image)
         }
+        try configureProcess(&spec, image: record)
         // Bad input must fail before the default rootfs is built: nothing left behind.
         try spec.validateRequest(stage: stage)
         spec.removeWhenDone = removeWhenDone
         if stage.includes(.layers) && rootfs == nil {
             // Chapter 5: the image (the default one is built on first use, like the
             // rootfs of earlier stages), on an overlay of the container's own.
-            let layers = try image.map(imageLayers) ?? ensureDefaultImage(announceAs: programName)
+            let layers = image == nil ? try ensureDefaultImage(announceAs: programName) : record.layers
             let container = ContainerLayers(
                 store: layerStore(), layers: layers, directory: containerLayerRoot() + "/" + spec.id,
                 inMemory: removeWhenDone)
@@ -176,6 +241,29 @@ public struct RunRequest: Equatable, Sendable {
 }
 
 extension RunRequest {
+    /// Chapter 6: the command, the environment, the user and the working directory,
+    /// from the image's config under the flags, as Docker combines them. Runs in step
+    /// 1: an env file that is missing or malformed fails before anything exists.
+    func configureProcess(_ spec: inout ContainerSpec, image: ImageRecord) throws(ContainerError) {
+        // Docker's rule: the command line replaces Cmd and keeps Entrypoint; no command
+        // runs Entrypoint + Cmd; --entrypoint replaces Entrypoint and drops Cmd (the
+        // image's Cmd was written for its own Entrypoint).
+        let entrypoint = self.entrypoint.map { $0.isEmpty ? [] : [$0] } ?? image.entrypoint
+        let cmd = self.entrypoint == nil ? image.cmd : []
+        spec.command = entrypoint + (command.isEmpty ? cmd : command)
+        var flagged: [String] = []
+        for path in environmentFiles { flagged += try environmentFile(path) }
+        for value in environment {
+            if let variable = try environmentFlag(value) { flagged.append(variable) }
+        }
+        if !image.environment.isEmpty || !configEnvironment.isEmpty || !flagged.isEmpty {
+            spec.environment = mergedEnvironment(mergedEnvironment(image.environment, configEnvironment), flagged)
+        }
+        spec.user = user ?? image.user
+        spec.additionalGroups = additionalGroups
+        spec.workingDirectory = workingDirectory ?? image.workingDirectory
+    }
+
     /// Reads `run`'s flags by hand, for the plain command lines scripts and
     /// benchmarks use: `--flag value` and `--flag`, each at most once, then the
     /// command — after `--`, or from the first word that is not a flag, as Docker
@@ -205,10 +293,10 @@ extension RunRequest {
                 takeImage()
                 return
             }
-            // Each flag once; -m is --memory.
-            let flag = word == "-m" ? "--memory" : word
+            // Each flag once (-e and --env-file may repeat); short names are long ones.
+            let flag = Self.shortFlags[word] ?? word
             guard !seen.contains(flag) else { return nil }
-            seen.insert(flag)
+            if flag != "--env" && flag != "--env-file" { seen.insert(flag) }
             switch flag {
             case "--init": useInit = true
             case "--read-only": readOnly = true
@@ -234,13 +322,41 @@ extension RunRequest {
             case "--cpus":
                 guard let value = rest.popFirst() else { return nil }
                 cpus = value
+            // Chapter 6: any next word, as ArgumentParser reads them (.unconditional).
+            case "--env":
+                guard let value = rest.popFirst() else { return nil }
+                environment.append(value)
+            case "--env-file":
+                guard let value = rest.popFirst() else { return nil }
+                environmentFiles.append(value)
+            case "--user":
+                guard let value = rest.popFirst() else { return nil }
+                user = value
+            case "--workdir":
+                guard let value = rest.popFirst() else { return nil }
+                workingDirectory = value
+            case "--entrypoint":
+                guard let value = rest.popFirst() else { return nil }
+                entrypoint = value
+            case "--config":
+                guard let value = rest.popFirst() else { return nil }
+                configFile = value
             default:
                 return nil
             }
         }
-        // No command: let ArgumentParser read it, and say what is wrong in its words.
-        return nil
+        // No command: let ArgumentParser read it, and say what is wrong in its words —
+        // unless a config file gives it (process.args).
+        if configFile == nil { return nil }
     }
+}
+
+extension RunRequest {
+    /// No flags, no command: what other modules (RuntimeConfig) start from.
+    public static let empty = RunRequest()
+
+    /// The short flags the hand reader knows, by their long names.
+    static let shortFlags = ["-m": "--memory", "-e": "--env", "-u": "--user", "-w": "--workdir"]
 }
 
 /// Creating namespaces, mounting and setting a hostname need root. Say so up front

@@ -17,7 +17,19 @@ func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, channel: C
     guard channel.waitForParent() else { return ExitCode.runtimeFailed }
     do {
         try setUpContainer(spec, stage: stage, steps: steps)
-        let environment = containerEnvironment(hostname: spec.effectiveHostname)
+        // Chapter 6: who the command runs as, where, and with which variables. With a
+        // root of its own, the user comes from the image's /etc/passwd (User.swift says
+        // why only after the pivot); before chapter 3 there is no image to ask.
+        var home = "/root"
+        if stage.includes(.rootFilesystem) {
+            let user = try step("find the user") { try findContainerUser(spec.user, extraGroups: spec.additionalGroups) }
+            home = user.home
+            try step("become the user") { try becomeUser(user) }
+            if let directory = spec.workingDirectory {
+                try step("enter the working directory") { try enterWorkingDirectory(directory) }
+            }
+        }
+        let environment = containerEnvironment(spec.environment, hostname: spec.effectiveHostname, home: home)
         if stage.includes(.processTree) && spec.useInit {
             return runCommandUnderInit(spec, environment: environment, steps: steps, channel: channel)
         }
@@ -52,6 +64,10 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
         try step("mount /proc") { try steps.rootFilesystem.mountProc() }
         try step("mount /dev") { try mountDev() }
         try step("mount /sys") { try mountSys() }
+        // Before a read-only remount, and as root: a -w the image lacks is made here.
+        if let directory = spec.workingDirectory {
+            try step("make the working directory") { try makeWorkingDirectory(directory) }
+        }
         if spec.readOnlyRootfs {
             try step("make the rootfs read-only") { try makeRootReadOnly() }
         }

@@ -47,12 +47,3 @@ public func execCommand(_ command: [String], environment: [String]) throws(ExecF
 
 /// The PATH a container gets, the same as Docker's default.
 public let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-/// The environment the command starts with. A container does not inherit the
-/// runtime's environment: the host's variables (SSH agents, tokens, the host's PATH)
-/// are not the container's business. Chapter 6 adds the user's own (`-e`).
-public func containerEnvironment(hostname: String) -> [String] {
-    var environment = ["PATH=\(defaultPath)", "HOSTNAME=\(hostname)", "HOME=/root"]
-    if let term = environmentValue("TERM") { environment.append("TERM=\(term)") }
-    return environment
-}

@@ -30,6 +30,18 @@ public struct ContainerSpec: Sendable {
     /// How error messages start: "scratch" or "workbook".
     public var programName = "scratch"
 
+    // Chapter 6 — the process's configuration: Environment.swift, User.swift,
+    // WorkingDirectory.swift. (Volumes have a block of their own.)
+    /// The container's own variables, merged: the image's Env, then --env-file, then
+    /// -e. The defaults (PATH, HOSTNAME, HOME, TERM) fill in the names they leave unset.
+    public var environment: [String] = []
+    /// `--user`, or the image's User: UID[:GID] or NAME[:GROUP]; nil runs as root.
+    public var user: String?
+    /// An OCI config's `process.user.additionalGids`, added to the user's groups.
+    public var additionalGroups: [gid_t] = []
+    /// `-w`, or the image's WorkingDir; nil is /.
+    public var workingDirectory: String?
+
     public init(command: [String], id: String = ContainerSpec.newID()) {
         self.command = command
         self.id = id
@@ -71,6 +83,25 @@ public struct ContainerSpec: Sendable {
             throw invalid("--memory, --pids-limit and --cpus need cgroups, which come in chapter 4 — run at chapter 4's stage or later")
         }
         try limits.validate()
+        try validateProcessConfiguration(stage: stage)
+    }
+
+    /// Chapter 6's flags: their form only; a user's name is looked up in the image.
+    private func validateProcessConfiguration(stage: Stage) throws(ContainerError) {
+        func invalid(_ reason: String) -> ContainerError {
+            ContainerError(step: "check the request", reason: reason)
+        }
+        if let user, let problem = userProblem(user) {
+            throw invalid("--user \(ContainerSpec.quoted(user)): \(problem)")
+        }
+        if let workingDirectory, let problem = workingDirectoryProblem(workingDirectory) {
+            throw invalid("-w \(problem)")
+        }
+        if (user != nil || workingDirectory != nil) && !stage.includes(.rootFilesystem) {
+            throw invalid(
+                "--user and -w need the container's own root (its /etc/passwd, its directories), which comes in chapter 3 — run at chapter 3's stage or later"
+            )
+        }
     }
 
     private func validateRootfs(_ rootfs: String) throws(ContainerError) {

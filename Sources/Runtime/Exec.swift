@@ -54,7 +54,15 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
                     }
                 }
                 try step("enter the container's root") { try changeDirectory("/") }
-                try becomeCommand(command, environment: containerEnvironment(hostname: state.hostname), steps: .reference)
+                // As the container's own process: its user (from its /etc/passwd, now
+                // that "/" is its root), its working directory, its variables.
+                let user = try step("find the user") { try findContainerUser(state.user, extraGroups: []) }
+                try step("become the user") { try becomeUser(user) }
+                if let directory = state.workingDirectory {
+                    try step("enter the working directory") { try enterWorkingDirectory(directory) }
+                }
+                let environment = containerEnvironment(state.environment, hostname: state.hostname, home: user.home)
+                try becomeCommand(command, environment: environment, steps: .reference)
             } catch let error as ContainerError {
                 writeToStandardError("\(programName): \(error)\n")
                 exitImmediately(error.exitCode)

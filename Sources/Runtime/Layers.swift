@@ -76,21 +76,56 @@ public struct ContainerLayers: Sendable, Equatable {
     public var mountPoint: String { directory + "/rootfs" }
 }
 
-/// The image's layers, bottom first, from `$SCRATCH_HOME/images/<name>/<tag>`.
-public func imageLayers(_ reference: String) throws(ContainerError) -> [String] {
+/// An image's record, `$SCRATCH_HOME/images/<name>/<tag>`: plain `key=value` lines the
+/// importer writes from the image's JSON config, so `scratch run` needs no JSON parser
+/// (Foundation's costs milliseconds at start): `layer=` bottom first, and chapter 6's
+/// `env=`, `entrypoint=`, `cmd=` (one line per element), `workdir=`, `user=`.
+public struct ImageRecord: Sendable, Equatable {
+    public var layers: [String] = []
+    public var environment: [String] = []
+    public var entrypoint: [String] = []
+    public var cmd: [String] = []
+    public var workingDirectory: String?
+    public var user: String?
+
+    public init() {}
+
+    /// The record's text; values are escaped as the importer writes them (`\\` and `\n`).
+    public init(parsing text: String) {
+        for line in text.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let value = unescapedRecordValue(line[line.index(after: equals)...])
+            switch line[..<equals] {
+            case "layer": layers.append(value)
+            case "env": environment.append(value)
+            case "entrypoint": entrypoint.append(value)
+            case "cmd": cmd.append(value)
+            case "workdir": workingDirectory = value
+            case "user": user = value
+            default: continue
+            }
+        }
+    }
+}
+
+/// The image's record, its layers checked to be in the store.
+public func imageRecord(_ reference: String) throws(ContainerError) -> ImageRecord {
     let path = imageRecordFile(reference)
     guard let text = readControlFile(path) else {
         throw ContainerError(step: "find the image", reason: "no image \(reference) in \(scratchHome())/images")
     }
-    let layers = text.split(separator: "\n").compactMap { line -> String? in
-        line.hasPrefix("layer=") ? String(line.dropFirst("layer=".count)) : nil
-    }
-    for layer in layers where fileKind(layerStore() + "/" + layer) != .directory {
+    let record = ImageRecord(parsing: text)
+    for layer in record.layers where fileKind(layerStore() + "/" + layer) != .directory {
         throw ContainerError(
             step: "find the image", reason: "\(reference) needs layer \(layer), which is not in \(layerStore()) — import the image again")
     }
-    if layers.isEmpty { throw ContainerError(step: "find the image", reason: "\(path) lists no layers") }
-    return layers
+    if record.layers.isEmpty { throw ContainerError(step: "find the image", reason: "\(path) lists no layers") }
+    return record
+}
+
+/// The image's layers, bottom first.
+public func imageLayers(_ reference: String) throws(ContainerError) -> [String] {
+    try imageRecord(reference).layers
 }
 
 public func imageRecordFile(_ reference: String) -> String {
@@ -100,17 +135,21 @@ public func imageRecordFile(_ reference: String) -> String {
     return scratchHome() + "/images/" + name + "/" + tag
 }
 
-/// The image's command (its Entrypoint, then its Cmd), for `scratch run IMAGE --`
-/// with no command of its own.
-public func imageCommand(_ reference: String) -> [String] {
-    guard let text = readControlFile(imageRecordFile(reference)) else { return [] }
-    var entrypoint: [String] = []
-    var cmd: [String] = []
-    for line in text.split(separator: "\n") {
-        if line.hasPrefix("entrypoint=") { entrypoint.append(String(line.dropFirst(11))) }
-        if line.hasPrefix("cmd=") { cmd.append(String(line.dropFirst(4))) }
+private func unescapedRecordValue(_ value: Substring) -> String {
+    guard value.contains("\\") else { return String(value) }
+    var result = ""
+    var escaping = false
+    for character in value {
+        if escaping {
+            result.append(character == "n" ? "\n" : character)
+            escaping = false
+        } else if character == "\\" {
+            escaping = true
+        } else {
+            result.append(character)
+        }
     }
-    return entrypoint + cmd
+    return result
 }
 
 /// The default busybox image, built on first use, and its layers.

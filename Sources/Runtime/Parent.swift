@@ -153,6 +153,9 @@ extension ContainerSpec {
             hostname: effectiveHostname, cgroups: cgroups)
         state.layer = layers?.directory
         state.image = image
+        state.environment = environment
+        state.user = user
+        state.workingDirectory = workingDirectory
         return state
     }
 }

@@ -39,6 +39,12 @@ public struct ContainerState: Sendable, Equatable {
     /// Set when the container ended and was kept (no --rm): it is stopped, not a
     /// leftover, and stays until `scratch rm`.
     public var exitCode: Int32?
+    /// Chapter 6: the process's configuration, for `scratch exec` to start its
+    /// process as the container's own (Docker's exec inherits them too): the
+    /// container's variables before the defaults, its user and working directory.
+    public var environment: [String] = []
+    public var user: String?
+    public var workingDirectory: String?
 
     public init(
         id: String, runtimePID: pid_t, created: Int, command: [String], rootfs: String, hostname: String,
@@ -66,6 +72,9 @@ public struct ContainerState: Sendable, Equatable {
         if let layer { lines.append("layer=\(escaped(layer))") }
         if let image { lines.append("image=\(escaped(image))") }
         if let exitCode { lines.append("exited=\(exitCode)") }
+        lines += environment.map { "env=\(escaped($0))" }
+        if let user { lines.append("user=\(escaped(user))") }
+        if let workingDirectory { lines.append("workdir=\(escaped(workingDirectory))") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -73,6 +82,7 @@ public struct ContainerState: Sendable, Equatable {
         var fields: [String: String] = [:]
         var command: [String] = []
         var cgroups: [String] = []
+        var environment: [String] = []
         for line in text.split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = String(line[..<equals])
@@ -80,6 +90,7 @@ public struct ContainerState: Sendable, Equatable {
             switch key {
             case "arg": command.append(value)
             case "cgroup": cgroups.append(value)
+            case "env": environment.append(value)
             default: fields[key] = value
             }
         }
@@ -93,6 +104,9 @@ public struct ContainerState: Sendable, Equatable {
         state.layer = fields["layer"]
         state.image = fields["image"]
         state.exitCode = fields["exited"].flatMap { Int32($0) }
+        state.environment = environment
+        state.user = fields["user"]
+        state.workingDirectory = fields["workdir"]
         return state
     }
 

@@ -82,6 +82,26 @@ public func readFile(_ path: String) throws(SyscallError) -> [UInt8] {
     do { return try descriptor.readToEnd() } catch { throw SyscallError("read", path: path, errno: error.errno) }
 }
 
+/// The content of a small regular file that someone else made (an image's
+/// /etc/passwd), or nil when there is none. O_NONBLOCK and the fstat keep a hostile
+/// image from hanging the runtime: a FIFO there would block open(2) and read(2)
+/// forever, and a character device such as /dev/zero would never end.
+public func readRegularFile(_ path: String, limit: Int) throws(SyscallError) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+    if fd == -1 && (errno == ENOENT || errno == ENOTDIR) { return nil }
+    try check("open", path: path, fd)
+    let descriptor = FileDescriptor(owning: fd)
+    var info = stat()
+    try check("fstat", path: path, fstat(fd, &info))
+    guard info.st_mode & S_IFMT == S_IFREG else {
+        throw SyscallError("open", path: path, errno: EINVAL, hint: "not a regular file")
+    }
+    guard info.st_size <= limit else {
+        throw SyscallError("read", path: path, errno: EFBIG, hint: "larger than \(limit) bytes")
+    }
+    do { return try descriptor.readToEnd() } catch { throw SyscallError("read", path: path, errno: error.errno) }
+}
+
 /// Writes `bytes` to `path`, creating or truncating it.
 public func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, create: Bool = true) throws(SyscallError) {
     let flags = O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Glibc
 import RunOptions
 import Runtime
+import RuntimeConfig
 import Syscalls
 
 // scratch: the finished runtime, a learner's work done right. Its start is the same
@@ -16,7 +17,7 @@ struct Scratch: ParsableCommand {
             of signal N; 125 when scratch itself failed; 126 when the command cannot \
             be executed; 127 when it is not found.
             """,
-        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, CommitHelp.self, ImageHelp.self, RootfsCommand.self]
+        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, CommitHelp.self, ImageHelp.self, RootfsCommand.self, Spec.self]
     )
 }
 
@@ -31,6 +32,8 @@ struct Run: ParsableCommand {
               scratch run --init -- sh -c 'sleep 1 & exec sleep 2'
               scratch run --rm -- cat /etc/os-release
               scratch run --rm myimage:1 -- sh      (after `scratch image import`)
+              scratch run --rm -e GREETING=hi -u nobody -w /tmp -- sh -c 'echo $GREETING; id; pwd'
+              scratch spec && scratch rootfs build rootfs && scratch run --config config.json
 
             Without --rootfs, the container runs on the busybox image: its layer below,
             read-only and shared, and a layer of the container's own above (overlayfs).
@@ -55,11 +58,29 @@ func runAndExit(_ request: RunRequest) -> Never {
         // Before anything is made on the host (the default rootfs, on a first run): an
         // interrupt from here on waits for the wait loop, which cleans up.
         try takeOverSignals()
-        let spec = try request.spec(stage: .complete, programName: "scratch")
+        // --config: the file underneath, the flags over it (RuntimeConfig).
+        let spec = try applyingConfigFile(to: request).spec(stage: .complete, programName: "scratch")
         Glibc.exit(runContainer(spec, stage: .complete))
     } catch {
         writeToStandardErrorLine("scratch: \(error)")
         Glibc.exit((error as? ContainerError)?.exitCode ?? ExitCode.runtimeFailed)
+    }
+}
+
+struct Spec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a starting OCI config.json for `scratch run --config` (as `runc spec` does).",
+        discussion: """
+            The config runs busybox's sh on a read-only rootfs beside it, with a hostname and \
+            memory, pids and cpu limits. Make the rootfs with `scratch rootfs build rootfs`, \
+            then `scratch run --config config.json`; flags given to run override the file.
+            """)
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The directory to write config.json in.", valueName: "dir"))
+    var bundle = "."
+
+    func run() {
+        exitOnError { _ = try writeSpec(bundle: bundle) }
     }
 }
 

@@ -1,0 +1,118 @@
+import Glibc
+import Syscalls
+
+// Chapter 6 — the environment: configuration that comes from outside the image.
+//
+// The same image runs everywhere; what differs between a laptop and production comes
+// in through a few controlled doors, and variables are the first of them. The
+// container never inherits the runtime's own environment: the host's variables (an
+// SSH agent's socket, a cloud token, the host's PATH and HOME) are not the container's
+// business, and leaking them is how secrets end up in a container's logs.
+//
+// Docker's precedence, lowest first — a later source replaces an earlier one's
+// variable of the same name, in place:
+//
+//   PATH, HOSTNAME, HOME, TERM   defaults, only for names nobody else set
+//   the image's Env              what the image's author chose
+//   --env-file FILE ...          each file in order
+//   -e K=V, -e K ...             each flag in order (-e K: the host's value, if set)
+
+/// `-e K=V` as given, or `-e K` with the host's value: the variable, or nil when K is
+/// not set on the host (Docker leaves it out rather than set it empty).
+public func environmentFlag(_ value: String) throws(ContainerError) -> String? {
+    let name = variableName(value)
+    if let problem = variableNameProblem(name) {
+        throw ContainerError(step: "check the request", reason: "-e \(ContainerSpec.quoted(value)): \(problem)")
+    }
+    if name.utf8.count < value.utf8.count { return value }
+    return environmentValue(name).map { name + "=" + $0 }
+}
+
+/// The variables of an env file in Docker's format: `K=V` and `K` lines (K: the host's
+/// value, left out if unset), `#` comments and blank lines skipped, leading whitespace
+/// dropped. No quotes are processed: `K="v"` sets K to `"v"`, quotes and all, as Docker
+/// does — an env file is not a shell script.
+public func environmentFile(_ path: String) throws(ContainerError) -> [String] {
+    func invalid(_ reason: String) -> ContainerError {
+        ContainerError(step: "read the env file", reason: "--env-file \(path): \(reason)")
+    }
+    let bytes: [UInt8]
+    do {
+        bytes = try readFile(path)
+    } catch {
+        let hint = error.errno == ENOENT ? " — give the path of an existing file (relative to where you run scratch)" : ""
+        throw invalid("\(Errno.describe(error.errno))\(hint)")
+    }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+        throw invalid("not UTF-8 text — an env file holds K=V lines")
+    }
+    var variables: [String] = []
+    var number = 0
+    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        number += 1
+        var line = Substring(rawLine)
+        if line.last == "\r" { line.removeLast() }
+        // A byte-order mark, as some editors write, is not part of the first name.
+        if number == 1 && line.hasPrefix("\u{FEFF}") { line.removeFirst() }
+        line = line.drop { $0 == " " || $0 == "\t" }
+        if line.isEmpty || line.hasPrefix("#") { continue }
+        let name = variableName(String(line))
+        if let problem = variableNameProblem(name) {
+            throw invalid("line \(number): \(ContainerSpec.quoted(String(line))): \(problem)")
+        }
+        if name.contains(where: { $0 == " " || $0 == "\t" }) {
+            throw invalid("line \(number): the name \(ContainerSpec.quoted(name)) holds whitespace — write K=V with no space before '='")
+        }
+        if name.utf8.count < line.utf8.count {
+            variables.append(String(line))
+        } else if let value = environmentValue(name) {
+            variables.append(name + "=" + value)
+        }
+    }
+    return variables
+}
+
+/// `base` with each of `overrides` replacing the variable of the same name in place,
+/// or appended when `base` has none: how Docker lays -e over the image's Env.
+public func mergedEnvironment(_ base: [String], _ overrides: [String]) -> [String] {
+    var result = base
+    for variable in overrides {
+        let name = variableName(variable)
+        if let index = result.firstIndex(where: { variableName($0) == name }) {
+            result[index] = variable
+        } else {
+            result.append(variable)
+        }
+    }
+    return result
+}
+
+/// The environment the command starts with: the container's own variables (image, env
+/// files, -e, already merged), and Docker's defaults for the names they leave unset.
+///
+/// HOME comes from the user's passwd entry (chapter 6's `--user`), so `-u app` gets
+/// `/home/app` and not root's. TERM only when a terminal is attached: then the
+/// terminal is the host's, and the host's TERM is what describes it; a container whose
+/// output goes to a pipe or a file has no terminal to describe.
+public func containerEnvironment(_ variables: [String], hostname: String, home: String) -> [String] {
+    var defaults = ["PATH=" + defaultPath, "HOSTNAME=" + hostname, "HOME=" + home]
+    if isatty(0) == 1 || isatty(1) == 1 {
+        defaults.append("TERM=" + (environmentValue("TERM") ?? "xterm"))
+    }
+    let names = Set(variables.map(variableName))
+    return defaults.filter { !names.contains(variableName($0)) } + variables
+}
+
+/// The name part of `K=V` (all of it when there is no '=').
+func variableName(_ variable: String) -> String {
+    guard let equals = variable.utf8.firstIndex(of: UInt8(ascii: "=")) else { return variable }
+    return String(variable[..<equals])
+}
+
+/// What is wrong with a variable's name, or nil. Docker refuses only an empty name;
+/// so do we: `-e =x` and `-e ''` name nothing, and a name with a NUL cannot reach
+/// execve(2) at all.
+func variableNameProblem(_ name: String) -> String? {
+    if name.isEmpty { return "a variable needs a name before '=' — write -e NAME=value, or -e NAME to pass the host's NAME" }
+    return nil
+}
