@@ -43,6 +43,25 @@ public struct RunFlags: ParsableArguments {
         help: ArgumentHelp("How much CPU the container may use, in CPUs (e.g. 0.5).", valueName: "n"))
     public var cpus: String?
 
+    // Chapter 6 — volumes, in Docker's names; each may be given many times.
+    // `.unconditional`: the next word is the value even when it starts with "-".
+    @Option(
+        name: [.customShort("v"), .customLong("volume")], parsing: .unconditionalSingleValue,
+        help: ArgumentHelp("Bind a host path or a named volume: HOST:CTR[:ro|rw] or NAME:CTR[:ro|rw|nocopy].", valueName: "source:target"))
+    public var volume: [String] = []
+
+    @Option(
+        parsing: .unconditionalSingleValue,
+        help: ArgumentHelp("Mount a fresh tmpfs: CTR[:size=64m,mode=1777,ro,exec].", valueName: "target[:options]"))
+    public var tmpfs: [String] = []
+
+    @Option(
+        parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "Docker's long form: type=bind|volume|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…][,volume-nocopy].",
+            valueName: "spec"))
+    public var mount: [String] = []
+
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
@@ -102,6 +121,10 @@ extension RunFlags {
             command: command.first == "--" ? Array(command.dropFirst()) : command)
         // After a leading "--" everything is the command, as on the fast path.
         if command.first != "--" { request.takeImage() }
+        // Chapter 6's volumes.
+        request.volumes = volume
+        request.tmpfs = tmpfs
+        request.mounts = mount
         return request
     }
 }
@@ -123,6 +146,10 @@ public struct RunRequest: Equatable, Sendable {
     public var command: [String] = []
     /// `run IMAGE -- COMMAND`: the image to run (chapter 5); nil for the default one.
     public var image: String?
+    // Chapter 6 — volumes, as written: `-v`, `--tmpfs`, `--mount` (read in `spec`).
+    public var volumes: [String] = []
+    public var tmpfs: [String] = []
+    public var mounts: [String] = []
 
     /// `IMAGE -- COMMAND...` (or `IMAGE --`): one word, then "--", names an image. Any
     /// other command line is the command itself, as before images.
@@ -144,6 +171,8 @@ public struct RunRequest: Equatable, Sendable {
         spec.readOnlyRootfs = readOnly
         spec.chrootOnly = chrootOnly
         spec.programName = programName
+        // Chapter 6: the volumes, read and checked before anything is made.
+        spec.mounts = try volumes.map(Mount.volumeFlag) + tmpfs.map(Mount.tmpfsFlag) + mounts.map(Mount.mountFlag)
         if let image {
             guard stage.includes(.layers) else {
                 throw ContainerError(step: "check the request", reason: "images come in chapter 5: run \(image) at chapter 5's stage or later")
@@ -204,6 +233,16 @@ extension RunRequest {
                 command = [word] + Array(rest)
                 takeImage()
                 return
+            }
+            // Chapter 6's volume flags may be repeated: each adds a mount.
+            if word == "-v" || word == "--volume" || word == "--tmpfs" || word == "--mount" {
+                guard let value = rest.popFirst() else { return nil }
+                switch word {
+                case "--tmpfs": tmpfs.append(value)
+                case "--mount": mounts.append(value)
+                default: volumes.append(value)
+                }
+                continue
             }
             // Each flag once; -m is --memory.
             let flag = word == "-m" ? "--memory" : word

@@ -39,6 +39,9 @@ public struct ContainerState: Sendable, Equatable {
     /// Set when the container ended and was kept (no --rm): it is stopped, not a
     /// leftover, and stays until `scratch rm`.
     public var exitCode: Int32?
+    /// The named volumes it uses (chapter 6): `scratch volume rm` refuses them while
+    /// this record exists, running or stopped.
+    public var volumes: [String] = []
 
     public init(
         id: String, runtimePID: pid_t, created: Int, command: [String], rootfs: String, hostname: String,
@@ -66,6 +69,7 @@ public struct ContainerState: Sendable, Equatable {
         if let layer { lines.append("layer=\(escaped(layer))") }
         if let image { lines.append("image=\(escaped(image))") }
         if let exitCode { lines.append("exited=\(exitCode)") }
+        lines += volumes.map { "volume=\($0)" }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -73,6 +77,7 @@ public struct ContainerState: Sendable, Equatable {
         var fields: [String: String] = [:]
         var command: [String] = []
         var cgroups: [String] = []
+        var volumes: [String] = []
         for line in text.split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = String(line[..<equals])
@@ -80,6 +85,7 @@ public struct ContainerState: Sendable, Equatable {
             switch key {
             case "arg": command.append(value)
             case "cgroup": cgroups.append(value)
+            case "volume": volumes.append(value)
             default: fields[key] = value
             }
         }
@@ -93,6 +99,7 @@ public struct ContainerState: Sendable, Equatable {
         state.layer = fields["layer"]
         state.image = fields["image"]
         state.exitCode = fields["exited"].flatMap { Int32($0) }
+        state.volumes = volumes
         return state
     }
 

@@ -16,7 +16,9 @@ struct Scratch: ParsableCommand {
             of signal N; 125 when scratch itself failed; 126 when the command cannot \
             be executed; 127 when it is not found.
             """,
-        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, ImageHelp.self, RootfsCommand.self]
+        subcommands: [
+            Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, ImageHelp.self, VolumeCommand.self, RootfsCommand.self,
+        ]
     )
 }
 
@@ -206,6 +208,63 @@ func printTable(_ rows: [[String]]) {
 
 extension String {
     func padding(to width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
+}
+
+/// Chapter 6's named volumes (Runtime/Volumes.swift): `$SCRATCH_HOME/volumes/NAME`.
+struct VolumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volume",
+        abstract: "Create, list and remove named volumes (used as -v NAME:/path).",
+        subcommands: [Create.self, Ls.self, Rm.self]
+    )
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a named volume (a run makes one on first use, too).")
+        @Argument(help: "The volume's name: letters, digits, '_', '.', '-'.") var name: String
+
+        func run() {
+            exitOnError {
+                try requireRoot("scratch volume create")
+                try createNamedVolume(name)
+                print(name)
+            }
+        }
+    }
+
+    struct Ls: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List named volumes.")
+        @Flag(name: .shortAndLong, help: "Print names only.") var quiet = false
+
+        func run() {
+            let names = namedVolumes()
+            if quiet {
+                for name in names { print(name) }
+                return
+            }
+            printTable([["DRIVER", "VOLUME NAME"]] + names.map { ["local", $0] })
+        }
+    }
+
+    struct Rm: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove named volumes and their content (refused while a container, running or stopped, uses one).")
+        @Argument(help: "The volumes' names.") var names: [String]
+
+        func run() {
+            exitOnError { try requireRoot("scratch volume rm") }
+            var failed = false
+            for name in names {
+                do {
+                    try removeNamedVolume(name)
+                    print(name)
+                } catch {
+                    writeToStandardErrorLine("scratch: \(error)")
+                    failed = true
+                }
+            }
+            if failed { Glibc.exit(ExitCode.runtimeFailed) }
+        }
+    }
 }
 
 struct RootfsCommand: ParsableCommand {
