@@ -81,6 +81,15 @@ int cl_openat2(int dirfd, const char *path, int flags, unsigned long long resolv
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
 
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+int cl_make_mount_tree_read_only(int fd) {
+    // struct mount_attr (linux/mount.h, which clashes with glibc's sys/mount.h).
+    struct { uint64_t attr_set, attr_clr, propagation, userns_fd; } attr = {.attr_set = 0x00000001 /* MOUNT_ATTR_RDONLY */};
+    return (int)syscall(SYS_mount_setattr, fd, "", 0x1000 /* AT_EMPTY_PATH */ | 0x8000 /* AT_RECURSIVE */, &attr, sizeof attr);
+}
+
 long cl_mount_flags(int fd) {
     struct statvfs info;
     if (fstatvfs(fd, &info) != 0) return -1;

@@ -472,10 +472,13 @@ func mountVolume(_ volume: Mount, root: borrowing FileDescriptor) throws {
     if volume.readOnly && volume.kind != .tmpfs {
         // A bind mount takes MS_RDONLY only through a remount of its own (the flag is
         // ignored on the bind itself). The remount replaces all the mount's flags, so
-        // keep those the source already had. (Only this mount: submounts under it,
-        // brought by the recursive bind, stay as they were.)
+        // keep those the source already had.
         let keep = try lockedMountFlags(mounted)
         try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: keep.union([.remount, .bind, .readOnly]))
+        // The remount reaches this mount only: a host mount under the source (brought
+        // along by the recursive bind) would stay writable. mount_setattr(2) sets the
+        // flag on the whole tree, as Docker 25 does where the kernel has it (5.12).
+        _ = try makeMountTreeReadOnly(mounted)
     }
 }
 

@@ -77,3 +77,12 @@ public func lockedMountFlags(_ descriptor: borrowing FileDescriptor) throws(Sysc
     if UInt(flags) & UInt(CL_ST_NOEXEC) != 0 { result.insert(.noExec) }
     return result
 }
+
+/// mount_setattr(2) with AT_RECURSIVE: the mount `descriptor` is the root of, and every
+/// mount below it, read-only. False (nothing changed) on a kernel before 5.12, which
+/// lacks the call.
+public func makeMountTreeReadOnly(_ descriptor: borrowing FileDescriptor) throws(SyscallError) -> Bool {
+    if cl_make_mount_tree_read_only(descriptor.raw) == 0 { return true }
+    if errno == ENOSYS { return false }
+    throw SyscallError("mount_setattr", path: "\(descriptorPath(descriptor)), MOUNT_ATTR_RDONLY, AT_RECURSIVE")
+}

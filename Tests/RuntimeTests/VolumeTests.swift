@@ -160,6 +160,21 @@ final class VolumeTests {
         #expect(!FileManager.default.fileExists(atPath: host + "/new"))
     }
 
+    @Test("ro is recursive: a host mount under the source is read-only inside too (mount_setattr)")
+    func readOnlyRecursive() throws {
+        let host = try makeDirectory("tree")
+        let sub = try makeDirectory("tree/sub")
+        let mounted = VolumeTests.run(["/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", sub])
+        try #require(mounted.status == 0, "\(mounted.stderr)")
+        defer { _ = VolumeTests.run(["/bin/umount", "-l", sub]) }
+        let run = scratch(["run", "--rm", "-v", "\(host):/data:ro", "--", "sh", "-c", "touch /data/sub/x || echo refused"])
+        #expect(run.stdout == "refused\n" && run.stderr.contains("Read-only file system"), "\(run.stdout)\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: sub + "/x"))
+        // Without ro the same submount is writable: the recursive bind brought it.
+        let writable = scratch(["run", "--rm", "-v", "\(host):/data", "--", "touch", "/data/sub/y"])
+        #expect(writable.status == 0 && FileManager.default.fileExists(atPath: sub + "/y"), "\(writable.stderr)")
+    }
+
     @Test("a target that is a symlink in the image to a host path is mounted inside the rootfs; the host path is untouched")
     func symlinkedTarget() throws {
         let rootfs = work + "/rootfs"

@@ -94,6 +94,11 @@ int cl_signal_count(void);
 // `flags` (O_*) and `resolve` (CL_RESOLVE_*). Returns the descriptor or -1 with errno.
 int cl_openat2(int dirfd, const char *path, int flags, unsigned long long resolve);
 
+// mount_setattr(2) (Linux 5.12) on the mount `fd` is the root of, with AT_EMPTY_PATH,
+// and AT_RECURSIVE: MOUNT_ATTR_RDONLY on it and every mount below it. Returns 0 or -1
+// with errno set (ENOSYS on older kernels).
+int cl_make_mount_tree_read_only(int fd);
+
 // The mount flags of the mount `fd` is on, as fstatvfs(2) reports them (the ST_*
 // bits below, which Glibc shows only with _GNU_SOURCE), or -1 with errno set.
 #define CL_ST_RDONLY 0x0001
