@@ -453,7 +453,16 @@ func mountVolume(_ volume: Mount, root: borrowing FileDescriptor) throws {
             try seedVolume(volume.source, from: root, at: volume.target)
         }
         // Recursive, as Docker binds: mounts under the host directory come along.
-        try mount(source: source, target: descriptorPath(place), type: nil, flags: [.bind, .recursive])
+        do {
+            try mount(source: source, target: descriptorPath(place), type: nil, flags: [.bind, .recursive])
+        } catch  where error.errno == ENOTDIR {
+            var explained = error
+            explained.hint =
+                "a directory mounts on a directory and a file on a file: the image has \(isDirectory ? "a file" : "a directory") at \(volume.target), the source is \(isDirectory ? "a directory" : "a file") — choose another target"
+            throw explained
+        } catch {
+            throw error
+        }
     case .tmpfs:
         // Docker's defaults for --tmpfs: no set-uid programs, no device files, and no
         // programs at all unless `exec` is given.
