@@ -33,6 +33,7 @@ struct Run: ParsableCommand {
               scratch run --init -- sh -c 'sleep 1 & exec sleep 2'
               scratch run --rm -- cat /etc/os-release
               scratch run --rm myimage:1 -- sh      (after `scratch image import`)
+              scratch run --rm -v /srv/site:/site:ro -v cache:/cache --tmpfs /run -- sh
 
             Without --rootfs, the container runs on the busybox image: its layer below,
             read-only and shared, and a layer of the container's own above (overlayfs).
@@ -40,6 +41,10 @@ struct Run: ParsableCommand {
             Without --rm that layer stays after the container ends (`scratch ps -a`)
             until `scratch rm ID`. --rootfs DIR uses DIR as it is, as runc does: no
             overlay, and the container's writes stay in DIR.
+
+            -v HOST:CTR binds a host path (it must exist), -v NAME:CTR a named volume
+            (`scratch volume ls`), --tmpfs CTR a fresh tmpfs; `:ro` makes one
+            read-only. Targets are resolved inside the container's root.
             """
     )
 
