@@ -44,7 +44,8 @@ public struct RunFlags: ParsableArguments {
     public var cpus: String?
 
     // Chapter 6 — volumes, in Docker's names; each may be given many times.
-    // `.unconditional`: the next word is the value even when it starts with "-".
+    // `.unconditionalSingleValue`: the next word is the value even when it starts
+    // with "-", as for the limits, so `-v -x` reaches our check.
     @Option(
         name: [.customShort("v"), .customLong("volume")], parsing: .unconditionalSingleValue,
         help: ArgumentHelp("Bind a host path or a named volume: HOST:CTR[:ro|rw] or NAME:CTR[:ro|rw|nocopy].", valueName: "source:target"))
