@@ -202,6 +202,30 @@ final class VolumeTests {
         #expect(!(contents("/proc/self/mountinfo") ?? "").contains(work))
     }
 
+    @Test("the same attack from an image (umoci): the overlay's /data -> host path gets the volume inside the rootfs")
+    func symlinkedTargetInAnImage() throws {
+        let victim = try makeDirectory("image-victim")
+        try "host\n".write(toFile: victim + "/keep", atomically: false, encoding: .utf8)
+        let bin = URL(fileURLWithPath: VolumeTests.scratch).deletingLastPathComponent().path
+        let made = VolumeTests.run([
+            "/bin/bash", "-euo", "pipefail", "-c",
+            """
+            export PATH="$1:$PATH"; cd "$2"
+            umoci init --layout oci >/dev/null && umoci new --image oci:evil >/dev/null
+            umoci unpack --image oci:evil b >/dev/null && rm -rf b/rootfs && scratch rootfs build b/rootfs >/dev/null
+            ln -s "$3" b/rootfs/data && umoci repack --image oci:evil b >/dev/null
+            scratch image import oci evil:1 >/dev/null
+            """, "bash", bin, work, victim,
+        ])
+        try #require(made.status == 0, "umoci (apt-get install umoci): \(made.stdout)\(made.stderr)")
+        let source = try makeDirectory("image-source")
+        let run = scratch(["run", "--rm", "-v", "\(source):/data", "evil:1", "--", "sh", "-c", "readlink /data; echo in > /data/written"])
+        #expect(run.status == 0 && run.stdout == victim + "\n", "\(run.stdout)\(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: victim) == ["keep"])
+        #expect(contents(source + "/written") == "in\n")
+        _ = scratch(["image", "rm", "evil:1"])
+    }
+
     @Test("file binds: a host file at a path the image lacks, read-only")
     func fileBind() throws {
         let host = try makeDirectory("files")
