@@ -65,10 +65,9 @@ final class VolumeTests {
     static let home: String = {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("volume-tests-\(getpid())").path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        atexit {
-            try? FileManager.default.removeItem(
-                atPath: FileManager.default.temporaryDirectory.appendingPathComponent("volume-tests-\(getpid())").path)
-        }
+        // The path as made, not recomputed at exit: another suite in this process
+        // (ChapterTests' Support) changes TMPDIR meanwhile.
+        atexit { try? FileManager.default.removeItem(atPath: VolumeTests.home) }
         return path
     }()
 
