@@ -10,10 +10,12 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 // The child's stack. mmap reserves address space only; pages are touched lazily, so
 // a generous size costs nothing until the Swift code in the child uses it.
@@ -70,6 +72,29 @@ int cl_default_signal(int signal) {
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 int cl_cloexec_from_3(void) { return (int)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC); }
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+int cl_openat2(int dirfd, const char *path, int flags, unsigned long long resolve) {
+    struct open_how how = {.flags = (unsigned long long)flags, .mode = 0, .resolve = resolve};
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+int cl_make_mount_tree_read_only(int fd) {
+    // struct mount_attr (linux/mount.h, which clashes with glibc's sys/mount.h).
+    struct { uint64_t attr_set, attr_clr, propagation, userns_fd; } attr = {.attr_set = 0x00000001 /* MOUNT_ATTR_RDONLY */};
+    return (int)syscall(SYS_mount_setattr, fd, "", 0x1000 /* AT_EMPTY_PATH */ | 0x8000 /* AT_RECURSIVE */, &attr, sizeof attr);
+}
+
+long cl_mount_flags(int fd) {
+    struct statvfs info;
+    if (fstatvfs(fd, &info) != 0) return -1;
+    return (long)info.f_flag;
+}
 
 int cl_wifexited(int status) { return WIFEXITED(status); }
 int cl_wexitstatus(int status) { return WEXITSTATUS(status); }

@@ -43,6 +43,26 @@ public struct RunFlags: ParsableArguments {
         help: ArgumentHelp("How much CPU the container may use, in CPUs (e.g. 0.5).", valueName: "n"))
     public var cpus: String?
 
+    // Chapter 6 — volumes, in Docker's names; each may be given many times.
+    // `.unconditionalSingleValue`: the next word is the value even when it starts
+    // with "-", as for the limits, so `-v -x` reaches our check.
+    @Option(
+        name: [.customShort("v"), .customLong("volume")], parsing: .unconditionalSingleValue,
+        help: ArgumentHelp("Bind a host path or a named volume: HOST:CTR[:ro|rw] or NAME:CTR[:ro|rw|nocopy].", valueName: "source:target"))
+    public var volume: [String] = []
+
+    @Option(
+        parsing: .unconditionalSingleValue,
+        help: ArgumentHelp("Mount a fresh tmpfs: CTR[:size=64m,mode=1777,ro,exec].", valueName: "target[:options]"))
+    public var tmpfs: [String] = []
+
+    @Option(
+        parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "Docker's long form: type=bind|volume|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…][,volume-nocopy].",
+            valueName: "spec"))
+    public var mount: [String] = []
+
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
@@ -142,6 +162,10 @@ extension RunFlags {
         request.configFile = config
         // After a leading "--" everything is the command, as on the fast path.
         if command.first != "--" { request.takeImage() }
+        // Chapter 6's volumes.
+        request.volumes = volume
+        request.tmpfs = tmpfs
+        request.mounts = mount
         return request
     }
 }
@@ -163,6 +187,10 @@ public struct RunRequest: Equatable, Sendable {
     public var command: [String] = []
     /// `run IMAGE -- COMMAND`: the image to run (chapter 5); nil for the default one.
     public var image: String?
+    // Chapter 6 — volumes, as written: `-v`, `--tmpfs`, `--mount` (read in `spec`).
+    public var volumes: [String] = []
+    public var tmpfs: [String] = []
+    public var mounts: [String] = []
 
     // Chapter 6 — the process's configuration, as given (checked in `spec`).
     /// `-e` values in order: K=V, or K for the host's K.
@@ -207,6 +235,8 @@ public struct RunRequest: Equatable, Sendable {
         spec.readOnlyRootfs = readOnly
         spec.chrootOnly = chrootOnly
         spec.programName = programName
+        // Chapter 6: the volumes, read and checked before anything is made.
+        spec.mounts = try volumes.map(Mount.volumeFlag) + tmpfs.map(Mount.tmpfsFlag) + mounts.map(Mount.mountFlag)
         var record = ImageRecord()
         if let image {
             guard stage.includes(.layers) else {
@@ -292,6 +322,16 @@ extension RunRequest {
                 command = [word] + Array(rest)
                 takeImage()
                 return
+            }
+            // Chapter 6's volume flags may be repeated: each adds a mount.
+            if word == "-v" || word == "--volume" || word == "--tmpfs" || word == "--mount" {
+                guard let value = rest.popFirst() else { return nil }
+                switch word {
+                case "--tmpfs": tmpfs.append(value)
+                case "--mount": mounts.append(value)
+                default: volumes.append(value)
+                }
+                continue
             }
             // Each flag once (-e and --env-file may repeat); short names are long ones.
             let flag = Self.shortFlags[word] ?? word

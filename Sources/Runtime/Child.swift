@@ -52,6 +52,11 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
         if let layers = spec.layers {
             try step("mount the overlay") { try mountContainerLayers(layers) }
         }
+        // Chapter 6: the volumes, inside the rootfs, while the host's paths are still
+        // in reach. Each target is resolved in the rootfs, never through the host.
+        if !spec.mounts.isEmpty {
+            try step("mount the volumes") { try mountVolumes(spec.mounts, rootfs: rootfs) }
+        }
         if spec.chrootOnly {
             try step("chroot into the rootfs") { try chrootToRootfs(rootfs) }
         } else {

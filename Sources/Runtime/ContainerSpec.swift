@@ -41,6 +41,13 @@ public struct ContainerSpec: Sendable {
     public var additionalGroups: [gid_t] = []
     /// `-w`, or the image's WorkingDir; nil is /.
     public var workingDirectory: String?
+    // Chapter 6 — volumes (Volumes.swift).
+    /// Bind mounts, named volumes and tmpfs mounts, made inside the rootfs before the
+    /// pivot.
+    public var mounts: [Mount] = []
+    /// The named volumes among `mounts`, recorded in the container's state so that
+    /// `scratch volume rm` refuses them while the container exists.
+    public var namedVolumes: [String] { mounts.filter { $0.kind == .volume }.map(\.source) }
 
     public init(command: [String], id: String = ContainerSpec.newID()) {
         self.command = command
@@ -83,6 +90,8 @@ public struct ContainerSpec: Sendable {
             throw invalid("--memory, --pids-limit and --cpus need cgroups, which come in chapter 4 — run at chapter 4's stage or later")
         }
         try limits.validate()
+        // Chapter 6: the volumes' flags and their host paths.
+        try validateMounts(mounts, stage: stage)
         try validateProcessConfiguration(stage: stage)
     }
 

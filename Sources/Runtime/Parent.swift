@@ -57,6 +57,10 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if let layers = spec.layers {
         try step("make the container's layer") { try makeContainerLayer(layers) }
     }
+    // Chapter 6: named volumes, made on first use (recorded in the state above).
+    if !spec.namedVolumes.isEmpty {
+        try step("make the named volumes") { try makeNamedVolumes(spec.namedVolumes) }
+    }
     if let cgroup {
         try step("create the cgroup") { try createCgroup(cgroup, setting: limitFiles, steps: steps) }
     }
@@ -156,6 +160,7 @@ extension ContainerSpec {
         state.environment = environment
         state.user = user
         state.workingDirectory = workingDirectory
+        state.volumes = namedVolumes
         return state
     }
 }

@@ -45,6 +45,9 @@ public struct ContainerState: Sendable, Equatable {
     public var environment: [String] = []
     public var user: String?
     public var workingDirectory: String?
+    /// The named volumes it uses (chapter 6): `scratch volume rm` refuses them while
+    /// this record exists, running or stopped.
+    public var volumes: [String] = []
 
     public init(
         id: String, runtimePID: pid_t, created: Int, command: [String], rootfs: String, hostname: String,
@@ -75,6 +78,7 @@ public struct ContainerState: Sendable, Equatable {
         lines += environment.map { "env=\(escaped($0))" }
         if let user { lines.append("user=\(escaped(user))") }
         if let workingDirectory { lines.append("workdir=\(escaped(workingDirectory))") }
+        lines += volumes.map { "volume=\($0)" }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -83,6 +87,7 @@ public struct ContainerState: Sendable, Equatable {
         var command: [String] = []
         var cgroups: [String] = []
         var environment: [String] = []
+        var volumes: [String] = []
         for line in text.split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = String(line[..<equals])
@@ -91,6 +96,7 @@ public struct ContainerState: Sendable, Equatable {
             case "arg": command.append(value)
             case "cgroup": cgroups.append(value)
             case "env": environment.append(value)
+            case "volume": volumes.append(value)
             default: fields[key] = value
             }
         }
@@ -107,6 +113,7 @@ public struct ContainerState: Sendable, Equatable {
         state.environment = environment
         state.user = fields["user"]
         state.workingDirectory = fields["workdir"]
+        state.volumes = volumes
         return state
     }
 

@@ -17,7 +17,10 @@ struct Scratch: ParsableCommand {
             of signal N; 125 when scratch itself failed; 126 when the command cannot \
             be executed; 127 when it is not found.
             """,
-        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, CommitHelp.self, ImageHelp.self, RootfsCommand.self, Spec.self]
+        subcommands: [
+            Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, CommitHelp.self, ImageHelp.self, VolumeCommand.self,
+            RootfsCommand.self, Spec.self,
+        ]
     )
 }
 
@@ -34,6 +37,7 @@ struct Run: ParsableCommand {
               scratch run --rm myimage:1 -- sh      (after `scratch image import`)
               scratch run --rm -e GREETING=hi -u nobody -w /tmp -- sh -c 'echo $GREETING; id; pwd'
               scratch spec && scratch rootfs build rootfs && scratch run --config config.json
+              scratch run --rm -v /srv/site:/site:ro -v cache:/cache --tmpfs /run -- sh
 
             Without --rootfs, the container runs on the busybox image: its layer below,
             read-only and shared, and a layer of the container's own above (overlayfs).
@@ -41,6 +45,10 @@ struct Run: ParsableCommand {
             Without --rm that layer stays after the container ends (`scratch ps -a`)
             until `scratch rm ID`. --rootfs DIR uses DIR as it is, as runc does: no
             overlay, and the container's writes stay in DIR.
+
+            -v HOST:CTR binds a host path (it must exist), -v NAME:CTR a named volume
+            (`scratch volume ls`), --tmpfs CTR a fresh tmpfs; `:ro` makes one
+            read-only. Targets are resolved inside the container's root.
             """
     )
 
@@ -237,6 +245,63 @@ func printTable(_ rows: [[String]]) {
 
 extension String {
     func padding(to width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
+}
+
+/// Chapter 6's named volumes (Runtime/Volumes.swift): `$SCRATCH_HOME/volumes/NAME`.
+struct VolumeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "volume",
+        abstract: "Create, list and remove named volumes (used as -v NAME:/path).",
+        subcommands: [Create.self, Ls.self, Rm.self]
+    )
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a named volume (a run makes one on first use, too).")
+        @Argument(help: "The volume's name: letters, digits, '_', '.', '-'.") var name: String
+
+        func run() {
+            exitOnError {
+                try requireRoot("scratch volume create")
+                try createNamedVolume(name)
+                print(name)
+            }
+        }
+    }
+
+    struct Ls: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List named volumes.")
+        @Flag(name: .shortAndLong, help: "Print names only.") var quiet = false
+
+        func run() {
+            let names = namedVolumes()
+            if quiet {
+                for name in names { print(name) }
+                return
+            }
+            printTable([["DRIVER", "VOLUME NAME"]] + names.map { ["local", $0] })
+        }
+    }
+
+    struct Rm: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove named volumes and their content (refused while a container, running or stopped, uses one).")
+        @Argument(help: "The volumes' names.") var names: [String]
+
+        func run() {
+            exitOnError { try requireRoot("scratch volume rm") }
+            var failed = false
+            for name in names {
+                do {
+                    try removeNamedVolume(name)
+                    print(name)
+                } catch {
+                    writeToStandardErrorLine("scratch: \(error)")
+                    failed = true
+                }
+            }
+            if failed { Glibc.exit(ExitCode.runtimeFailed) }
+        }
+    }
 }
 
 struct RootfsCommand: ParsableCommand {

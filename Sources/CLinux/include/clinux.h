@@ -83,6 +83,30 @@ int cl_default_signal(int signal);
 // The number of signals the kernel has (NSIG, 65 on Linux: 1–64 and the unused 0).
 int cl_signal_count(void);
 
+// Chapter 6's volumes: path lookups that stay inside a rootfs.
+// openat2(2)'s `resolve` flags (linux/openat2.h).
+#define CL_RESOLVE_NO_MAGICLINKS 0x02  // no /proc/PID/fd/N-style jumps
+#define CL_RESOLVE_IN_ROOT       0x10  // `dirfd` is `/`: `..` and absolute symlinks stay under it
+// open(2)'s O_PATH (a handle on a place in the tree, nothing read), hidden by Glibc.
+#define CL_O_PATH 010000000
+
+// openat2(2) (Linux 5.6; no glibc wrapper): opens `path` relative to `dirfd` with
+// `flags` (O_*) and `resolve` (CL_RESOLVE_*). Returns the descriptor or -1 with errno.
+int cl_openat2(int dirfd, const char *path, int flags, unsigned long long resolve);
+
+// mount_setattr(2) (Linux 5.12) on the mount `fd` is the root of, with AT_EMPTY_PATH,
+// and AT_RECURSIVE: MOUNT_ATTR_RDONLY on it and every mount below it. Returns 0 or -1
+// with errno set (ENOSYS on older kernels).
+int cl_make_mount_tree_read_only(int fd);
+
+// The mount flags of the mount `fd` is on, as fstatvfs(2) reports them (the ST_*
+// bits below, which Glibc shows only with _GNU_SOURCE), or -1 with errno set.
+#define CL_ST_RDONLY 0x0001
+#define CL_ST_NOSUID 0x0002
+#define CL_ST_NODEV  0x0004
+#define CL_ST_NOEXEC 0x0008
+long cl_mount_flags(int fd);
+
 // The wait(2) status macros are macros, which Swift cannot import.
 int cl_wifexited(int status);
 int cl_wexitstatus(int status);

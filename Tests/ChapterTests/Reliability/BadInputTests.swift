@@ -121,6 +121,20 @@ extension ContainerTests.ReliabilityTests {
         refused("--rootfs missing", ["run", "--rootfs", "/no/such/rootfs", "--", "true"], "/no/such/rootfs does not exist")
         refused("--rootfs a host file", ["run", "--rootfs", "/etc/hostname", "--", "true"], "not a directory")
         refused("--rootfs the host's /", ["run", "--rootfs", "/", "--", "true"], "host's own /")
+        // Chapter 6's volumes: refused before anything is made, the flag and path named.
+        func volume(_ name: String, _ flag: String, _ value: String, _ message: String) {
+            refused(name, ["run", flag, value, "--", "true"], flag + " ", message)
+        }
+        volume("-v ::", "-v", "::", "the source")
+        volume("-v a relative path", "-v", "rel/dir:/x", "neither an absolute host path")
+        volume("-v an unknown mode", "-v", "/tmp:/c:xyz", "unknown mode")
+        volume("-v a missing host path", "-v", "/no/such/volume:/x", "/no/such/volume does not exist")
+        volume("-v a target of /", "-v", "/tmp:/", "cannot be /")
+        volume("-v a target of /proc", "-v", "/tmp:/proc", "/proc")
+        volume("-v a target under /sys", "-v", "/tmp:/sys/kernel", "/sys")
+        volume("--tmpfs an unknown option", "--tmpfs", "/t:uid=0", "unknown tmpfs option")
+        volume("--mount an unknown type", "--mount", "type=nfs,target=/x", "bind, volume and tmpfs")
+        refused("-v twice on one target", ["run", "-v", "/tmp:/a", "--tmpfs", "/a", "--", "true"], "already the target")
 
         // Command lines that are odd but valid: they run, as Docker runs them.
         func runs(_ name: String, _ arguments: [String], status: Int32 = 0, stdout: String? = nil, message: [String] = []) {
