@@ -56,9 +56,9 @@ public struct ContainerLayers: Sendable, Equatable {
     /// `$SCRATCH_HOME/containers/<id>`: upper, work and the mount point.
     public var directory: String
     /// With --rm: `directory`, upper, work and the mount point live in a tmpfs that the
-    /// container's own mount namespace mounts on the directory above, and go with it.
-    /// Nothing of the layer is made on the host's disk. Thrown away at the
-    /// end, the layer never needs the disk — and overlayfs syncs the upper layer's
+    /// container's own mount namespace mounts on the directory above, and go with it;
+    /// nothing of the layer is made on the host's disk. Thrown away at the end, the
+    /// layer never needs the disk — and overlayfs syncs the upper layer's
     /// filesystem when it is unmounted: a journal commit on ext4, nothing on tmpfs
     /// (measured here: about 2 ms of every `run --rm`). Its writes use memory, charged
     /// to the container's memory cgroup (--memory bounds them).
@@ -214,9 +214,9 @@ func makeContainerLayer(_ layers: ContainerLayers) throws(SyscallError) {
 }
 
 /// Removes a container's layer (step 7: `--rm`, or a start that failed). With --rm
-/// there is nothing on the host to remove; a disk layer
-/// that holds nothing is empty directories: rmdir(2) them, and start `rm -rf` only
-/// when that fails — a process started on every `--rm` would cost a millisecond.
+/// there is nothing on the host to remove. A disk layer that holds nothing is empty
+/// directories: rmdir(2) them, and start `rm -rf` only when that fails — a process
+/// started for every such layer would cost a millisecond.
 func removeContainerLayer(_ layers: ContainerLayers) {
     // In memory: it went with the container's mount namespace; the host has none of it.
     if layers.inMemory { return }
