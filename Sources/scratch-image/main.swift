@@ -36,7 +36,8 @@ struct Import: ParsableCommand {
         do {
             try requireRootForImages()
             let started = monotonicSeconds()
-            let image = try importImage(from: source, as: reference)
+            // The reference's chapter 5 turns the whiteouts (`workbook image import` uses the learner's).
+            let image = try LayerConversion.$steps.withValue(Reference()) { try importImage(from: source, as: reference) }
             let took = monotonicSeconds() - started
             print(
                 "imported \(image.reference): \(image.layers.count) layer\(image.layers.count == 1 ? "" : "s") (\(image.reused) already stored) in \(String(format2(took))) s"

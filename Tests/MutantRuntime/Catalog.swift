@@ -16,6 +16,7 @@ func mutant(_ chapter: Int, _ value: any Sendable) -> Mutant {
     case let value as any ProcessTreeSteps where chapter == 2: steps.processTree = value
     case let value as any RootFilesystemSteps where chapter == 3: steps.rootFilesystem = value
     case let value as any CgroupSteps where chapter == 4: steps.cgroups = value
+    case let value as any LayerSteps where chapter == 5: steps.layers = value
     default: fatalError("\(name) does not conform to chapter \(chapter)'s protocol")
     }
     return Mutant(name: name, chapter: chapter, steps: steps)
