@@ -232,6 +232,8 @@ let chapter5Checks: [Check] = [
                 : " — the top layer holds etc/gone as \(hidden): overlayfs takes only a character device 0/0 for a whiteout"
         } else if hidden == nil {
             saw += " — the top layer has nothing at etc/gone or etc/.wh.gone"
+        } else if result.status == 0 && result.stdout != "end\n" {
+            saw += " — the top layer's whiteout is right (etc/gone, a character device 0/0), yet /etc/gone shows: is the top layer first in lowerdir?"
         }
         return expect(result.status == 0 && result.stdout == "end\n", "`ls -A /etc | grep gone` to print nothing", saw: saw)
     },

@@ -59,4 +59,13 @@ let mutantCatalog: [Mutant] = [
     mutant(4, Ch4CPUQuotaAndPeriodSwapped()),
     mutant(4, Ch4JoinsNothing()),
     mutant(4, Ch4RemovesNothing()),
+
+    mutant(5, Ch5LowerBottomFirst()),
+    mutant(5, Ch5NoWorkdir()),
+    mutant(5, Ch5UpperIsTopLayer()),
+    mutant(5, Ch5NoEscaping()),
+    mutant(5, Ch5WhiteoutAsEmptyFile()),
+    mutant(5, Ch5WhiteoutNameNotStripped()),
+    mutant(5, Ch5OpaqueUserXattr()),
+    mutant(5, Ch5OpaqueOnMarker()),
 ]
