@@ -318,7 +318,8 @@ struct ImageImport: ParsableCommand {
         discussion: """
             As `scratch image import`, into the same store ($SCRATCH_HOME), with chapter 5's \
             overlayEntry yours (unless you skipped it, or give --reference). A layer already in \
-            the store is not unpacked again: import into a fresh SCRATCH_HOME to see your code at work.
+            the store is not unpacked again, and one your code unpacked wrong stays under its right \
+            name: while you work, import into a SCRATCH_HOME of your own (`export SCRATCH_HOME=$(mktemp -d)`).
             """)
 
     @Argument(help: "The chapter whose stage to use (5 or later).") var chapter: Int
