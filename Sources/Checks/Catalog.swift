@@ -6,6 +6,7 @@ public enum CheckCatalog {
         2: chapter2Checks,
         3: chapter3Checks,
         4: chapter4Checks,
+        5: chapter5Checks,
     ]
 
     /// The chapters that have checks, in order.

@@ -138,6 +138,12 @@ public final class CheckContext: @unchecked Sendable {
 
     /// Removes the work directory and everything in it.
     public func tearDown() {
+        // Containers run on layers without --rm are kept, stopped, with a record in
+        // /run/scratch/stopped: those of this run's store go with it.
+        for container in stoppedContainers() where container.state?.layer?.hasPrefix(workDirectory + "/") == true {
+            if let layer = container.state?.layer { removeTree(layer) }
+            removeTree(container.directory)
+        }
         // A run killed at its time limit may still be writing for a moment: try again.
         for _ in 0..<5 {
             if (try? FileManager.default.removeItem(atPath: workDirectory)) != nil
@@ -156,13 +162,20 @@ public final class CheckContext: @unchecked Sendable {
     /// the host path of the rootfs's `/etc/x` before.
     public func inside(_ path: String) -> String { hasRootfs ? path : rootfs + path }
 
-    /// The environment runtimes run with: their own SCRATCH_HOME, so nothing touches
-    /// the user's cache.
+    /// The runtime's SCRATCH_HOME: its own, so nothing touches the user's cache. From
+    /// chapter 5 on it holds `:` and `,`, which the overlay's options must escape.
+    public var scratchHome: String { workDirectory + (stage >= 5 ? "/scratch:home,5" : "/scratch-home") }
+
+    /// The environment runtimes run with.
     var environment: [String: String] {
         var environment = ProcessInfo.processInfo.environment
-        environment["SCRATCH_HOME"] = workDirectory + "/scratch-home"
+        environment["SCRATCH_HOME"] = scratchHome
         return environment
     }
+
+    /// Chapter 5's test image, made and imported once per check run (Chapter5Checks).
+    let imageLock = NSLock()
+    var testImage: PreparedImage?
 
     /// The runtime's full command line for `command` with `options`.
     func commandLine(_ command: [String], options: [String], rootfs: String) -> [String] {

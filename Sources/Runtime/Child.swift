@@ -50,7 +50,7 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
         // Chapter 5: the image's layers and the container's own, merged on the mount
         // point that `rootfs` names. In this mount namespace only: it goes with it.
         if let layers = spec.layers {
-            try step("mount the overlay") { try mountContainerLayers(layers) }
+            try step("mount the overlay") { try mountContainerLayers(layers, steps: steps) }
         }
         // Chapter 6: the volumes, inside the rootfs, while the host's paths are still
         // in reach. Each target is resolved in the rootfs, never through the host.

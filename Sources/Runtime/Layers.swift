@@ -292,15 +292,36 @@ public func escapedOverlayPath(_ path: String) -> String {
 /// unmount, but measured here (tools/bench) a volatile overlay made `run --rm` slower,
 /// not faster.
 public func overlayMountOptions(_ layers: ContainerLayers) -> String {
-    let lower = layers.layers.reversed().map(escapedOverlayPath).joined(separator: ":")
-    return "lowerdir=\(lower),upperdir=\(escapedOverlayPath(layers.upper)),workdir=\(escapedOverlayPath(layers.work))"
+    Reference().overlayOptions(lower: layers.layers, upper: layers.upper, work: layers.work)
+}
+
+extension Reference: LayerSteps {
+    public func overlayOptions(lower: [String], upper: String, work: String) -> String {
+        let lowerdir = lower.reversed().map(escapedOverlayPath).joined(separator: ":")
+        return "lowerdir=\(lowerdir),upperdir=\(escapedOverlayPath(upper)),workdir=\(escapedOverlayPath(work))"
+    }
+
+    /// OCI marks a deletion with a file (`.wh.NAME`), overlayfs with a 0/0 character
+    /// device named NAME; OCI marks "nothing below shows through this directory" with
+    /// `.wh..wh..opq` in it, overlayfs with the xattr trusted.overlay.opaque=y on the
+    /// directory itself. trusted.*, not user.*: overlayfs reads user.overlay.* only
+    /// when mounted with `userxattr` (rootless, chapter 8).
+    public func overlayEntry(for name: String) -> LayerEntry {
+        let slash = name.lastIndex(of: "/")
+        let parent = slash.map { String(name[..<$0]) } ?? ""
+        let base = slash.map { String(name[name.index(after: $0)...]) } ?? name
+        if base == ".wh..wh..opq" { return .xattr(path: parent, name: "trusted.overlay.opaque", value: "y") }
+        guard base.hasPrefix(".wh.") else { return .asIs(name) }
+        let hidden = String(base.dropFirst(".wh.".count))
+        return .node(path: parent.isEmpty ? hidden : parent + "/" + hidden, mode: S_IFCHR, device: 0)
+    }
 }
 
 /// In the child, before the pivot: mounts the merged tree on the container's mount
 /// point. The mount exists only in the container's mount namespace and goes with it.
 /// None of these paths is inside the rootfs: nothing of the image is resolved here.
-func mountContainerLayers(_ layers: ContainerLayers) throws {
-    let options = overlayMountOptions(layers)
+func mountContainerLayers(_ layers: ContainerLayers, steps: Steps) throws {
+    let options = try steps.layers.overlayOptions(lower: layers.layers, upper: layers.upper, work: layers.work)
     if options.utf8.count >= 4096 {
         throw ContainerError(
             step: "mount the overlay",
@@ -319,6 +340,13 @@ func mountContainerLayers(_ layers: ContainerLayers) throws {
         try makeDirectory(layers.mountPoint, mode: 0o755)
     }
     try changeDirectory(layers.store)
-    try mount(source: "overlay", target: layers.mountPoint, type: "overlay", flags: [], data: options)
+    do {
+        try mount(source: "overlay", target: layers.mountPoint, type: "overlay", flags: [], data: options)
+    } catch {
+        // The kernel says only EINVAL or ELOOP; the options themselves say which part.
+        var error = error
+        error.hint = (error.hint.map { $0 + "; " } ?? "") + "the options were \(options)"
+        throw error
+    }
     try changeDirectory("/")
 }

@@ -62,6 +62,32 @@ public protocol CgroupSteps: Sendable {
     func removeCgroup(_ groups: [String]) throws
 }
 
+/// Chapter 5 — layers: the overlay a container runs on, and the layers it is made of.
+public protocol LayerSteps: Sendable {
+    /// The data of the overlay mount (`mount -t overlay overlay -o DATA`). `lower` are
+    /// the image's layers bottom first, as its manifest lists them (paths relative to
+    /// the directory the runtime mounts from); `upper` and `work` are the container's
+    /// own directories.
+    func overlayOptions(lower: [String], upper: String, work: String) throws -> String
+    /// What overlayfs needs in a layer in place of the OCI layer entry `name` (a path
+    /// relative to the layer's root, checked: no `/` in front, no `..`). The importer
+    /// does what the answer says, inside the layer's directory and nowhere else.
+    func overlayEntry(for name: String) throws -> LayerEntry
+}
+
+/// One entry of an image layer as the importer writes it (chapter 5's `overlayEntry`).
+/// Paths are relative to the layer's root; "" (or ".") is the root itself.
+public enum LayerEntry: Sendable, Equatable {
+    /// The tar's entry, written as the tar has it, at `path`.
+    case asIs(String)
+    /// mknod(2): a special file at `path`; `mode` holds its type (`S_IFCHR`, `S_IFREG`,
+    /// ...) and permission bits, `device` its device number (major and minor in one).
+    case node(path: String, mode: mode_t, device: dev_t)
+    /// setxattr(2) of the extended attribute `name` = `value` on the directory `path`
+    /// (made if the tar has not made it yet).
+    case xattr(path: String, name: String, value: String)
+}
+
 /// The reference runtime's side of every chapter. Each chapter's file holds its part
 /// (`extension Reference: HostnameSteps` in Hostname.swift, and so on).
 public struct Reference: Sendable {
@@ -75,25 +101,27 @@ public struct Steps: Sendable {
     public var processTree: any ProcessTreeSteps
     public var rootFilesystem: any RootFilesystemSteps
     public var cgroups: any CgroupSteps
+    public var layers: any LayerSteps
 
     public init(
         exitStatus: any ExitStatusSteps, hostname: any HostnameSteps, processTree: any ProcessTreeSteps,
-        rootFilesystem: any RootFilesystemSteps, cgroups: any CgroupSteps
+        rootFilesystem: any RootFilesystemSteps, cgroups: any CgroupSteps, layers: any LayerSteps
     ) {
         self.exitStatus = exitStatus
         self.hostname = hostname
         self.processTree = processTree
         self.rootFilesystem = rootFilesystem
         self.cgroups = cgroups
+        self.layers = layers
     }
 
     /// The reference runtime's own functions, every chapter.
     public static let reference = Steps(
         exitStatus: Reference(), hostname: Reference(), processTree: Reference(), rootFilesystem: Reference(),
-        cgroups: Reference())
+        cgroups: Reference(), layers: Reference())
 
     /// The chapters that have learner functions, in order.
-    public static let chapters = 0...4
+    public static let chapters = 0...5
 
     /// These steps with chapter `chapter`'s value taken from `other`, whole.
     public func replacing(chapter: Int, from other: Steps) -> Steps {
@@ -104,6 +132,7 @@ public struct Steps: Sendable {
         case 2: result.processTree = other.processTree
         case 3: result.rootFilesystem = other.rootFilesystem
         case 4: result.cgroups = other.cgroups
+        case 5: result.layers = other.layers
         default: break
         }
         return result
@@ -114,7 +143,7 @@ public struct Steps: Sendable {
     public var authors: [Int: String] {
         [
             0: "\(type(of: exitStatus))", 1: "\(type(of: hostname))", 2: "\(type(of: processTree))",
-            3: "\(type(of: rootFilesystem))", 4: "\(type(of: cgroups))",
+            3: "\(type(of: rootFilesystem))", 4: "\(type(of: cgroups))", 5: "\(type(of: layers))",
         ]
     }
 }

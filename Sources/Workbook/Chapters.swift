@@ -39,7 +39,7 @@ public enum ChapterCatalog {
             exerciseFolder: "exercises/04-cgroups", exerciseFiles: ["exercises/04-cgroups/Cgroups.swift"]),
         Chapter(
             number: 5, title: "Layers: overlay filesystems and images", file: "chapters/05-layers-overlayfs.md",
-            exerciseFolder: "exercises/05-layers", exerciseFiles: []),
+            exerciseFolder: "exercises/05-layers", exerciseFiles: ["exercises/05-layers/Layers.swift"]),
         Chapter(
             number: 6, title: "Configuration: environment and volumes", file: "chapters/06-configuration.md",
             exerciseFolder: "exercises/06-configuration", exerciseFiles: []),

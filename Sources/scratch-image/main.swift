@@ -37,8 +37,12 @@ struct Import: ParsableCommand {
         do {
             try requireRootForImages()
             let started = monotonicSeconds()
-            // The bar only on a terminal: in a pipe or a log it would be noise.
-            let image = try importImage(from: source, as: reference, progress: isatty(2) == 1 ? ImportProgress() : nil)
+            // The bar only on a terminal: in a pipe or a log it would be noise. The
+            // reference's chapter 5 turns the whiteouts (`workbook image import` uses the
+            // learner's).
+            let image = try LayerConversion.$steps.withValue(Reference()) {
+                try importImage(from: source, as: reference, progress: isatty(2) == 1 ? ImportProgress() : nil)
+            }
             let took = monotonicSeconds() - started
             print(
                 "imported \(image.reference): \(image.layers.count) layer\(image.layers.count == 1 ? "" : "s") (\(image.reused) already stored) in \(String(format2(took))) s"

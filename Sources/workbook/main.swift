@@ -2,6 +2,7 @@ import ArgumentParser
 import Checks
 import Exercises
 import Foundation
+import ImageStore
 import RunOptions
 import Runtime
 import Workbook
@@ -14,8 +15,8 @@ struct WorkbookCommand: ParsableCommand {
         commandName: "workbook",
         abstract: "Containers from Scratch, in Swift: read, build, check.",
         subcommands: [
-            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Skip.self, Watch.self, Doctor.self, Clean.self, Reset.self,
-            Xray.self, Export.self, Snippets.self,
+            Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Image.self, Skip.self, Watch.self, Doctor.self,
+            Clean.self, Reset.self, Xray.self, Export.self, Snippets.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -317,6 +318,51 @@ struct Run: ParsableCommand {
     }
 }
 
+struct Image: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Images with your chapter 5 code: `workbook image import N SOURCE [NAME:TAG]`.",
+        subcommands: [ImageImport.self])
+}
+
+struct ImageImport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import an OCI image layout or a `docker save` archive, your overlayEntry turning its whiteouts.",
+        usage: "workbook image import N [--reference] SOURCE [NAME:TAG]",
+        discussion: """
+            As `scratch image import`, into the same store ($SCRATCH_HOME), with chapter 5's \
+            overlayEntry yours (unless you skipped it, or give --reference). A layer already in \
+            the store is not unpacked again, and one your code unpacked wrong stays under its right \
+            name: while you work, import into a SCRATCH_HOME of your own (`export SCRATCH_HOME=$(mktemp -d)`).
+            """)
+
+    @Argument(help: "The chapter whose stage to use (5 or later).") var chapter: Int
+    @Flag(help: "Use the reference's overlayEntry.") var reference = false
+    @Option(help: .hidden) var learnerChapters: String?
+    @Argument(help: "The OCI layout (directory or tar) or docker-archive tar.") var source: String
+    @Argument(help: "NAME[:TAG] to store it as (default: the name inside the image).") var name: String?
+
+    func run() throws {
+        let repository = try Repository.locate()
+        guard Stage(chapter: chapter).includes(.layers) else { fail("images come in chapter 5: `workbook image import 5 \(source)`") }
+        do { try requireRoot("workbook image import") } catch { fail("\(error)") }
+        let steps: Steps
+        if reference {
+            steps = .reference
+        } else if let learnerChapters {
+            steps = LearnerSteps.steps(usingLearnerFor: Set(learnerChapters.split(separator: ",").compactMap { Int($0) }))
+        } else {
+            steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
+        }
+        do {
+            let image = try LayerConversion.$steps.withValue(steps.layers) { try importImage(from: source, as: name) }
+            print("imported \(image.reference): \(image.layers.count) layers (\(image.reused) already stored)")
+        } catch {
+            fail("\(error)")
+        }
+    }
+}
+
 struct Skip: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Use the reference for chapter N from now on (recorded as skipped, not passed).")
@@ -612,7 +658,7 @@ struct Snippets: ParsableCommand {
 /// `run` then makes its stand-in host at once: unshare(CLONE_NEWNS) refuses a
 /// process that has started a thread, and nothing has started one yet.
 func prepare(_ arguments: [String]) {
-    guard arguments.count > 1, arguments[1] == "check" || arguments[1] == "run" else { return }
+    guard arguments.count > 1, ["check", "run", "image"].contains(arguments[1]) else { return }
     if let repository = try? Repository.locate() {
         Freshness.ensureCurrent(repository: repository, arguments: arguments)
     }

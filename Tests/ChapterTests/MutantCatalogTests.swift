@@ -76,6 +76,24 @@ extension ContainerTests {
             .init(mutant: "Ch4CPUQuotaAndPeriodSwapped", chapter: 4, caughtBy: [("cpu-limit", "no CPU limit held")]),
             .init(mutant: "Ch4JoinsNothing", chapter: 4, caughtBy: [("cgroup-joined", "no pid was written")]),
             .init(mutant: "Ch4RemovesNothing", chapter: 4, caughtBy: [("no-cgroup-left", "still there")]),
+
+            .init(
+                mutant: "Ch5LowerBottomFirst", chapter: 5, caughtBy: [("layers-visible", "top layer first"), ("whiteout-hides", "top layer first")]),
+            .init(mutant: "Ch5NoWorkdir", chapter: 5, caughtBy: [("layers-visible", "no workdir"), ("rm-leaves-nothing", "no workdir")]),
+            .init(mutant: "Ch5UpperIsTopLayer", chapter: 5, caughtBy: [("write-in-upper", "one of the lower layers")]),
+            .init(mutant: "Ch5NoEscaping", chapter: 5, caughtBy: [("layers-visible", "was not escaped")]),
+            .init(
+                mutant: "Ch5WhiteoutAsEmptyFile", chapter: 5, caughtBy: [("whiteout-hides", "empty regular file")],
+                notBlamed: ["layers-visible", "opaque-directory", "write-in-upper"]),
+            .init(
+                mutant: "Ch5WhiteoutNameNotStripped", chapter: 5, caughtBy: [("whiteout-hides", "without .wh.")],
+                notBlamed: ["layers-visible", "opaque-directory"]),
+            .init(
+                mutant: "Ch5OpaqueUserXattr", chapter: 5, caughtBy: [("opaque-directory", "userxattr")],
+                notBlamed: ["layers-visible", "whiteout-hides"]),
+            .init(
+                mutant: "Ch5OpaqueOnMarker", chapter: 5, caughtBy: [("opaque-directory", "not on the directory opt/app/sub itself")],
+                notBlamed: ["layers-visible", "whiteout-hides"]),
         ]
 
         static var mutantRuntime: String { Support.binDirectory + "/mutant-runtime" }

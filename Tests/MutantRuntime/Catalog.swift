@@ -16,6 +16,7 @@ func mutant(_ chapter: Int, _ value: any Sendable) -> Mutant {
     case let value as any ProcessTreeSteps where chapter == 2: steps.processTree = value
     case let value as any RootFilesystemSteps where chapter == 3: steps.rootFilesystem = value
     case let value as any CgroupSteps where chapter == 4: steps.cgroups = value
+    case let value as any LayerSteps where chapter == 5: steps.layers = value
     default: fatalError("\(name) does not conform to chapter \(chapter)'s protocol")
     }
     return Mutant(name: name, chapter: chapter, steps: steps)
@@ -58,4 +59,13 @@ let mutantCatalog: [Mutant] = [
     mutant(4, Ch4CPUQuotaAndPeriodSwapped()),
     mutant(4, Ch4JoinsNothing()),
     mutant(4, Ch4RemovesNothing()),
+
+    mutant(5, Ch5LowerBottomFirst()),
+    mutant(5, Ch5NoWorkdir()),
+    mutant(5, Ch5UpperIsTopLayer()),
+    mutant(5, Ch5NoEscaping()),
+    mutant(5, Ch5WhiteoutAsEmptyFile()),
+    mutant(5, Ch5WhiteoutNameNotStripped()),
+    mutant(5, Ch5OpaqueUserXattr()),
+    mutant(5, Ch5OpaqueOnMarker()),
 ]

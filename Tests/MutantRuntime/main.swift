@@ -1,4 +1,5 @@
 import Glibc
+import ImageStore
 import RunOptions
 import Runtime
 import Syscalls
@@ -15,12 +16,28 @@ if arguments.first == "--list" {
     for mutant in mutantCatalog { print("\(mutant.chapter) \(mutant.name)") }
     exit(0)
 }
-guard arguments.count >= 3, arguments[1] == "run", let stageNumber = Int(arguments[2]) else {
-    writeToStandardError("usage: mutant-runtime MUTANT run N [run flags] -- CMD | mutant-runtime --list\n")
+guard let mutant = mutantCatalog.first(where: { $0.name == arguments.first }) else {
+    writeToStandardError("mutant-runtime: no mutant named \(arguments.first ?? ""); --list shows them\n")
     exit(2)
 }
-guard let mutant = mutantCatalog.first(where: { $0.name == arguments[0] }) else {
-    writeToStandardError("mutant-runtime: no mutant named \(arguments[0]); --list shows them\n")
+// `mutant-runtime MUTANT image import N SOURCE [NAME:TAG]`: chapter 5's checks import
+// their test image with the runtime they judge, whiteouts turned by the mutant's code.
+if arguments.count >= 5, arguments[1] == "image", arguments[2] == "import", Int(arguments[3]) != nil {
+    let steps = Steps.reference.replacing(chapter: mutant.chapter, from: mutant.steps)
+    do {
+        let image = try LayerConversion.$steps.withValue(steps.layers) {
+            try importImage(from: arguments[4], as: arguments.count > 5 ? arguments[5] : nil)
+        }
+        print("imported \(image.reference): \(image.layers.count) layers (\(image.reused) already stored)")
+        exit(0)
+    } catch {
+        writeToStandardError("mutant-runtime: \(error)\n")
+        exit(125)
+    }
+}
+guard arguments.count >= 3, arguments[1] == "run", let stageNumber = Int(arguments[2]) else {
+    writeToStandardError(
+        "usage: mutant-runtime MUTANT run N [run flags] -- CMD | mutant-runtime MUTANT image import N SOURCE [NAME:TAG] | mutant-runtime --list\n")
     exit(2)
 }
 let options: LearnerRunOptions
