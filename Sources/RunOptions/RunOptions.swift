@@ -191,6 +191,9 @@ public struct RunRequest: Equatable, Sendable {
     public var volumes: [String] = []
     public var tmpfs: [String] = []
     public var mounts: [String] = []
+    /// An OCI config's `mounts` (bind, tmpfs), already read (`--config`): under the
+    /// flags, which replace a config mount on the same target.
+    public var configMounts: [Mount] = []
 
     // Chapter 6 — the process's configuration, as given (checked in `spec`).
     /// `-e` values in order: K=V, or K for the host's K.
@@ -236,7 +239,9 @@ public struct RunRequest: Equatable, Sendable {
         spec.chrootOnly = chrootOnly
         spec.programName = programName
         // Chapter 6: the volumes, read and checked before anything is made.
-        spec.mounts = try volumes.map(Mount.volumeFlag) + tmpfs.map(Mount.tmpfsFlag) + mounts.map(Mount.mountFlag)
+        let flagMounts = try volumes.map(Mount.volumeFlag) + tmpfs.map(Mount.tmpfsFlag) + mounts.map(Mount.mountFlag)
+        let flagTargets = Set(flagMounts.map(\.target))
+        spec.mounts = configMounts.filter { !flagTargets.contains($0.target) } + flagMounts
         var record = ImageRecord()
         if let image {
             guard stage.includes(.layers) else {

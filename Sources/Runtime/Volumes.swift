@@ -191,7 +191,7 @@ extension Mount {
     }
 
     /// One tmpfs option, checked and kept in mount(8)'s form (a size in bytes).
-    mutating func takeTmpfsOption(_ option: String) throws(ContainerError) {
+    public mutating func takeTmpfsOption(_ option: String) throws(ContainerError) {
         func invalid(_ reason: String) -> ContainerError { ContainerError(step: "check the request", reason: "\(origin): \(reason)") }
         if option.hasPrefix("size=") {
             guard let bytes = tmpfsSize(String(option.dropFirst(5))) else {

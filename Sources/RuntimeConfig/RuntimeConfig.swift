@@ -40,16 +40,10 @@ public struct LoadedConfig: Sendable {
 public func applyingConfigFile(to flags: RunRequest) throws(ContainerError) -> RunRequest {
     guard let path = flags.configFile else { return flags }
     let loaded = try loadConfig(path)
-    // Refused until volumes are in: a config whose mounts were silently skipped would
-    // run without the data it was written for.
-    if !loaded.mounts.isEmpty {
-        throw ContainerError(
-            step: "read the config",
-            reason:
-                "\(path): mounts: not supported yet (\(loaded.mounts.count) given, the first on \(loaded.mounts[0].destination)) — bind and tmpfs mounts come with volumes; remove them or use \"mounts\": []"
-        )
-    }
     var request = loaded.request
+    request.configMounts = try volumeMounts(loaded.mounts, bundle: absolutePath(parentDirectory(of: path))) { reason in
+        ContainerError(step: "read the config", reason: "\(path): \(reason)")
+    }
     if flags.hostname != nil { request.hostname = flags.hostname }
     if flags.rootfs != nil || flags.image != nil {
         request.rootfs = flags.rootfs
@@ -71,7 +65,73 @@ public func applyingConfigFile(to flags: RunRequest) throws(ContainerError) -> R
     }
     if flags.workingDirectory != nil { request.workingDirectory = flags.workingDirectory }
     request.entrypoint = flags.entrypoint
+    // Volumes given as flags come on top of the file's mounts (a flag's target
+    // replaces the file's mount there).
+    request.volumes = flags.volumes
+    request.tmpfs = flags.tmpfs
+    request.mounts = flags.mounts
     return request
+}
+
+/// `path` from the working directory: a bind's source must be absolute.
+private func absolutePath(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    guard let buffer = getcwd(nil, 0) else { return path }
+    defer { free(buffer) }
+    let directory = String(cString: buffer)
+    return path == "." ? directory : directory + "/" + path
+}
+
+/// The kernel filesystems scratch mounts itself, with its own options (chapter 3):
+/// `runc spec` lists them in every config, and they are taken as asked for. Their
+/// options in the file are not applied (chapter 10 reads them).
+private let runtimeMounts: Set<String> = ["proc /proc", "tmpfs /dev", "devpts /dev/pts", "tmpfs /dev/shm", "sysfs /sys"]
+
+/// A config's `mounts` as volumes: binds (`type` "bind", or a `bind`/`rbind` option)
+/// and tmpfs mounts. A relative bind source is the bundle's, as runc reads it. An
+/// option or type scratch does not do yet is an error naming its JSON path: a mount
+/// silently skipped would run the container without the data it was written for.
+func volumeMounts(_ mounts: [ConfigMount], bundle: String, invalid: (String) -> ContainerError) throws(ContainerError) -> [Mount] {
+    var result: [Mount] = []
+    for (index, entry) in mounts.enumerated() {
+        let place = "mounts[\(index)]"
+        let isBind = entry.type == "bind" || entry.options.contains("bind") || entry.options.contains("rbind")
+        let type = isBind ? "bind" : (entry.type ?? "")
+        if runtimeMounts.contains(type + " " + entry.destination) { continue }
+        switch type {
+        case "bind":
+            guard let source = entry.source, !source.isEmpty else {
+                throw invalid("\(place).source: missing — a bind mount needs the host path to mount")
+            }
+            var mount = Mount(
+                kind: .bind, source: source.hasPrefix("/") ? source : bundle + "/" + source, target: entry.destination,
+                origin: "--config " + place)
+            for (number, option) in entry.options.enumerated() {
+                switch option {
+                // Every bind is recursive and rprivate (Volumes.swift says why).
+                case "bind", "rbind", "rprivate", "private", "rw": continue
+                case "ro": mount.readOnly = true
+                default:
+                    throw invalid(
+                        "\(place).options[\(number)]: \"\(option)\" is not supported by scratch yet for a bind mount — it takes ro, rw, bind, rbind, rprivate"
+                    )
+                }
+            }
+            result.append(mount)
+        case "tmpfs":
+            var mount = Mount(kind: .tmpfs, source: "", target: entry.destination, origin: "--config " + place)
+            // A tmpfs is nosuid and nodev always (and noexec unless `exec`).
+            for option in entry.options where option != "nosuid" && option != "nodev" {
+                try mount.takeTmpfsOption(option)
+            }
+            result.append(mount)
+        default:
+            throw invalid(
+                "\(place): a \"\(type.isEmpty ? "(no type)" : type)\" mount on \(entry.destination) is not supported by scratch yet — it mounts bind and tmpfs entries (and makes /proc, /dev, /dev/pts, /dev/shm and /sys itself)"
+            )
+        }
+    }
+    return result
 }
 
 /// Reads and checks a config file. Errors name the JSON path: `process.args[1]`.
