@@ -8,12 +8,13 @@ import Foundation
 /// same layout, the same box characters. Code lines are never wrapped or prefixed with
 /// anything but spaces, so a command copied from the terminal still runs.
 public struct MarkdownRenderer: Sendable {
-    /// Columns to fill; never fewer than 80 (lessons are written for 80).
+    /// Columns to fill; never fewer than `minimumWidth`: 80 for a page (lessons are
+    /// written for 80), less for the reader's pane beside its chapter list.
     public let width: Int
     public let colors: Bool
 
-    public init(width: Int, colors: Bool) {
-        self.width = max(width, 80)
+    public init(width: Int, colors: Bool, minimumWidth: Int = 80) {
+        self.width = max(width, minimumWidth)
         self.colors = colors
     }
 
