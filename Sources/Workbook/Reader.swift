@@ -292,7 +292,8 @@ public final class Reader {
             let (heading, lines) = paneContent(pane, width: paneWidth)
             let bodyRows = paneRows - 1
             let maxPaneTop = max(lines.count - bodyRows, 0)
-            if paneFollows, case .job(let kind) = pane, jobs[kind]?.running == true { paneTop = maxPaneTop }
+            // A program's newest lines stay in view, and so does its verdict once it ends.
+            if paneFollows, case .job = pane { paneTop = maxPaneTop }
             paneTop = min(max(paneTop, 0), maxPaneTop)
             let keys = paneFocused ? " Tab: back to the lesson · Esc closes " : " Tab: scroll here · Esc closes "
             let row = 1 + mainRows
@@ -499,7 +500,7 @@ public final class Reader {
     func show(_ newPane: Pane) {
         pane = newPane
         paneTop = 0
-        paneFollows = true
+        if case .job = newPane { paneFollows = true } else { paneFollows = false }
     }
 
     func scroll(_ lines: Int) {

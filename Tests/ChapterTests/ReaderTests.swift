@@ -50,7 +50,7 @@ extension ContainerTests {
             try terminal.expect("checks · chapter 3")
             try terminal.expect(seconds: 300) { $0.contains("✗ ") || $0.contains("✓ ") }
             terminal.keys("j")
-            try terminal.expect(seconds: 600) { $0.contains("finished in") }
+            try terminal.expect(seconds: 600) { $0.contains("finished in") && $0.contains("· not all passed") }
             // The stubs fail: chapter 0 is now "in progress" in the list.
             try terminal.expect(" 0 … ")
 
@@ -69,7 +69,7 @@ extension ContainerTests {
 
             // Help lists the keys.
             terminal.keys("?")
-            try terminal.expect("the next, the previous match of the search")
+            try terminal.expect("the next, the previous section (heading)")
 
             // Wider: the chapter list shows the titles.
             terminal.resize(width: 120, height: 40)
