@@ -212,6 +212,9 @@ public struct MarkdownRenderer: Sendable {
     /// around it re-established by their own codes (nesting is shallow in lessons).
     func style(_ code: String, _ text: String) -> String {
         guard colors, !text.isEmpty else { return text }
+        // Most text has no style inside it: skip Foundation's search (the reader lays
+        // out a whole lesson before its first frame).
+        guard text.utf8.contains(0x1B) else { return "\u{1B}[\(code)m" + text + "\u{1B}[0m" }
         return "\u{1B}[\(code)m" + text.replacingOccurrences(of: "\u{1B}[0m", with: "\u{1B}[0m\u{1B}[\(code)m") + "\u{1B}[0m"
     }
 

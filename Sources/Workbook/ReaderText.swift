@@ -45,47 +45,50 @@ public struct ReaderLine: Sendable, Equatable {
     public var text: String { spans.map(\.text).joined() }
 
     /// One rendered line (SGR codes in it) as spans. Codes other than SGR, and
-    /// control characters, are dropped: a child's output may hold any of them.
+    /// control characters, are dropped: a child's output may hold any of them. It works
+    /// on the UTF-8 bytes (every byte of an escape code and of a control character is
+    /// ASCII, so no character is ever split): a lesson has hundreds of lines, and the
+    /// reader must open in well under 150 ms.
     public init(sgr line: String) {
         var spans: [ReaderSpan] = []
         var style = ReaderStyle.plain
-        var text = ""
-        var scalars = Array(line.unicodeScalars)[...]
+        var text: [UInt8] = []
+        let bytes = Array(line.utf8)
         func flush() {
-            if !text.isEmpty { spans.append(ReaderSpan(text, style)) }
-            text = ""
+            if !text.isEmpty { spans.append(ReaderSpan(String(decoding: text, as: UTF8.self), style)) }
+            text.removeAll(keepingCapacity: true)
         }
-        while let scalar = scalars.first {
-            scalars = scalars.dropFirst()
-            if scalar == "\u{1B}" {
-                guard scalars.first == "[" else {
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if byte == 0x1B {
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else {
                     // Not a CSI (an OSC title, a charset switch): skip to its end.
-                    if scalars.first == "]" {
-                        while let next = scalars.first, next != "\u{07}", next != "\u{1B}" { scalars = scalars.dropFirst() }
+                    if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                        while index < bytes.count, bytes[index] != 0x07, bytes[index] != 0x1B { index += 1 }
                     }
-                    scalars = scalars.dropFirst()
+                    index += 1
                     continue
                 }
-                scalars = scalars.dropFirst()
-                var parameters = ""
-                while let next = scalars.first, !(0x40...0x7E).contains(next.value) {
-                    parameters.unicodeScalars.append(next)
-                    scalars = scalars.dropFirst()
-                }
-                let final = scalars.first
-                scalars = scalars.dropFirst()
-                guard final == "m" else { continue }
+                index += 1
+                let start = index
+                while index < bytes.count, !(0x40...0x7E).contains(bytes[index]) { index += 1 }
+                let parameters = String(decoding: bytes[start..<min(index, bytes.count)], as: UTF8.self)
+                let final = index < bytes.count ? bytes[index] : 0
+                index += 1
+                guard final == UInt8(ascii: "m") else { continue }
                 flush()
                 style.apply(sgr: parameters)
                 continue
             }
-            if scalar == "\t" {
-                let column = spans.reduce(0) { $0 + columns(of: $1.text) } + columns(of: text)
-                text += String(repeating: " ", count: 8 - column % 8)
+            if byte == 0x09 {
+                let column = spans.reduce(0) { $0 + columns(of: $1.text) } + columns(of: String(decoding: text, as: UTF8.self))
+                text += Array(repeating: UInt8(ascii: " "), count: 8 - column % 8)
                 continue
             }
-            if scalar.value < 0x20 || scalar.value == 0x7F { continue }
-            text.unicodeScalars.append(scalar)
+            if byte < 0x20 || byte == 0x7F { continue }
+            text.append(byte)
         }
         flush()
         self.spans = spans
