@@ -67,6 +67,12 @@ extension ContainerTests {
             try terminal.expect("my PID is 1")
             try terminal.expect("✓ what the lesson shows")
 
+            // The x-ray runs `workbook xray --once` beside the reader and shows what it
+            // printed, whether or not a container is running.
+            terminal.keys("x")
+            try terminal.expect("x-ray ·")
+            try terminal.expect(seconds: 60) { $0.contains("x-ray · x looks again") }
+
             // Help lists the keys.
             terminal.keys("?")
             try terminal.expect("the next, the previous section (heading)")
