@@ -440,6 +440,8 @@ public final class Reader {
         "  Tab                 scroll the pane instead of the lesson, and back",
         "  Esc                 close the pane",
         "  ?                   these keys;  q or Ctrl-C quits (your place in each chapter is kept)",
+        "\u{1B}[1mThe chapter list\u{1B}[0m",
+        "  ✓ passed   ↷ skipped (the reference stands in)   … in progress   · not started",
     ]
 
     // MARK: - Keys
@@ -514,6 +516,10 @@ public final class Reader {
     }
 
     func section(forward: Bool) {
+        if forward && top >= max(document.lines.count - mainRows, 0) {
+            message = "the end of the chapter: ] opens the next"
+            return
+        }
         let target = forward ? document.headings.first { $0.line > top } : document.headings.last { $0.line < top }
         guard let target else {
             message = forward ? "no section below" : "no section above"
