@@ -102,6 +102,10 @@ extension ContainerTests {
             let terminal = try Terminal(width: 80, height: 24, command: ["workbook", "read", "4"], environment: environment)
             defer { terminal.close() }
             try terminal.expect("workbook · Chapter 4 — Limits: cgroups")
+            // NO_COLOR: bold, underline and reverse video, but no colour (SGR 30–38).
+            let styled = terminal.tmux(["capture-pane", "-p", "-e", "-t", "reader"]).stdout
+            #expect(styled.contains("\u{1B}["), "capture-pane -e shows no attribute at all")
+            #expect(styled.range(of: "[\\[;]3[0-8][m;]", options: .regularExpression) == nil, "a colour despite NO_COLOR:\n\(styled)")
             terminal.keys("]")
             try terminal.expect("This chapter is not written yet.")
             terminal.keys("[", "Escape", "q")
