@@ -2,7 +2,7 @@
 // Its attributes (A_BOLD, COLOR_PAIR) and the standard screen are macros or globals
 // Swift cannot use as they are; the cn_ functions hand them over. pkg-config's
 // -D_XOPEN_SOURCE=600 is dropped by SwiftPM, so the wide-character half is asked for
-// here; the reader itself writes UTF-8 through addnstr under a UTF-8 locale.
+// here; the reader itself writes UTF-8 through addstr under a UTF-8 locale.
 #ifndef CNCURSES_SHIM_H
 #define CNCURSES_SHIM_H
 #ifndef NCURSES_WIDECHAR
