@@ -38,13 +38,17 @@ let package = Package(
         // Each chapter's black-box checks, with hints.
         .target(name: "Checks", dependencies: ["Runtime"]),
         // Chapter catalog, progress, reader, checker.
-        .target(name: "Workbook", dependencies: ["Checks", "Exercises", "Runtime", "RunOptions", "CCmarkGFM"]),
+        .target(name: "Workbook", dependencies: ["Checks", "Exercises", "Runtime", "RunOptions", "CCmarkGFM", "CNcurses"]),
         // Markdown (the lessons): Debian's cmark-gfm with its table extension.
         .systemLibrary(
             name: "CCmarkGFM",
             pkgConfig: "libcmark-gfm",
             providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]
         ),
+        // The full-screen reader: Debian's ncurses with wide characters. Its pkg-config
+        // flags (-D_DEFAULT_SOURCE -D_XOPEN_SOURCE=600) are dropped by SwiftPM with a
+        // warning; the shim asks for what they would have given.
+        .systemLibrary(name: "CNcurses", pkgConfig: "ncursesw", providers: [.apt(["libncurses-dev"])]),
         // The `run` flags, shared by `scratch run` and `workbook run`.
         .target(
             name: "RunOptions",

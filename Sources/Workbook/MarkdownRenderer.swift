@@ -8,12 +8,13 @@ import Foundation
 /// same layout, the same box characters. Code lines are never wrapped or prefixed with
 /// anything but spaces, so a command copied from the terminal still runs.
 public struct MarkdownRenderer: Sendable {
-    /// Columns to fill; never fewer than 80 (lessons are written for 80).
+    /// Columns to fill; never fewer than `minimumWidth`: 80 for a page (lessons are
+    /// written for 80), less for the reader's pane beside its chapter list.
     public let width: Int
     public let colors: Bool
 
-    public init(width: Int, colors: Bool) {
-        self.width = max(width, 80)
+    public init(width: Int, colors: Bool, minimumWidth: Int = 80) {
+        self.width = max(width, minimumWidth)
         self.colors = colors
     }
 
@@ -211,6 +212,9 @@ public struct MarkdownRenderer: Sendable {
     /// around it re-established by their own codes (nesting is shallow in lessons).
     func style(_ code: String, _ text: String) -> String {
         guard colors, !text.isEmpty else { return text }
+        // Most text has no style inside it: skip Foundation's search (the reader lays
+        // out a whole lesson before its first frame).
+        guard text.utf8.contains(0x1B) else { return "\u{1B}[\(code)m" + text + "\u{1B}[0m" }
         return "\u{1B}[\(code)m" + text.replacingOccurrences(of: "\u{1B}[0m", with: "\u{1B}[0m\u{1B}[\(code)m") + "\u{1B}[0m"
     }
 

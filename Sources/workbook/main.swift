@@ -77,14 +77,19 @@ struct Status: ParsableCommand {
 struct Read: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read chapter N in the terminal.",
-        discussion: "On a terminal it is paged through less, in color unless NO_COLOR is set; elsewhere, or with --plain, plain text.")
+        discussion: """
+            On a terminal it opens the full-screen reader (the chapter list, the lesson, checks, hints and \
+            snippets a key away; ? lists the keys), in color unless NO_COLOR is set; elsewhere, or with \
+            --plain, it prints the rendered text with no escape codes.
+            """)
     @Argument(help: "The chapter number.") var chapter: Int
-    @Flag(help: "Print the rendered text with no escape codes and no pager.") var plain = false
+    @Flag(help: "Print the rendered text with no escape codes and no reader.") var plain = false
 
     func run() throws {
         let repository = try Repository.locate()
         let chapter: Chapter
         do { chapter = try ChapterCatalog.available(self.chapter, in: repository) } catch { fail("\(error)") }
+        if !plain && isatty(0) == 1 && isatty(1) == 1 && Reader.run(repository: repository, chapter: chapter.number) { return }
         let lesson = try Lesson.load(chapter, from: repository)
         var text = TerminalReader.render(lesson.body, colors: !plain && colors())
         if !lesson.hints.isEmpty {
@@ -668,7 +673,15 @@ func prepare(_ arguments: [String]) {
     }
 }
 
+/// `workbook` alone, on a terminal, opens the reader where the learner left it; in a
+/// pipe or a script it prints the status, as it always did.
+func openReader(_ arguments: [String]) {
+    guard arguments.count == 1, isatty(0) == 1, isatty(1) == 1, let repository = try? Repository.locate() else { return }
+    if Reader.run(repository: repository, chapter: nil) { Foundation.exit(0) }
+}
+
 prepare(CommandLine.arguments)
+openReader(CommandLine.arguments)
 var command = parseOrExit(WorkbookCommand.self)
 do {
     try command.run()
