@@ -25,6 +25,17 @@ import Runtime
 /// Call it before the process has started a thread: unshare(CLONE_NEWNS) refuses a
 /// process whose threads share its filesystem information (EINVAL). If one was
 /// started anyway, the program starts again through unshare(1).
+/// From chapter 5 on, images imported with the learner's code (their `overlayEntry`
+/// turns the whiteouts) and the containers run on them use a store of the workbook's
+/// own, never scratch's: a layer is named by its content's hash and never unpacked
+/// twice, so a layer a mistake unpacked wrong would otherwise be what every later
+/// `scratch run` of an image with that layer gets. `SCRATCH_HOME`, when set, is taken
+/// as given (the checks give each run one of its own).
+public func useWorkbookImageStore() {
+    if let home = ProcessInfo.processInfo.environment["SCRATCH_HOME"], !home.isEmpty { return }
+    setenv("SCRATCH_HOME", scratchHome() + "-workbook", 1)
+}
+
 public func runInStandInHost(_ request: RunRequest, stage: Stage, steps: Steps, programName: String) -> Never {
     let host: StandInHost
     do {

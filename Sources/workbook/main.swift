@@ -319,6 +319,7 @@ struct Run: ParsableCommand {
         } else {
             steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
         }
+        if Stage(chapter: chapter).includes(.layers) { useWorkbookImageStore() }
         runInStandInHost(options.request, stage: Stage(chapter: chapter), steps: steps, programName: "workbook")
     }
 }
@@ -335,10 +336,11 @@ struct ImageImport: ParsableCommand {
         abstract: "Import an OCI image layout or a `docker save` archive, your overlayEntry turning its whiteouts.",
         usage: "workbook image import N [--reference] SOURCE [NAME:TAG]",
         discussion: """
-            As `scratch image import`, into the same store ($SCRATCH_HOME), with chapter 5's \
-            overlayEntry yours (unless you skipped it, or give --reference). A layer already in \
-            the store is not unpacked again, and one your code unpacked wrong stays under its right \
-            name: while you work, import into a SCRATCH_HOME of your own (`export SCRATCH_HOME=$(mktemp -d)`).
+            As `scratch image import`, with chapter 5's overlayEntry yours (unless you skipped \
+            it, or give --reference), into the workbook's own store (~/.cache/scratch-workbook, \
+            or $SCRATCH_HOME when set), where `workbook run 5` finds it: a layer your code \
+            unpacked wrong never reaches scratch's store. A layer already stored is not unpacked \
+            again: to import one anew, `rm -r` it or use a fresh SCRATCH_HOME.
             """)
 
     @Argument(help: "The chapter whose stage to use (5 or later).") var chapter: Int
@@ -359,6 +361,7 @@ struct ImageImport: ParsableCommand {
         } else {
             steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
         }
+        useWorkbookImageStore()
         do {
             let image = try LayerConversion.$steps.withValue(steps.layers) { try importImage(from: source, as: name) }
             print("imported \(image.reference): \(image.layers.count) layers (\(image.reused) already stored)")

@@ -107,7 +107,7 @@ extension ContainerTests {
             #expect(styled.contains("\u{1B}["), "capture-pane -e shows no attribute at all")
             #expect(styled.range(of: "[\\[;]3[0-8][m;]", options: .regularExpression) == nil, "a colour despite NO_COLOR:\n\(styled)")
             terminal.keys("]")
-            try terminal.expect("This chapter is not written yet.")
+            try terminal.expect("workbook · Chapter 5 — Layers")
             terminal.keys("[", "Escape", "q")
             try terminal.expect("reader exited 0")
             let plain = Support.run(["workbook", "read", "4", "--plain"], environment: environment)
