@@ -317,7 +317,7 @@ let chapter5Checks: [Check] = [
     Check(
         "containers-isolated", chapter: 5, "two containers of one image, side by side, do not see each other's writes",
         hints: [
-            "Each container has an upper directory of its own, in \\$SCRATCH_HOME/containers/ID; only the image's layers below are shared, read-only.",
+            "Each container has an upper directory of its own, in $SCRATCH_HOME/containers/ID; only the image's layers below are shared, read-only.",
             "Two containers that see each other's files write into one directory: upperdir must be the `upper` the runtime passes, different for each container — not a fixed path, not a layer.",
             "\",upperdir=\" + escape(upper) + \",workdir=\" + escape(work), with the `upper` and `work` arguments of this very call.",
         ]

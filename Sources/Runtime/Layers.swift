@@ -343,7 +343,8 @@ func mountContainerLayers(_ layers: ContainerLayers, steps: Steps) throws {
     do {
         try mount(source: "overlay", target: layers.mountPoint, type: "overlay", flags: [], data: options)
     } catch {
-        // The kernel says only EINVAL or ELOOP; the options themselves say which part.
+        // The errno (EINVAL, ELOOP) does not say which option the kernel refused: the
+        // options, quoted, let the reader (and chapter 5's checks) see it.
         var error = error
         error.hint = (error.hint.map { $0 + "; " } ?? "") + "the options were \(options)"
         throw error

@@ -8,8 +8,8 @@ import Syscalls
 
 // Chapter 5 — Layers: overlay filesystems and images.
 //
-// Read first: `./workbook read 5`, sections "An overlay by hand", "Whiteouts" and
-// "Your turn".
+// Read first: `./workbook read 5`, sections "An overlay by hand", "Whiteouts, in a
+// tar" and "Your turn".
 // Check your work: `./workbook check 5`. Stuck? `./workbook hint 5`.
 //
 // The runtime keeps the store (layers by digest, images by name), makes each
