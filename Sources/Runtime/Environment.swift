@@ -38,10 +38,13 @@ public func environmentFile(_ path: String) throws(ContainerError) -> [String] {
     }
     let bytes: [UInt8]
     do {
-        bytes = try readFile(path)
+        // 1 MiB, far past what execve(2) takes in all (ARG_MAX): `--env-file /dev/zero`
+        // ends here instead of in the runtime's memory running out.
+        bytes = try readFile(path, limit: 1 << 20)
     } catch {
         let hint = error.errno == ENOENT ? " — give the path of an existing file (relative to where you run scratch)" : ""
-        throw invalid("\(Errno.describe(error.errno))\(hint)")
+        let size = error.errno == EFBIG ? " (more than 1 MiB: not an env file)" : ""
+        throw invalid("\(Errno.describe(error.errno))\(size)\(hint)")
     }
     guard let text = String(validating: bytes, as: UTF8.self) else {
         throw invalid("not UTF-8 text — an env file holds K=V lines")
