@@ -551,10 +551,8 @@ private func copyImageContent(into data: String, from root: borrowing FileDescri
     // Inheritable: `cp` reads it as its own /proc/self/fd/N.
     let image = try openInRoot(root, target, inheritable: true)
     guard fileKind(descriptorPath(image)) == .directory, try !listDirectory(descriptorPath(image)).isEmpty else { return }
-    // cp -a copies links as links: nothing in the image is followed on the host.
-    let (status, _) = try runProgram(["cp", "-a", "--", descriptorPath(image) + "/.", data + "/"])
-    guard status == .exited(0) else {
-        throw ContainerError(
-            step: "mount the volumes", reason: "seed the volume \(name) from the image's \(target): cp -a into \(data) failed (\(status))")
-    }
+    // cp -a copies links as links: nothing in the image is followed on the host. Not
+    // straight into `data`: a container sharing the volume could plant a link there
+    // for cp to write through (VolumeSeed.swift).
+    try seedCopy(from: descriptorPath(image), into: data, staging: volumeRoot() + "/" + name + "/seed")
 }
