@@ -207,9 +207,21 @@ func layerDigest(_ directory: String) throws -> String {
     return digest
 }
 
+/// `path`, made if missing, entered by root alone (0700, also when it was made
+/// earlier with 0755). The layers hold images' files as they are, set-uid-root
+/// programs among them, and a volume holds what a container's root wrote: with
+/// SCRATCH_HOME under a directory others can enter (/var/lib/scratch, /srv), any
+/// user of the host could run `$SCRATCH_HOME/layers/<id>/usr/bin/su-like` as root.
+/// overlayfs reaches its layers with the mounter's credentials, so containers running
+/// as other users are not affected (Docker's /var/lib/docker is 0710 for the same reason).
+public func makePrivateDirectory(_ path: String) throws(SyscallError) {
+    try makeDirectories(path)
+    try check("chmod", path: path, chmod(path, 0o700))
+}
+
 /// The lock that changes to the store take (`$SCRATCH_HOME/layers/.lock`).
 public func lockStore(blocking: Bool) throws(SyscallError) -> FileDescriptor {
-    try makeDirectories(layerStore())
+    try makePrivateDirectory(layerStore())
     let path = layerStore() + "/.lock"
     let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
     try check("open", path: path, fd)

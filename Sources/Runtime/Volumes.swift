@@ -347,7 +347,7 @@ public func volumeRoot() -> String { absoluteScratchHome() + "/volumes" }
 public func volumeDataDirectory(_ name: String) -> String { volumeRoot() + "/" + name + "/data" }
 
 func lockVolumes() throws(SyscallError) -> FileDescriptor {
-    try makeDirectories(volumeRoot())
+    try makePrivateDirectory(volumeRoot())
     return try lockFile(volumeRoot() + "/.lock")
 }
 

@@ -169,6 +169,27 @@ extension ContainerTests {
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: home + "/images")) ?? []).isEmpty)
         }
 
+        @Test("the layers and the volumes are root's alone (0700): an image's set-uid program is not the host users'")
+        func privateStore() throws {
+            // Before: layers/ and volumes/ were 0755, and with SCRATCH_HOME in a
+            // directory others can enter, `su nobody -c $SCRATCH_HOME/layers/<id>/suid`
+            // ran an image's set-uid-root program as root on the host.
+            for directory in ["layers", "volumes"] {
+                try FileManager.default.createDirectory(
+                    atPath: home + "/" + directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            }
+            let made = shell("python3 - \"$IMAGES/ok\" ok <<'EOF'\n\(Self.evilLayout)\nEOF")
+            try #require(made.status == 0, "\(made.stderr)")
+            let imported = scratch(["image", "import", images + "/ok", "ok:1"])
+            #expect(imported.status == 0, "\(imported.stderr)")
+            let created = scratch(["volume", "create", "private"])
+            #expect(created.status == 0, "\(created.stderr)")
+            for directory in ["layers", "volumes"] {
+                let mode = try FileManager.default.attributesOfItem(atPath: home + "/" + directory)[.posixPermissions] as? Int
+                #expect(mode == 0o700, "\(directory): \(String(mode ?? 0, radix: 8))")
+            }
+        }
+
         @Test("a tampered blob, a truncated archive, a missing blob, a missing file: exit 125, nothing imported")
         func badArchives() throws {
             try makeImages()
