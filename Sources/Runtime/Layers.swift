@@ -64,9 +64,15 @@ public struct ContainerLayers: Sendable, Equatable {
     /// to the container's memory cgroup (--memory bounds them).
     public var inMemory = false
 
+    /// A layer listed twice (an image whose manifest repeats a blob: two steps that
+    /// made the same diff) is kept at its topmost place only. overlayfs refuses the
+    /// same lower directory twice (ELOOP, "Too many levels of symbolic links"), and the
+    /// view is the same: the upper copy brings every file and whiteout the lower one
+    /// has, over everything the lower one could have hidden.
     public init(store: String, layers: [String], directory: String, inMemory: Bool = false) {
         self.store = store
-        self.layers = layers
+        var seen = Set<String>()
+        self.layers = layers.reversed().filter { seen.insert($0).inserted }.reversed()
         self.directory = directory
         self.inMemory = inMemory
     }
