@@ -190,6 +190,27 @@ extension ContainerTests {
             }
         }
 
+        @Test("image export never writes through a symlink planted at its TARGET.new-PID work directory")
+        func exportWorkDirectoryIsItsOwn() throws {
+            // Before: `out.new-PID -> victim` (PID guessable; here fixed by a PID
+            // namespace) got the blobs, index.json and oci-layout written into victim.
+            let made = shell(
+                """
+                python3 - "$IMAGES/ok" ok <<'EOF'
+                \(Self.evilLayout)
+                EOF
+                mkdir -p "$IMAGES/victim" "$IMAGES/expo"
+                for pid in 1 2 3 4 5 6 7 8; do ln -s "$IMAGES/victim" "$IMAGES/expo/out.new-$pid"; done
+                """)
+            try #require(made.status == 0, "\(made.stderr)")
+            #expect(scratch(["image", "import", images + "/ok", "ok:1"]).status == 0)
+            let result = Support.run(
+                ["unshare", "--pid", "--fork", Support.scratch, "image", "export", "ok:1", images + "/expo/out"], environment: ["SCRATCH_HOME": home])
+            #expect(result.status == 125 && result.stderr.contains("something is already there"), "\(result.status) \(result.stderr)")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: images + "/victim")) ?? ["?"]).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: images + "/expo/out"))
+        }
+
         @Test("a tampered blob, a truncated archive, a missing blob, a missing file: exit 125, nothing imported")
         func badArchives() throws {
             try makeImages()
