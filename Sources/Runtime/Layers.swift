@@ -117,11 +117,25 @@ public struct ImageRecord: Sendable, Equatable {
 
 /// The image's record, its layers checked to be in the store.
 public func imageRecord(_ reference: String) throws(ContainerError) -> ImageRecord {
+    // A reference is a path under images/, and a record's layer names become the
+    // overlay's lowerdirs: `run ../../../tmp/x:y` read a record from anywhere, and its
+    // `layer=../../../..` put that host directory under the container. A name never
+    // climbs out, and a layer is only ever named by its sha256.
+    let name = reference.split(separator: ":", maxSplits: 1).first ?? ""
+    if name.hasPrefix("/") || name.split(separator: "/").contains("..") {
+        throw ContainerError(step: "find the image", reason: "\(reference) is not an image name (it leaves \(scratchHome())/images)")
+    }
     let path = imageRecordFile(reference)
     guard let text = readControlFile(path) else {
         throw ContainerError(step: "find the image", reason: "no image \(reference) in \(scratchHome())/images")
     }
     let record = ImageRecord(parsing: text)
+    let hex = Set("0123456789abcdef".utf8)
+    for layer in record.layers where layer.utf8.count != 64 || !layer.utf8.allSatisfy(hex.contains) {
+        throw ContainerError(
+            step: "find the image", reason: "\(path) names the layer \(layer), which is not a sha256 — the record was changed; import the image again"
+        )
+    }
     for layer in record.layers where fileKind(layerStore() + "/" + layer) != .directory {
         throw ContainerError(
             step: "find the image", reason: "\(reference) needs layer \(layer), which is not in \(layerStore()) — import the image again")

@@ -211,6 +211,22 @@ extension ContainerTests {
             #expect(!FileManager.default.fileExists(atPath: images + "/expo/out"))
         }
 
+        @Test("run reads records only under images/, and layers only by their sha256")
+        func recordsStayInTheStore() throws {
+            // Before: `run ../../../x:y` read a record from outside the store, and its
+            // `layer=../../..` mounted that host directory under the container.
+            let made = shell("python3 - \"$IMAGES/ok\" ok <<'EOF'\n\(Self.evilLayout)\nEOF")
+            try #require(made.status == 0, "\(made.stderr)")
+            #expect(scratch(["image", "import", images + "/ok", "ok:1"]).status == 0)
+            let layer = try #require(
+                try String(contentsOfFile: home + "/images/ok/1", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("layer=") })
+            try "layer=../../made\n\(layer)\n".write(toFile: home + "/images/ok/evil", atomically: false, encoding: .utf8)
+            let tampered = scratch(["run", "--rm", "ok:evil", "--", "true"])
+            #expect(tampered.status == 125 && tampered.stderr.contains("which is not a sha256"), "\(tampered.stderr)")
+            let outside = scratch(["run", "--rm", "../ok:1", "--", "true"])
+            #expect(outside.status == 125 && outside.stderr.contains("is not an image name"), "\(outside.stderr)")
+        }
+
         @Test("a tampered blob, a truncated archive, a missing blob, a missing file: exit 125, nothing imported")
         func badArchives() throws {
             try makeImages()
