@@ -17,6 +17,7 @@ func mutant(_ chapter: Int, _ value: any Sendable) -> Mutant {
     case let value as any RootFilesystemSteps where chapter == 3: steps.rootFilesystem = value
     case let value as any CgroupSteps where chapter == 4: steps.cgroups = value
     case let value as any LayerSteps where chapter == 5: steps.layers = value
+    case let value as any ConfigurationSteps where chapter == 6: steps.configuration = value
     default: fatalError("\(name) does not conform to chapter \(chapter)'s protocol")
     }
     return Mutant(name: name, chapter: chapter, steps: steps)
