@@ -75,7 +75,7 @@ public func environmentFileLines(_ path: String) throws(ContainerError) -> [Stri
 
 /// The variables of an env file's (checked) lines: comments and blank lines skipped,
 /// leading whitespace dropped, a bare `K` given the host's value or left out.
-func environmentFileVariables(_ lines: [String]) -> [String] {
+public func environmentFileVariables(_ lines: [String]) -> [String] {
     var variables: [String] = []
     for rawLine in lines {
         let line = String(rawLine.drop { $0 == " " || $0 == "\t" })

@@ -69,4 +69,13 @@ let mutantCatalog: [Mutant] = [
     mutant(5, Ch5WhiteoutNameNotStripped()),
     mutant(5, Ch5OpaqueUserXattr()),
     mutant(5, Ch5OpaqueOnMarker()),
+
+    mutant(6, Ch6FlagsUnderImage()),
+    mutant(6, Ch6InheritsHost()),
+    mutant(6, Ch6DefaultsOverride()),
+    mutant(6, Ch6AppendsInsteadOfReplacing()),
+    mutant(6, Ch6EnvFileCommentsKept()),
+    mutant(6, Ch6TargetJoined()),
+    mutant(6, Ch6ReadOnlyForgotten()),
+    mutant(6, Ch6ReadOnlyOnBind()),
 ]
