@@ -73,7 +73,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "workbook",
-            dependencies: ["Workbook", "RunOptions", "RuntimeConfig", "ImageStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Workbook", "RunOptions", "RuntimeConfig", "ImageStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Starts containers that fail at every step, single-threaded, and lists the open
         // descriptors around each: DescriptorTests wants them unchanged.

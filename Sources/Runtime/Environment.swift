@@ -10,10 +10,12 @@ import Syscalls
 // business, and leaking them is how secrets end up in a container's logs.
 //
 // Docker's precedence, lowest first — a later source replaces an earlier one's
-// variable of the same name, in place:
+// variable of the same name, in place (chapter 6's `environment` does the merge, in the
+// child; step 1 reads the sources, so a bad env file fails before anything exists):
 //
 //   PATH, HOSTNAME, HOME, TERM   defaults, only for names nobody else set
 //   the image's Env              what the image's author chose
+//   config.json process.env      what a tool wrote (run --config)
 //   --env-file FILE ...          each file in order
 //   -e K=V, -e K ...             each flag in order (-e K: the host's value, if set)
 
