@@ -71,16 +71,17 @@ extension CheckContext {
 
     /// Runs a container on the check's busybox rootfs (a copy of its own), with
     /// `extraEnvironment` added to the runtime's own and `prepare` given the copy first.
+    /// `wrapper` goes in front of the runtime's command line.
     func runConfigured(
         _ command: [String], options: [String] = [], extraEnvironment: [String: String] = [:], prepare: ((String) -> Void)? = nil,
-        timeout: Double = 10
+        wrapper: [String] = [], timeout: Double = 10
     ) -> RunResult {
         let runRootfs = rootfsForRun()
         prepare?(runRootfs)
         var environment = self.environment
         environment.merge(extraEnvironment) { $1 }
         let running = RunningProcess(
-            commandLine(command, options: options, rootfs: runRootfs), environment: environment, outputDirectory: workDirectory)
+            wrapper + commandLine(command, options: options, rootfs: runRootfs), environment: environment, outputDirectory: workDirectory)
         if runRootfs != rootfs { running.removeAfterwards = runRootfs }
         running.onTimeout = { [weak self] in self?.hangSeen = true }
         return running.wait(timeout: hangSeen ? min(timeout, 3) : timeout)
@@ -224,6 +225,32 @@ let chapter6Checks: [Check] = [
             expect(
                 written == "written\n", "\(source)/new on the host to hold \"written\"",
                 saw: written.map { quote($0) } ?? "no file \(source)/new on the host"))
+    },
+
+    Check(
+        "volume-brings-submounts", chapter: 6, "a mount under a -v source on the host comes along into the container (a recursive bind)",
+        hints: [
+            "A host directory may have other filesystems mounted under it (a tmpfs, a disk, another bind). A plain bind mount takes the source's own mount only: under it, the container sees the empty directories the submounts sit on.",
+            "MS_REC with MS_BIND binds the whole tree of mounts under the source, as Docker's -v does (`rbind` in an OCI config).",
+            "try mount(source: source, target: descriptorPath(place), type: nil, flags: [.bind, .recursive])",
+        ]
+    ) { context in
+        let source = try context.hostDirectory("tree-volume", files: ["top": "top\n"])
+        try FileManager.default.createDirectory(atPath: source + "/sub", withIntermediateDirectories: false)
+        // The runtime runs in a mount namespace of this check's own, where a tmpfs is
+        // mounted on the source's sub: the host's mount table is never touched.
+        let wrapper = [
+            "unshare", "--mount", "--propagation", "private", "sh", "-c",
+            "mount -t tmpfs tmpfs \"$0/sub\" && echo 'from the submount' > \"$0/sub/file\" && exec \"$@\"", source,
+        ]
+        let result = context.runConfigured(["sh", "-c", "cat /data/top /data/sub/file"], options: ["-v", source + ":/data"], wrapper: wrapper)
+        var saw = describe(result)
+        if result.stdout == "top\n" {
+            saw += " — /data/sub is the empty directory the host's tmpfs sits on: the bind was not recursive"
+        }
+        return expect(
+            result.status == 0 && result.stdout == "top\nfrom the submount\n",
+            "top, then the file of the tmpfs mounted on the source's sub (on the runtime's side)", saw: saw)
     },
 
     Check(

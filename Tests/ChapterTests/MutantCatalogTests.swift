@@ -120,6 +120,9 @@ extension ContainerTests {
             .init(
                 mutant: "Ch6ReadOnlyOnBind", chapter: 6, caughtBy: [("ro-volume-erofs", "the volume was writable")],
                 notBlamed: ["rw-volume-on-host", "symlink-target-inside"]),
+            .init(
+                mutant: "Ch6NotRecursive", chapter: 6, caughtBy: [("volume-brings-submounts", "the bind was not recursive")],
+                notBlamed: ["rw-volume-on-host", "ro-volume-erofs", "symlink-target-inside"]),
         ]
 
         static var mutantRuntime: String { Support.binDirectory + "/mutant-runtime" }

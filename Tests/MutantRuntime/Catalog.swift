@@ -78,4 +78,5 @@ let mutantCatalog: [Mutant] = [
     mutant(6, Ch6TargetJoined()),
     mutant(6, Ch6ReadOnlyForgotten()),
     mutant(6, Ch6ReadOnlyOnBind()),
+    mutant(6, Ch6NotRecursive()),
 ]

@@ -110,3 +110,18 @@ struct Ch6ReadOnlyOnBind: ConfigurationSteps {
         try mount(source: source, target: descriptorPath(place), type: nil, flags: readOnly ? [.bind, .recursive, .readOnly] : [.bind, .recursive])
     }
 }
+
+/// MS_BIND without MS_REC: the source's own mount only, not the mounts under it.
+struct Ch6NotRecursive: ConfigurationSteps {
+    func environment(image: [String], config: [String], envFileLines: [String], flags: [String], defaults: [String]) throws -> [String] {
+        Reference().environment(image: image, config: config, envFileLines: envFileLines, flags: flags, defaults: defaults)
+    }
+    func mountBindVolume(source: String, target: String, readOnly: Bool, root: borrowing FileDescriptor) throws {
+        let place = try openInRoot(root, target)
+        try mount(source: source, target: descriptorPath(place), type: nil, flags: [.bind])
+        guard readOnly else { return }
+        let mounted = try openInRoot(root, target)
+        let keep = try lockedMountFlags(mounted)
+        try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: keep.union([.remount, .bind, .readOnly]))
+    }
+}
