@@ -77,7 +77,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "workbook",
-            dependencies: ["Workbook", "RunOptions", "ImageStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Workbook", "RunOptions", "RuntimeConfig", "ImageStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Starts containers that fail at every step, single-threaded, and lists the open
         // descriptors around each: DescriptorTests wants them unchanged.
@@ -86,7 +88,7 @@ let package = Package(
         // learner mistake, run the way `workbook run` runs (tests only, no product).
         .executableTarget(
             name: "mutant-runtime",
-            dependencies: ["Runtime", "Syscalls", "RunOptions", "Workbook", "ImageStore"],
+            dependencies: ["Runtime", "Syscalls", "RunOptions", "RuntimeConfig", "Workbook", "ImageStore"],
             path: "Tests/MutantRuntime"
         ),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions", "RuntimeConfig"]),

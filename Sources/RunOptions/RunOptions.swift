@@ -229,6 +229,21 @@ public struct RunRequest: Equatable, Sendable {
             throw ContainerError(
                 step: "check the request", reason: "--config \(configFile): only `scratch run` reads config files — run it with scratch")
         }
+        // Chapter 6's flags need chapter 6's stage, as --memory needs chapter 4's.
+        if !stage.includes(.configuration) {
+            let given = [
+                ("-e", !environment.isEmpty), ("--env-file", !environmentFiles.isEmpty), ("-v", !volumes.isEmpty),
+                ("--tmpfs", !tmpfs.isEmpty), ("--mount", !mounts.isEmpty), ("--user", user != nil), ("-w", workingDirectory != nil),
+                ("--entrypoint", entrypoint != nil),
+            ].filter(\.1).map(\.0)
+            if !given.isEmpty {
+                throw ContainerError(
+                    step: "check the request",
+                    reason:
+                        "\(given.joined(separator: ", ")): the container's configuration (variables, volumes, user, working directory, entrypoint) comes in chapter 6 — run at chapter 6's stage or later"
+                )
+            }
+        }
         var spec = ContainerSpec(command: command)
         // Parsed first: bad input must fail before anything (the default rootfs
         // included) is made.
@@ -286,14 +301,19 @@ extension RunRequest {
         let entrypoint = self.entrypoint.map { $0.isEmpty ? [] : [$0] } ?? image.entrypoint
         let cmd = self.entrypoint == nil ? image.cmd : []
         spec.command = entrypoint + (command.isEmpty ? cmd : command)
-        var flagged: [String] = []
-        for path in environmentFiles { flagged += try environmentFile(path) }
+        var sources = EnvironmentSources()
+        sources.image = image.environment
+        sources.config = configEnvironment
+        for path in environmentFiles { sources.envFileLines += try environmentFileLines(path) }
         for value in environment {
-            if let variable = try environmentFlag(value) { flagged.append(variable) }
+            if let variable = try environmentFlag(value) { sources.flags.append(variable) }
         }
-        if !image.environment.isEmpty || !configEnvironment.isEmpty || !flagged.isEmpty {
-            spec.environment = mergedEnvironment(mergedEnvironment(image.environment, configEnvironment), flagged)
-        }
+        spec.environmentSources = sources
+        // The reference's merge, before the defaults: what the state records for
+        // `scratch exec`.
+        let merged = Reference().environment(
+            image: sources.image, config: sources.config, envFileLines: sources.envFileLines, flags: sources.flags, defaults: [])
+        if !merged.isEmpty { spec.environment = merged }
         spec.user = user ?? image.user
         spec.additionalGroups = additionalGroups
         spec.workingDirectory = workingDirectory ?? image.workingDirectory

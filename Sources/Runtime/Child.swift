@@ -29,7 +29,12 @@ func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, channel: C
                 try step("enter the working directory") { try enterWorkingDirectory(directory) }
             }
         }
-        let environment = containerEnvironment(spec.environment, hostname: spec.effectiveHostname, home: home)
+        let sources = spec.environmentSources
+        let environment = try step("build the environment") {
+            try steps.configuration.environment(
+                image: sources.image, config: sources.config, envFileLines: sources.envFileLines, flags: sources.flags,
+                defaults: defaultEnvironment(hostname: spec.effectiveHostname, home: home))
+        }
         if stage.includes(.processTree) && spec.useInit {
             return runCommandUnderInit(spec, environment: environment, steps: steps, channel: channel)
         }
@@ -55,7 +60,7 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
         // Chapter 6: the volumes, inside the rootfs, while the host's paths are still
         // in reach. Each target is resolved in the rootfs, never through the host.
         if !spec.mounts.isEmpty {
-            try step("mount the volumes") { try mountVolumes(spec.mounts, rootfs: rootfs) }
+            try step("mount the volumes") { try mountVolumes(spec.mounts, rootfs: rootfs, steps: steps) }
         }
         if spec.chrootOnly {
             try step("chroot into the rootfs") { try chrootToRootfs(rootfs) }

@@ -35,6 +35,9 @@ public struct ContainerSpec: Sendable {
     /// The container's own variables, merged: the image's Env, then --env-file, then
     /// -e. The defaults (PATH, HOSTNAME, HOME, TERM) fill in the names they leave unset.
     public var environment: [String] = []
+    /// The same variables, source by source: the child merges them with chapter 6's
+    /// `environment` (the learner's code at chapter 6's stage).
+    public var environmentSources = EnvironmentSources()
     /// `--user`, or the image's User: UID[:GID] or NAME[:GROUP]; nil runs as root.
     public var user: String?
     /// An OCI config's `process.user.additionalGids`, added to the user's groups.

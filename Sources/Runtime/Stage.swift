@@ -14,10 +14,11 @@ public struct Stage: Sendable, Equatable {
         case rootFilesystem = 3
         case cgroups = 4
         case layers = 5
+        case configuration = 6
     }
 
     public func includes(_ feature: Feature) -> Bool { chapter >= feature.rawValue }
 
     /// Everything the reference runtime has.
-    public static let complete = Stage(chapter: Feature.layers.rawValue)
+    public static let complete = Stage(chapter: Feature.configuration.rawValue)
 }
