@@ -43,6 +43,29 @@ public struct RunFlags: ParsableArguments {
         help: ArgumentHelp("How much CPU the container may use, in CPUs (e.g. 0.5).", valueName: "n"))
     public var cpus: String?
 
+    // Chapter 7, in Docker's names.
+    @Flag(
+        help:
+            "Give the container every privilege: all capabilities, no seccomp filter, no_new_privs off, no masked or read-only /proc paths, every device. Root in it is then root on the host (chapter 7 says why)."
+    )
+    public var privileged = false
+
+    @Option(
+        name: .customLong("cap-add"), parsing: .singleValue,
+        help: ArgumentHelp("Add a capability to Docker's default 14 (SYS_ADMIN, cap_net_admin, ALL; repeatable).", valueName: "cap"))
+    public var capAdd: [String] = []
+
+    @Option(
+        name: .customLong("cap-drop"), parsing: .singleValue,
+        help: ArgumentHelp("Drop a capability (CHOWN, ALL; repeatable).", valueName: "cap"))
+    public var capDrop: [String] = []
+
+    @Option(
+        name: .customLong("security-opt"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "no-new-privileges=false, seccomp=unconfined or seccomp=FILE (a Docker/OCI JSON profile); repeatable.", valueName: "key=value"))
+    public var securityOpt: [String] = []
+
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
@@ -98,8 +121,8 @@ extension RunFlags {
     func request(command: [String]) -> RunRequest {
         var request = RunRequest(
             hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, removeWhenDone: removeWhenDone, memory: memory,
-            pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly,
-            command: command.first == "--" ? Array(command.dropFirst()) : command)
+            pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly, privileged: privileged, capAdd: capAdd, capDrop: capDrop,
+            securityOpt: securityOpt, command: command.first == "--" ? Array(command.dropFirst()) : command)
         // After a leading "--" everything is the command, as on the fast path.
         if command.first != "--" { request.takeImage() }
         return request
@@ -118,6 +141,10 @@ public struct RunRequest: Equatable, Sendable {
     public var pidsLimit: String?
     public var cpus: String?
     public var chrootOnly = false
+    public var privileged = false
+    public var capAdd: [String] = []
+    public var capDrop: [String] = []
+    public var securityOpt: [String] = []
     /// The command and its arguments, as execve(2) will see them (a "--" that ended
     /// the flags is gone).
     public var command: [String] = []
@@ -144,6 +171,7 @@ public struct RunRequest: Equatable, Sendable {
         spec.readOnlyRootfs = readOnly
         spec.chrootOnly = chrootOnly
         spec.programName = programName
+        try applySecurity(to: &spec)
         if let image {
             guard stage.includes(.layers) else {
                 throw ContainerError(step: "check the request", reason: "images come in chapter 5: run \(image) at chapter 5's stage or later")
@@ -176,6 +204,39 @@ public struct RunRequest: Equatable, Sendable {
 }
 
 extension RunRequest {
+    /// Chapter 7's flags into the spec, checked: an unknown capability, --security-opt
+    /// key or a bad profile file is an error before anything exists.
+    func applySecurity(to spec: inout ContainerSpec) throws(ContainerError) {
+        func invalid(_ reason: String) -> ContainerError { ContainerError(step: "check the request", reason: reason) }
+        spec.privileged = privileged
+        spec.capabilities = try requestedCapabilities(adding: capAdd, dropping: capDrop)
+        spec.securityFlagsGiven = !capAdd.isEmpty || !capDrop.isEmpty || !securityOpt.isEmpty
+        for option in securityOpt {
+            // Docker takes key=value, and the older key:value.
+            let separator = option.firstIndex { $0 == "=" || $0 == ":" }
+            let key = separator.map { String(option[..<$0]) } ?? option
+            let value = separator.map { String(option[option.index(after: $0)...]) }
+            switch key {
+            case "no-new-privileges":
+                switch value {
+                case nil, "true": spec.noNewPrivileges = true
+                case "false": spec.noNewPrivileges = false
+                default:
+                    throw invalid("--security-opt \(ContainerSpec.quoted(option)): no-new-privileges takes true or false")
+                }
+            case "seccomp":
+                guard let value, !value.isEmpty else {
+                    throw invalid("--security-opt seccomp needs a value: seccomp=unconfined or seccomp=FILE (a JSON profile)")
+                }
+                spec.seccomp = value == "unconfined" ? .unconfined : .profile(try readSeccompProfile(value))
+            default:
+                throw invalid(
+                    "--security-opt \(ContainerSpec.quoted(option)): unknown key \(ContainerSpec.quoted(key)) — known: no-new-privileges, seccomp (apparmor and label need security modules this runtime does not drive)"
+                )
+            }
+        }
+    }
+
     /// Reads `run`'s flags by hand, for the plain command lines scripts and
     /// benchmarks use: `--flag value` and `--flag`, each at most once, then the
     /// command — after `--`, or from the first word that is not a flag, as Docker
@@ -214,6 +275,7 @@ extension RunRequest {
             case "--read-only": readOnly = true
             case "--rm": removeWhenDone = true
             case "--unsafe-chroot": chrootOnly = true
+            case "--privileged": privileged = true
             case "--hostname":
                 // Any next word, as for the limits: `--hostname -x` reaches the
                 // hostname check, which says what is wrong with it.

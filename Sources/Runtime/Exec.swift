@@ -7,7 +7,7 @@ import Syscalls
 
 /// The namespaces a process joins to be inside the container, in this order: the
 /// mount namespace last, since once in it the host's /proc is out of sight.
-let joinedNamespaces = ["uts", "ipc", "net", "pid", "mnt"]
+let joinedNamespaces = ["uts", "ipc", "net", "pid", "cgroup", "mnt"]
 
 /// Runs `command` inside the running container `state`, as its child would be, and
 /// returns the exit code its user should see.
