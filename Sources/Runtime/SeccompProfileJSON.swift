@@ -1,3 +1,4 @@
+import CSeccomp
 import Glibc
 import Syscalls
 
@@ -269,6 +270,12 @@ public func readSeccompProfile(_ path: String) throws(ContainerError) -> Seccomp
         var names = try strings(entry["names"], "\(place).names")
         if let single = try string(entry["name"], "\(place).name") { names.append(single) }
         if names.isEmpty { throw failure("\(place) names no syscall") }
+        // Names libseccomp does not know: a typo, unless it is a call newer than this
+        // libseccomp (then the call gets the default action, as an unknown one should).
+        for (nameIndex, name) in names.enumerated()
+        where seccomp_syscall_resolve_name(name) == __NR_SCMP_ERROR && !syscallsNewerThanLibseccomp.contains(name) {
+            throw failure("\(place).names[\(nameIndex)]: unknown syscall \(ContainerSpec.quoted(name)) — check its spelling against syscalls(2)")
+        }
         var rule = SeccompRule(names: names, action: try action(entry, "\(place).action"))
         if let value = entry["args"] {
             var elements: [JSONValue] = []
