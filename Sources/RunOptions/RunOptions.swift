@@ -66,6 +66,11 @@ public struct RunFlags: ParsableArguments {
             "no-new-privileges=false, seccomp=unconfined or seccomp=FILE (a Docker/OCI JSON profile); repeatable.", valueName: "key=value"))
     public var securityOpt: [String] = []
 
+    @Option(
+        name: .customLong("cgroupns"),
+        help: ArgumentHelp("private (default: a cgroup namespace of its own, its group shown as /) or host.", valueName: "mode"))
+    public var cgroupns: String?
+
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
@@ -122,7 +127,7 @@ extension RunFlags {
         var request = RunRequest(
             hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, removeWhenDone: removeWhenDone, memory: memory,
             pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly, privileged: privileged, capAdd: capAdd, capDrop: capDrop,
-            securityOpt: securityOpt, command: command.first == "--" ? Array(command.dropFirst()) : command)
+            securityOpt: securityOpt, cgroupns: cgroupns, command: command.first == "--" ? Array(command.dropFirst()) : command)
         // After a leading "--" everything is the command, as on the fast path.
         if command.first != "--" { request.takeImage() }
         return request
@@ -145,6 +150,7 @@ public struct RunRequest: Equatable, Sendable {
     public var capAdd: [String] = []
     public var capDrop: [String] = []
     public var securityOpt: [String] = []
+    public var cgroupns: String?
     /// The command and its arguments, as execve(2) will see them (a "--" that ended
     /// the flags is gone).
     public var command: [String] = []
@@ -210,7 +216,12 @@ extension RunRequest {
         func invalid(_ reason: String) -> ContainerError { ContainerError(step: "check the request", reason: reason) }
         spec.privileged = privileged
         spec.capabilities = try requestedCapabilities(adding: capAdd, dropping: capDrop)
-        spec.securityFlagsGiven = !capAdd.isEmpty || !capDrop.isEmpty || !securityOpt.isEmpty
+        spec.securityFlagsGiven = !capAdd.isEmpty || !capDrop.isEmpty || !securityOpt.isEmpty || cgroupns != nil
+        switch cgroupns {
+        case nil, "private": spec.hostCgroupNamespace = false
+        case "host": spec.hostCgroupNamespace = true
+        case let other?: throw invalid("--cgroupns \(ContainerSpec.quoted(other)): say private or host")
+        }
         for option in securityOpt {
             // Docker takes key=value, and the older key:value.
             let separator = option.firstIndex { $0 == "=" || $0 == ":" }

@@ -19,7 +19,7 @@ func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, confinemen
         // Chapter 7: a cgroup namespace of its own, now that the parent has put us in
         // our cgroup: its root is that group, so /proc/self/cgroup says "/" and the
         // host's cgroup tree above it is out of sight.
-        if stage.includes(.leastPrivilege) {
+        if stage.includes(.leastPrivilege) && !spec.hostCgroupNamespace {
             try step("enter a cgroup namespace of its own") { try unshareNamespaces(.newCgroup) }
         }
         try setUpContainer(spec, stage: stage, steps: steps, confinement: confinement)

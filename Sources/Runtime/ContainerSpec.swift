@@ -33,6 +33,8 @@ public struct ContainerSpec: Sendable {
     public var noNewPrivileges = true
     /// Chapter 7: the seccomp profile (`--security-opt seccomp=FILE|unconfined`).
     public var seccomp = SeccompChoice.defaultProfile
+    /// Chapter 7: `--cgroupns host` keeps the host's cgroup namespace (Docker's flag).
+    public var hostCgroupNamespace = false
     /// Chapter 7 asked for explicitly (a flag other than --privileged): refused at an
     /// earlier stage, as the limits are before chapter 4.
     public var securityFlagsGiven = false
@@ -84,7 +86,7 @@ public struct ContainerSpec: Sendable {
         try limits.validate()
         if securityFlagsGiven && !stage.includes(.leastPrivilege) {
             throw invalid(
-                "--cap-add, --cap-drop and --security-opt come in chapter 7 — run at chapter 7's stage or later")
+                "--cap-add, --cap-drop, --security-opt and --cgroupns come in chapter 7 — run at chapter 7's stage or later")
         }
     }
 

@@ -16,7 +16,10 @@ struct Scratch: ParsableCommand {
             of signal N; 125 when scratch itself failed; 126 when the command cannot \
             be executed; 127 when it is not found.
             """,
-        subcommands: [Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, CommitHelp.self, ImageHelp.self, RootfsCommand.self]
+        subcommands: [
+            Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, SeccompProfileCommand.self, CommitHelp.self, ImageHelp.self,
+            RootfsCommand.self,
+        ]
     )
 }
 
@@ -167,6 +170,23 @@ struct Kill: ParsableCommand {
             }
             try sendSignal(number, to: pid)
         }
+    }
+}
+
+/// `scratch seccomp-profile`: the default seccomp profile in Docker's JSON format, as
+/// it applies to a container with the capabilities the flags give (chapter 7) — what
+/// `--security-opt seccomp=FILE` reads, and what crun is given in tools/bench/least-privilege.
+struct SeccompProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seccomp-profile",
+        abstract: "Print the default seccomp profile in Docker's JSON format (for the default capabilities, or as --cap-add/--cap-drop change them).")
+
+    @Option(name: .customLong("cap-add"), help: ArgumentHelp("As for `run`.", valueName: "cap")) var capAdd: [String] = []
+    @Option(name: .customLong("cap-drop"), help: ArgumentHelp("As for `run`.", valueName: "cap")) var capDrop: [String] = []
+
+    func run() throws {
+        let capabilities = try requestedCapabilities(adding: capAdd, dropping: capDrop)
+        print(defaultSeccompProfile().json(capabilities: capabilities), terminator: "")
     }
 }
 

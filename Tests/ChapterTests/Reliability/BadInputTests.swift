@@ -67,7 +67,7 @@ extension ContainerTests.ReliabilityTests {
             "missing seccomp profile", ["run", "--security-opt", "seccomp=/nonexistent/profile.json", "--", "true"], "seccomp profile", "No such file"
         )
         refused("unknown short flag", ["run", "-x", "true"], "Unknown option '-x'")
-        refused("Docker's --privileged", ["run", "--privileged", "sh"], "Unknown option '--privileged'")
+        refused("Docker's --device", ["run", "--device", "/dev/sda", "sh"], "Unknown option '--device'")
         refused("Docker's --memory-swap", ["run", "--memory-swap", "1g", "--", "true"], "Unknown option '--memory-swap'")
         refused("lone -", ["run", "-", "true"], "Unknown option '-'")
         refused("unknown subcommand", ["bogus"], "Unexpected argument 'bogus'")
