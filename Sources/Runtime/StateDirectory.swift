@@ -226,7 +226,8 @@ public func recordedContainers(includingUnborn: Bool = false) -> [RecordedContai
     let now = secondsSinceEpoch()
     return names.sorted().compactMap { name in
         if name.hasPrefix(".") && !includingUnborn { return nil }
-        if name == "stopped" { return nil }
+        // Not containers: the stopped ones' records, chapter 7's compiled seccomp filters.
+        if name == "stopped" || name == "seccomp-cache" { return nil }
         let directory = stateRoot + "/" + name
         let state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
         let age = (try? changeTime(directory)).map { now - $0 } ?? 0
