@@ -7,7 +7,9 @@ import Syscalls
 
 /// The first code the cloned child runs. Never returns to the caller's code: it
 /// execs the command, or exits with the code its failure means.
-func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, confinement: Confinement?, channel: ChildEnds) -> Int32 {
+func containerMain(
+    _ spec: ContainerSpec, stage: Stage, steps: Steps, confinement: Confinement?, cgroup: Cgroup?, channel: ChildEnds
+) -> Int32 {
     // If the runtime dies (even of SIGKILL), take the container down with it rather
     // than leave it running with nobody to wait for it or clean up after it. This is
     // no help if the runtime died before this line: the kernel sends nothing then.
@@ -22,7 +24,7 @@ func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, confinemen
         if stage.includes(.leastPrivilege) && !spec.hostCgroupNamespace {
             try step("enter a cgroup namespace of its own") { try unshareNamespaces(.newCgroup) }
         }
-        try setUpContainer(spec, stage: stage, steps: steps, confinement: confinement)
+        try setUpContainer(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup)
         // Chapter 7, the last steps before the command, in this order (runc's too):
         //  1. The bounding set is cut at the end of setUpContainer: each drop needs
         //     CAP_SETPCAP, which only a process still fully root has.
@@ -63,7 +65,9 @@ func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, confinemen
 }
 
 /// Everything between "the parent said go" and the exec, in order.
-func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps, confinement: Confinement? = nil) throws {
+func setUpContainer(
+    _ spec: ContainerSpec, stage: Stage, steps: Steps, confinement: Confinement? = nil, cgroup: Cgroup? = nil
+) throws {
     if stage.includes(.rootFilesystem), let rootfs = spec.rootfs {
         try step("make mounts private") { try makeMountsPrivate() }
         // Chapter 5: the image's layers and the container's own, merged on the mount
@@ -87,6 +91,9 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps, confineme
         if confinement != nil {
             try step("mask paths in /proc and /sys") { try maskPaths() }
             try step("make /proc/sys and its like read-only") { try makePathsReadOnly() }
+            if let cgroup, !spec.hostCgroupNamespace {
+                try step("mount /sys/fs/cgroup read-only") { try mountCgroupTree(cgroup) }
+            }
         }
         if spec.readOnlyRootfs {
             try step("make the rootfs read-only") { try makeRootReadOnly() }

@@ -94,7 +94,9 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     childEnds.parentOnly += [signals.descriptor.raw, record.lockDescriptor]
     let heldTerminal = spec.useInit && ownsTerminal()
     let child = try step("clone the container's process") {
-        try clone(flags: namespaces) { [childEnds] in containerMain(spec, stage: stage, steps: steps, confinement: confinement, channel: childEnds) }
+        try clone(flags: namespaces) { [childEnds, cgroup] in
+            containerMain(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup, channel: childEnds)
+        }
     }
     let ends = channel.parentSide()
     // Should a step below fail, the child must be gone before its cgroup can go.

@@ -190,6 +190,20 @@ extension ContainerTests {
             #expect(lines.dropFirst(2).allSatisfy { $0.hasSuffix(":/") }, "\(lines)")
         }
 
+        @Test("/sys/fs/cgroup is the container's own tree, read-only: its limit reads, nothing writes")
+        func cgroupTreeReadOnly() throws {
+            try #require(setupProblem == nil, "\(setupProblem ?? "")")
+            let script = """
+                awk '$5 ~ "^/sys/fs/cgroup" { print substr($6, 1, 3) }' /proc/self/mountinfo | sort -u
+                cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max
+                f=/sys/fs/cgroup/cgroup.procs; [ -e $f ] || f=/sys/fs/cgroup/pids/cgroup.procs
+                echo $$ > $f || echo refused
+                """
+            let result = run(["--pids-limit", "20"], script)
+            #expect(result.stdout == "ro,\n20\nrefused\n", "\(result.stdout)\(result.stderr)")
+            #expect(result.stderr.contains("Read-only file system"), "\(result.stderr)")
+        }
+
         @Test("an ordinary workload still works: shell, files, sort, tar, a pipe, a background job")
         func ordinaryWorkload() throws {
             try #require(setupProblem == nil, "\(setupProblem ?? "")")
