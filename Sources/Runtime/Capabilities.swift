@@ -117,16 +117,15 @@ public func requestedCapabilities(adding: [String], dropping: [String]) throws(C
 /// Each drop needs CAP_SETPCAP in the effective set: this runs while the child is
 /// still full root, before any user change (which would empty the effective set).
 public func dropBoundingSet(keeping keep: CapabilitySet) throws(SyscallError) {
-    var number: Int32 = 0
-    // PR_CAPBSET_READ says EINVAL past the kernel's last capability (a newer kernel
-    // than this table: its new capabilities go too, unless kept by number).
-    while cl_bounding_has(number) >= 0 {
-        if !keep.contains(Int(number)), cl_bounding_drop(number) == -1 {
-            throw SyscallError(
-                "prctl(PR_CAPBSET_DROP, \(capabilityName(Int(number))))", errno: errno,
-                hint: errno == EPERM ? "dropping from the bounding set needs CAP_SETPCAP, so it must come before the user change" : nil)
-        }
-        number += 1
+    // PR_CAPBSET_DROP says EINVAL past the kernel's last capability: that ends the
+    // loop. A kernel newer than this table loses its new capabilities too, unless
+    // kept by number. (Dropping one already gone is no error.)
+    for number in Int32(0)..<64 where !keep.contains(Int(number)) {
+        if cl_bounding_drop(number) == 0 { continue }
+        if errno == EINVAL { return }
+        throw SyscallError(
+            "prctl(PR_CAPBSET_DROP, \(capabilityName(Int(number))))", errno: errno,
+            hint: errno == EPERM ? "dropping from the bounding set needs CAP_SETPCAP, so it must come before the user change" : nil)
     }
 }
 

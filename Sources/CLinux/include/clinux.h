@@ -101,10 +101,8 @@ int cl_wtermsig(int status);
 int cl_capget(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable);
 int cl_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
 
-// prctl(PR_CAPBSET_READ, cap): 1 when `cap` is in the bounding set, 0 when not, -1 with
-// EINVAL past the last capability this kernel knows.
-int cl_bounding_has(int cap);
-// prctl(PR_CAPBSET_DROP, cap): needs CAP_SETPCAP in the effective set.
+// prctl(PR_CAPBSET_DROP, cap): needs CAP_SETPCAP in the effective set; -1 with EINVAL
+// past the last capability this kernel knows.
 int cl_bounding_drop(int cap);
 // prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL).
 int cl_ambient_clear(void);
