@@ -19,6 +19,13 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
         guard !command.isEmpty, !command[0].isEmpty else {
             throw ContainerError(step: "check the request", reason: "no command given: say what to run after --, e.g. `-- sh`")
         }
+        // Chapter 7: the process gets what the container's own got (read before the fork,
+        // so a missing filter stops the exec before anything runs).
+        let confinement = try state.capabilities.map { bits throws(ContainerError) in
+            Confinement(
+                capabilities: CapabilitySet(bits: bits), noNewPrivileges: state.noNewPrivileges,
+                seccomp: try state.seccompFilter.map { key throws(ContainerError) in try cachedSeccompFilter(key: key) })
+        }
         try step("take over signals") { try takeOverSignals() }
         // Open every namespace first, while /proc/TARGET is the host's: a container
         // that ends meanwhile makes this fail here, cleanly, and not half-way in.
@@ -54,6 +61,20 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
                     }
                 }
                 try step("enter the container's root") { try changeDirectory("/") }
+                if let confinement {
+                    // As in containerMain, in the same order (see the comment there).
+                    if !confinement.noNewPrivileges, let filter = confinement.seccomp {
+                        try step("load the seccomp filter") { try loadSeccompFilter(filter) }
+                    }
+                    try step("cut the bounding set") { try dropBoundingSet(keeping: confinement.capabilities) }
+                    try step("set the capabilities") { try setCapabilities(confinement.capabilities) }
+                    if confinement.noNewPrivileges {
+                        try step("set no_new_privs") { try setNoNewPrivileges() }
+                        if let filter = confinement.seccomp {
+                            try step("load the seccomp filter") { try loadSeccompFilter(filter) }
+                        }
+                    }
+                }
                 try becomeCommand(command, environment: containerEnvironment(hostname: state.hostname), steps: .reference)
             } catch let error as ContainerError {
                 writeToStandardError("\(programName): \(error)\n")

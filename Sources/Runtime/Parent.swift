@@ -45,7 +45,10 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
         if confinement != nil && mode == .v1 { limitFiles += deviceCgroupFilesV1() }
         cgroup = try step("plan the cgroup") { try planCgroup(named: spec.id, mode: mode, setting: limitFiles) }
     }
-    let state = spec.state(cgroups: cgroup?.directories ?? [])
+    var state = spec.state(cgroups: cgroup?.directories ?? [])
+    state.capabilities = confinement?.capabilities.bits
+    state.noNewPrivileges = confinement?.noNewPrivileges ?? false
+    state.seccompFilter = confinement?.seccomp?.key
     let record = try step("record the container in \(stateRoot)") { try StateRecord(state) }
     // 7. (It runs last, after the cgroup's cleanup below.) The record and the
     //    container's layer go when all else has gone — unless the container ran to its

@@ -139,6 +139,8 @@ public enum SeccompChoice: Sendable, Equatable {
 /// A compiled filter: classic-BPF instructions (8 bytes each), ready for seccomp(2).
 public struct SeccompFilter: Sendable {
     public var program: [UInt8]
+    /// Its name in the cache: `scratch exec` loads the same filter from there.
+    public var key: String
     public var instructionCount: Int { program.count / 8 }
 }
 
@@ -282,7 +284,7 @@ public func seccompFilter(for profile: SeccompProfile, capabilities: CapabilityS
     let key = seccompCacheKey(profile, rules: rules)
     let cached = seccompCacheDirectory + "/" + key + ".bpf"
     if let program = try? readFile(cached), !program.isEmpty, program.count % 8 == 0 {
-        return SeccompFilter(program: program)
+        return SeccompFilter(program: program, key: key)
     }
     let program = try compileSeccompFilter(profile, rules: rules)
     // The cache is a speed-up only: a failure to write it costs the next run time.
@@ -291,7 +293,7 @@ public func seccompFilter(for profile: SeccompProfile, capabilities: CapabilityS
     if (try? writeFile(temporary, program, mode: 0o600)) != nil, rename(temporary, cached) != 0 {
         _ = unlink(temporary)
     }
-    return SeccompFilter(program: program)
+    return SeccompFilter(program: program, key: key)
 }
 
 let seccompCacheDirectory = stateRoot + "/seccomp-cache"
@@ -416,6 +418,17 @@ func runningKernelVersion() -> (Int, Int)? {
     let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
     return parts.count == 2 ? (parts[0], parts[1]) : nil
+}
+
+/// The filter a running container got, by its key, for `scratch exec`.
+public func cachedSeccompFilter(key: String) throws(ContainerError) -> SeccompFilter {
+    let path = seccompCacheDirectory + "/" + key + ".bpf"
+    guard let program = try? readFile(path), !program.isEmpty, program.count % 8 == 0 else {
+        throw ContainerError(
+            step: "load the container's seccomp filter",
+            reason: "\(path) is gone or damaged: the process would run unfiltered, so it is not started — restart the container")
+    }
+    return SeccompFilter(program: program, key: key)
 }
 
 // MARK: the child's step

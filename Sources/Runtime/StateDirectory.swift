@@ -39,6 +39,12 @@ public struct ContainerState: Sendable, Equatable {
     /// Set when the container ended and was kept (no --rm): it is stopped, not a
     /// leftover, and stays until `scratch rm`.
     public var exitCode: Int32?
+    /// Chapter 7: the confinement its process got, for `scratch exec` to give the same:
+    /// the capability set, no_new_privs, and the seccomp filter's key in the cache
+    /// (`/run/scratch/seccomp-cache/<key>.bpf`). nil when it was not confined.
+    public var capabilities: UInt64?
+    public var noNewPrivileges = false
+    public var seccompFilter: String?
 
     public init(
         id: String, runtimePID: pid_t, created: Int, command: [String], rootfs: String, hostname: String,
@@ -66,6 +72,9 @@ public struct ContainerState: Sendable, Equatable {
         if let layer { lines.append("layer=\(escaped(layer))") }
         if let image { lines.append("image=\(escaped(image))") }
         if let exitCode { lines.append("exited=\(exitCode)") }
+        if let capabilities { lines.append("caps=\(String(capabilities, radix: 16))") }
+        if noNewPrivileges { lines.append("no-new-privileges=1") }
+        if let seccompFilter { lines.append("seccomp=\(escaped(seccompFilter))") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -93,6 +102,9 @@ public struct ContainerState: Sendable, Equatable {
         state.layer = fields["layer"]
         state.image = fields["image"]
         state.exitCode = fields["exited"].flatMap { Int32($0) }
+        state.capabilities = fields["caps"].flatMap { UInt64($0, radix: 16) }
+        state.noNewPrivileges = fields["no-new-privileges"] == "1"
+        state.seccompFilter = fields["seccomp"]
         return state
     }
 

@@ -204,6 +204,38 @@ extension ContainerTests {
             #expect(result.stderr.contains("Read-only file system"), "\(result.stderr)")
         }
 
+        @Test("`scratch exec` gets the container's confinement: its capabilities, no_new_privs, its seccomp filter")
+        func execConfined() throws {
+            try #require(setupProblem == nil, "\(setupProblem ?? "")")
+            let name = "lp-\(getpid() % 100_000)"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Support.scratch)
+            process.arguments = ["run", "--rm", "--rootfs", rootfs, "--hostname", name, "--cap-drop", "NET_RAW", "--", "sleep", "30"]
+            process.environment = ["SCRATCH_HOME": home, "PATH": "/usr/bin:/bin"]
+            try process.run()
+            defer {
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+            }
+            var id = ""
+            for _ in 0..<50 where id.isEmpty {
+                Thread.sleep(forTimeInterval: 0.1)
+                let ps = Support.run([Support.scratch, "ps"], environment: ["SCRATCH_HOME": home])
+                id = ps.stdout.split(separator: "\n").first { $0.hasSuffix(name) }.map { String($0.prefix(12)) } ?? ""
+            }
+            try #require(id.count == 12)
+            let inside = Support.run(
+                [
+                    Support.scratch, "exec", id, "--", "sh", "-c",
+                    "grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t' ' '; probe syscall mount",
+                ],
+                environment: ["SCRATCH_HOME": home])
+            #expect(
+                inside.stdout == "CapEff: 00000000a80405fb\nCapBnd: 00000000a80405fb\nNoNewPrivs: 1\nSeccomp: 2\nEPERM\n",
+                "\(inside.stdout)\(inside.stderr)")
+            _ = Support.run([Support.scratch, "kill", id], environment: ["SCRATCH_HOME": home])
+        }
+
         @Test("an ordinary workload still works: shell, files, sort, tar, a pipe, a background job")
         func ordinaryWorkload() throws {
             try #require(setupProblem == nil, "\(setupProblem ?? "")")
