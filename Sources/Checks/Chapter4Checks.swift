@@ -27,7 +27,8 @@ let chapter4Checks: [Check] = [
         // The container's groups as the host sees them: from chapter 7 on (scratch) the
         // container has a cgroup namespace of its own, and its own /proc/self/cgroup
         // shows its group as "/".
-        var containerGroups: [String: String] = [:]
+        // (Read at once too: the loop below may have nothing to wait for.)
+        var containerGroups = container.map { HostCgroups.groups(of: String($0)) } ?? [:]
         let deadline = Date().addingTimeInterval(5)
         while running.isRunning && Date() < deadline && !running.outputSoFar.contains("\n0::") {
             runtimeGroups.formUnion(HostCgroups.groups(of: String(runtimePID)).values)

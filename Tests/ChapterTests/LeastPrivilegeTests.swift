@@ -244,10 +244,12 @@ extension ContainerTests {
             #expect(result.stdout == "abf\ndone\n", "\(result.stderr)")
         }
 
-        @Test("a profile in Docker's format loads: defaultErrnoRet, archMap, errnoRet, args, includes/excludes, newer syscalls")
+        @Test(
+            "a profile in Docker's format loads: defaultErrnoRet, archMap, errnoRet, args, includes/excludes, newer syscalls, the old `name`; without close_range"
+        )
         func dockerFormatProfile() throws {
             try #require(setupProblem == nil, "\(setupProblem ?? "")")
-            let allowed = defaultSeccompProfile().rules[0].names.filter { $0 != "mkdir" && $0 != "mkdirat" }
+            let allowed = defaultSeccompProfile().rules[0].names.filter { !["mkdir", "mkdirat", "getcwd", "close_range"].contains($0) }
             let quoted = allowed.map { "\"\($0)\"" }.joined(separator: ", ")
             let profile = """
                 {
@@ -261,6 +263,7 @@ extension ContainerTests {
                   "syscalls": [
                     {"names": [\(quoted), "futex_wake", "cachestat"], "action": "SCMP_ACT_ALLOW", "comment": "", "includes": {}, "excludes": {}},
                     {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                    {"name": "getcwd", "action": "SCMP_ACT_ALLOW", "args": null},
                     {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
                      "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}],
                      "excludes": {"caps": ["CAP_SYS_ADMIN"], "arches": ["s390", "s390x"]}},
