@@ -27,7 +27,9 @@ let package = Package(
         .target(name: "Syscalls", dependencies: ["CLinux"]),
         // The reference runtime: one file per kernel feature, plus the creation story.
         // No Foundation here: it is on the hot path and costs milliseconds at start.
-        .target(name: "Runtime", dependencies: ["Syscalls"]),
+        .target(name: "Runtime", dependencies: ["Syscalls", "CSeccomp"]),
+        // Chapter 7's seccomp filters: Debian's libseccomp compiles a profile into BPF.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // The learner's code. An unfinished chapter still compiles: its stubs throw.
         .target(
             name: "Exercises",
