@@ -46,10 +46,13 @@ public enum QuickBuild {
 
     /// Rebuilds `.build/debug/workbook` from the exercises on disk, if this way can.
     public static func rebuild(repository: Repository) -> Outcome {
-        let build = repository.path(".build")
-        // SwiftPM's own lock (it flocks .build/.lock): while it builds here, so must we.
-        let lockDescriptor = open(build + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard lockDescriptor >= 0 else { return .needsSwiftPM("no \(build)/.lock") }
+        // SwiftPM's own lock: it flocks $TMPDIR/<the .build path, "/" as "_">.lock
+        // (/tmp/_work_repo_.build.lock) while it builds; while it builds here, we wait
+        // for it through ./workbook instead.
+        let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let lockPath = temporary + "/" + repository.path(".build").replacingOccurrences(of: "/", with: "_") + ".lock"
+        let lockDescriptor = open(lockPath, O_WRONLY | O_CREAT | O_CLOEXEC, 0o666)
+        guard lockDescriptor >= 0 else { return .needsSwiftPM("cannot open \(lockPath)") }
         defer { close(lockDescriptor) }
         guard flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0 else { return .needsSwiftPM("SwiftPM is building here") }
         defer { flock(lockDescriptor, LOCK_UN) }
