@@ -87,7 +87,9 @@ let chapter2Checks: [Check] = [
         // sees on any machine — and lets init go once they are all zombies. Killed
         // rather than timed: no wait for them to end, and no race with a slow machine
         // where they end before init is stopped.
-        let script = "for i in 1 2 3 4 5; do (sleep 10 &); done; echo started; sleep 10"
+        // (`; exit 0`: a shell runs its last command with exec, which would make that
+        // sleep init's child too, one more "orphan" for the check to kill.)
+        let script = "for i in 1 2 3 4 5; do (sleep 10 &); done; echo started; sleep 10; exit 0"
         let running = context.start(["sh", "-c", script], options: ["--init"])
         guard running.waitForOutput("started"), let initPID = running.containerPID(afterExec: false),
             let namespace = HostView.namespace("pid", of: String(initPID))

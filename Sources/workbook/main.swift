@@ -351,7 +351,7 @@ struct Run: ParsableCommand {
                 learnerChapters = list
             }
         }
-        guard let request = RunRequest(plainArguments: rest) else { return nil }
+        guard let request = RunRequest(plainLearnerArguments: rest) else { return nil }
         return (chapter, reference, learnerChapters, request)
     }
 }
