@@ -178,7 +178,10 @@ let chapter2Checks: [Check] = [
             "processTreeNamespace() returns .newPID.",
         ]
     ) { context in
-        let running = context.start(["sh", "-c", "sleep 30 & echo started; sleep 0.2"])
+        // The shell leaves `sleep 30` behind and ends when the check has seen both: on
+        // the SIGTERM the check sends it (a trap, which PID 1 of a namespace needs to
+        // get the signal at all), not after a sleep long enough for a slow machine.
+        let running = context.start(["sh", "-c", "trap 'exit 0' TERM; sleep 30 & echo started; wait"])
         guard running.waitForOutput("started"), let pid = running.containerPID(afterExec: false),
             let namespace = HostView.namespace("pid", of: String(pid))
         else {
@@ -189,6 +192,7 @@ let chapter2Checks: [Check] = [
         // it ends, its namespace's inode number and its pids may be reused by another
         // container, so "still in that namespace" would name strangers).
         let started = HostView.descendants(of: running.pid).compactMap { HostView.process(String($0)) }
+        kill(pid, SIGTERM)
         let result = running.wait(timeout: 10)
         // Left: still alive 0.1 s after the runtime ended (a process being killed may
         // take a moment to go); looked at again every 10 ms until then.
