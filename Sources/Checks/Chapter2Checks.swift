@@ -82,10 +82,14 @@ let chapter2Checks: [Check] = [
         ]
     ) { context in
         // The command orphans five sleeps, which init inherits, and sleeps on until
-        // the check ends it with SIGTERM. Init is stopped while
-        // they end, so their five SIGCHLDs arrive as one pending signal — what a busy
-        // init sees on any machine — and is let go once they are all zombies.
-        let script = "for i in 1 2 3 4 5; do (sleep 0.3 &); done; echo started; sleep 10"
+        // the check ends it with SIGTERM. Init is stopped, then the check kills the
+        // five, so their five SIGCHLDs arrive as one pending signal — what a busy init
+        // sees on any machine — and lets init go once they are all zombies. Killed
+        // rather than timed: no wait for them to end, and no race with a slow machine
+        // where they end before init is stopped.
+        // (`; exit 0`: a shell runs its last command with exec, which would make that
+        // sleep init's child too, one more "orphan" for the check to kill.)
+        let script = "for i in 1 2 3 4 5; do (sleep 10 &); done; echo started; sleep 10; exit 0"
         let running = context.start(["sh", "-c", script], options: ["--init"])
         guard running.waitForOutput("started"), let initPID = running.containerPID(afterExec: false),
             let namespace = HostView.namespace("pid", of: String(initPID))
@@ -100,17 +104,24 @@ let chapter2Checks: [Check] = [
                 saw: "init shares its runtime's PID namespace, so orphans go to the host's init, not to ours (\(describe(result)))")
         }
         kill(initPID, SIGSTOP)
-        // Wait (bounded) until all five are init's, and ended.
+        // Wait (bounded) until all five are init's, kill them, then until all five ended.
         let deadline = Date().addingTimeInterval(5)
+        var killed: Set<pid_t> = []
         while Date() < deadline {
             let orphans = HostView.processes(inPIDNamespace: namespace).filter { $0.command == "sleep" && $0.parent == initPID }
-            if orphans.count >= 5 && orphans.allSatisfy({ $0.state == "Z" }) { break }
-            usleep(20_000)
+            if orphans.count >= 5 {
+                for orphan in orphans where !killed.contains(orphan.pid) {
+                    kill(orphan.pid, SIGKILL)
+                    killed.insert(orphan.pid)
+                }
+                if orphans.allSatisfy({ $0.state == "Z" }) { break }
+            }
+            usleep(5_000)
         }
         kill(initPID, SIGCONT)
         var zombies: [HostView.ProcessInfo] = []
-        for _ in 0..<10 {
-            usleep(50_000)
+        for _ in 0..<50 {
+            usleep(10_000)
             zombies = HostView.processes(inPIDNamespace: namespace).filter { $0.state == "Z" }
             if zombies.isEmpty { break }
         }
@@ -167,7 +178,10 @@ let chapter2Checks: [Check] = [
             "processTreeNamespace() returns .newPID.",
         ]
     ) { context in
-        let running = context.start(["sh", "-c", "sleep 30 & echo started; sleep 0.2"])
+        // The shell leaves `sleep 30` behind and ends when the check has seen both: on
+        // the SIGTERM the check sends it (a trap, which PID 1 of a namespace needs to
+        // get the signal at all), not after a sleep long enough for a slow machine.
+        let running = context.start(["sh", "-c", "trap 'exit 0' TERM; sleep 30 & echo started; wait"])
         guard running.waitForOutput("started"), let pid = running.containerPID(afterExec: false),
             let namespace = HostView.namespace("pid", of: String(pid))
         else {
@@ -178,11 +192,20 @@ let chapter2Checks: [Check] = [
         // it ends, its namespace's inode number and its pids may be reused by another
         // container, so "still in that namespace" would name strangers).
         let started = HostView.descendants(of: running.pid).compactMap { HostView.process(String($0)) }
+        kill(pid, SIGTERM)
         let result = running.wait(timeout: 10)
-        usleep(100_000)
-        let left = started.filter { process in
-            guard let now = HostView.process(String(process.pid)) else { return false }
-            return now.startTime == process.startTime && now.state != "Z"
+        // Left: still alive 0.1 s after the runtime ended (a process being killed may
+        // take a moment to go); looked at again every 10 ms until then.
+        func alive() -> [HostView.ProcessInfo] {
+            started.filter { process in
+                guard let now = HostView.process(String(process.pid)) else { return false }
+                return now.startTime == process.startTime && now.state != "Z"
+            }
+        }
+        var left = alive()
+        for _ in 0..<10 where !left.isEmpty {
+            usleep(10_000)
+            left = alive()
         }
         // Ours, so ended here whatever the verdict.
         for process in left { kill(process.pid, SIGKILL) }

@@ -490,8 +490,30 @@ extension RunRequest {
 }
 
 extension RunRequest {
+    /// `workbook run N`'s flags and command read by hand, as `LearnerRunOptions` reads
+    /// them: the flags end with "--" (the command is never its first plain word, as it
+    /// is for scratch), and the command after it may itself be `IMAGE -- COMMAND` (the
+    /// checks' `workbook run 5 --rm -- NAME:TAG -- CMD`). Any other shape, or a command
+    /// that starts with a dash, gives nil: ArgumentParser reads that one.
+    public init?<Arguments: Collection>(plainLearnerArguments arguments: Arguments) where Arguments.Element == String {
+        let words = Array(arguments)
+        // The first "--" ends the flags only when it is no flag's value (`--hostname --`).
+        guard var request = RunRequest(plainArguments: words), request.image == nil, let end = words.firstIndex(of: "--"),
+            end == 0 || !Self.valueFlags.contains(words[end - 1]),
+            Array(words[(end + 1)...]) == request.command, request.command.first?.hasPrefix("-") != true
+        else { return nil }
+        request.takeImage()
+        self = request
+    }
+
     /// No flags, no command: what other modules (RuntimeConfig) start from.
     public static let empty = RunRequest()
+
+    /// The flags the hand reader reads a value after.
+    static let valueFlags: Set<String> = [
+        "-v", "--volume", "--tmpfs", "--mount", "--hostname", "--rootfs", "--memory", "-m", "--pids-limit", "--cpus", "--env", "-e",
+        "--env-file", "--user", "-u", "--workdir", "-w", "--entrypoint", "--config",
+    ]
 
     /// The short flags the hand reader knows, by their long names.
     static let shortFlags = ["-m": "--memory", "-e": "--env", "-u": "--user", "-w": "--workdir"]

@@ -306,6 +306,10 @@ struct Run: ParsableCommand {
     @OptionGroup var options: LearnerRunOptions
 
     func run() throws {
+        try Run.start(chapter: chapter, reference: reference, learnerChapters: learnerChapters, request: options.request)
+    }
+
+    static func start(chapter: Int, reference: Bool, learnerChapters: String?, request: RunRequest) throws -> Never {
         let repository = try Repository.locate()
         // Any stage the runtime has can run, even before its lesson is written.
         guard CheckCatalog.chapters.contains(chapter) else {
@@ -321,7 +325,35 @@ struct Run: ParsableCommand {
             steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
         }
         if Stage(chapter: chapter).includes(.layers) { useWorkbookImageStore() }
-        runInStandInHost(configuredRequest(options.request, stage: chapter), stage: Stage(chapter: chapter), steps: steps, programName: "workbook")
+        runInStandInHost(configuredRequest(request, stage: chapter), stage: Stage(chapter: chapter), steps: steps, programName: "workbook")
+    }
+
+    /// `workbook run N [--reference | --learner-chapters LIST] FLAGS -- COMMAND`, the
+    /// command line every check starts its containers with, read by hand as scratch
+    /// reads a plain `scratch run` (RunRequest(plainArguments:)). ArgumentParser finds
+    /// `run`'s two dozen options by reflection, and in the debug build the workbook is
+    /// that costs about 0.1 s of CPU per container: most of a chapter's checks' time
+    /// on two cores. Anything else (--help, --flag=value, an unknown or repeated flag)
+    /// gives nil, and ArgumentParser reads it, with its errors and help.
+    static func plainRequest(_ arguments: ArraySlice<String>) -> (chapter: Int, reference: Bool, learnerChapters: String?, request: RunRequest)? {
+        var rest = arguments
+        guard rest.popFirst() == "run", let word = rest.popFirst(), !word.isEmpty, word.allSatisfy(\.isASCII),
+            word.allSatisfy(\.isNumber), let chapter = Int(word)
+        else { return nil }
+        var reference = false
+        var learnerChapters: String?
+        while let word = rest.first, word == "--reference" || word == "--learner-chapters" {
+            rest.removeFirst()
+            if word == "--reference" {
+                guard !reference else { return nil }
+                reference = true
+            } else {
+                guard learnerChapters == nil, let list = rest.popFirst(), !list.hasPrefix("-") else { return nil }
+                learnerChapters = list
+            }
+        }
+        guard let request = RunRequest(plainLearnerArguments: rest) else { return nil }
+        return (chapter, reference, learnerChapters, request)
     }
 }
 
@@ -447,10 +479,17 @@ struct Watch: ParsableCommand {
             if let newest = changed.first {
                 print("\(newest) changed: building…")
                 let started = Date()
-                // ./workbook builds in its fixed environment and shows the compiler's
-                // whole message. WORKBOOK_BUILD_ONLY: only the `workbook` program, no
-                // package checks, nothing run after (README, "watch": about 0.3 s a save).
-                let built = runChild([repository.path("workbook")], quiet: true, environment: ["WORKBOOK_BUILD_ONLY": "1"])
+                // Only exercises changed since SwiftPM's last build: its compile and
+                // link commands, run directly (QuickBuild). Anything else, or a compile
+                // error: ./workbook, which builds in its fixed environment and shows the
+                // compiler's whole message. WORKBOOK_BUILD_ONLY: only the `workbook`
+                // program, no package checks, nothing run after. WORKBOOK_WATCH_BUILD=
+                // swiftpm always takes SwiftPM's way (tools/bench/watch-loop --compare).
+                let quick =
+                    ProcessInfo.processInfo.environment["WORKBOOK_WATCH_BUILD"] == "swiftpm"
+                    ? .needsSwiftPM("WORKBOOK_WATCH_BUILD=swiftpm") : QuickBuild.rebuild(repository: repository)
+                let built =
+                    quick == .built ? 0 : runChild([repository.path("workbook")], quiet: true, environment: ["WORKBOOK_BUILD_ONLY": "1"])
                 building = "rebuild \(seconds(since: started)) · "
                 if built != 0 {
                     print("\n\(building)the build failed (above): fix it and save; watching \(watchedText(watcher))…")
@@ -694,6 +733,11 @@ func openReader(_ arguments: [String]) {
 }
 
 prepare(CommandLine.arguments)
+if let plain = Run.plainRequest(CommandLine.arguments.dropFirst()) {
+    do { try Run.start(chapter: plain.chapter, reference: plain.reference, learnerChapters: plain.learnerChapters, request: plain.request) } catch {
+        WorkbookCommand.exit(withError: error)
+    }
+}
 openReader(CommandLine.arguments)
 var command = parseOrExit(WorkbookCommand.self)
 do {

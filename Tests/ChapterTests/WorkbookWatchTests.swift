@@ -93,5 +93,48 @@ import Testing
         #expect(after.contains("Chapter 0 passed"), "\(after)")
         #expect(after.contains("rebuild ") && after.contains(" · checks "), "\(after)")
         #expect(watch.terminationStatus == 0)
+
+        // Two saves close together, the second while the first one builds or is
+        // checked: the verdict watch ends on is the second save's (passed), never the
+        // first's. Chapter 0 is wrong again first, so its verdict has to change twice.
+        try ExerciseFiles.exitStatus(signaled: "signal")
+            .write(toFile: copy + "/" + ExerciseFiles.chapter0, atomically: false, encoding: .utf8)
+        let secondOutput = copy + "/watch-twice.out"
+        _ = FileManager.default.createFile(atPath: secondOutput, contents: nil)
+        let secondHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: secondOutput))
+        let twice = Process()
+        twice.executableURL = URL(fileURLWithPath: copy + "/.build/debug/workbook")
+        twice.arguments = ["watch", "0"]
+        twice.environment = environment
+        twice.currentDirectoryURL = URL(fileURLWithPath: copy)
+        twice.standardOutput = secondHandle
+        twice.standardError = secondHandle
+        try twice.run()
+        defer {
+            if twice.isRunning {
+                kill(twice.processIdentifier, SIGKILL)
+                twice.waitUntilExit()
+            }
+        }
+        func secondText() -> String { (try? String(contentsOfFile: secondOutput, encoding: .utf8)) ?? "" }
+        func secondText(after offset: Int) -> String { String(decoding: secondText().utf8.dropFirst(offset), as: UTF8.self) }
+        func waitSecond(for words: String, after offset: Int = 0, seconds: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline && twice.isRunning && !secondText(after: offset).contains(words) { usleep(50_000) }
+            return secondText(after: offset).contains(words)
+        }
+        try #require(waitSecond(for: "save to check again", seconds: 120), "\(secondText())")
+        #expect(secondText().contains("Chapter 0 not passed"), "\(secondText())")
+        // First save: still wrong (a signal's bare number), in another way than before.
+        try ExerciseFiles.exitStatus(signaled: "signal + 1")
+            .write(toFile: copy + "/" + ExerciseFiles.chapter0, atomically: false, encoding: .utf8)
+        usleep(300_000)
+        let beforeSecondSave = secondText().utf8.count
+        try ExerciseFiles.exitStatus(signaled: "ExitCode.signalBase + signal")
+            .write(toFile: copy + "/" + ExerciseFiles.chapter0, atomically: false, encoding: .utf8)
+        #expect(waitSecond(for: "→ Chapter 0 passed", after: beforeSecondSave, seconds: 120), "\(secondText())")
+        let verdicts = secondText().split(separator: "\n").filter { $0.contains("→ Chapter 0 ") }
+        #expect(verdicts.last?.contains("passed (") == true && verdicts.last?.contains("not passed") == false, "\(secondText())")
+        #expect(!String(secondText().utf8.prefix(beforeSecondSave))!.contains("→ Chapter 0 passed"), "\(secondText())")
     }
 }

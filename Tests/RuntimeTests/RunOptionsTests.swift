@@ -128,4 +128,32 @@ import Testing
         #expect(throws: (any Error).self) { try WorkbookRun.parse(["1", "--bogus", "--", "true"]) }
         #expect(throws: (any Error).self) { try WorkbookRun.parse(["1", "--hostname"]) }
     }
+
+    /// The command lines the checks start containers with, and a few more.
+    static let learnerLines: [[String]] = [
+        ["--rootfs", "/r", "--", "sh", "-c", "echo $$"],
+        ["--rootfs", "/r", "--init", "--", "sh", "-c", "exit 5"],
+        ["--rootfs", "/r", "--memory", "32m", "--pids-limit", "20", "--cpus", "0.2", "--", "true"],
+        ["--rm", "--", "test:four", "--", "ls", "/"],
+        ["--", "test:four", "--"],
+        ["--", "a", "b"],
+        ["--hostname", "box", "--", "hostname"],
+    ]
+
+    @Test("workbook run's hand reader agrees with ArgumentParser", arguments: learnerLines)
+    func learnerReaderAgrees(_ arguments: [String]) throws {
+        let fast = try #require(RunRequest(plainLearnerArguments: arguments), "\(arguments) should take the fast path")
+        let parsed = try WorkbookRun.parse(["2"] + arguments).options.request
+        #expect(fast == parsed, "\(arguments): by hand \(fast), ArgumentParser \(parsed)")
+    }
+
+    @Test(
+        "workbook run's hand reader leaves to ArgumentParser a command without --, or starting with a dash",
+        arguments: [
+            ["--", "--", "x"], ["--", "-x"], ["--help"], ["--bogus", "--", "true"], ["--rm", "test:four", "--", "ls"], ["sh", "-c", "x"],
+            ["--hostname", "--", "true"],
+        ])
+    func learnerReaderLeaves(_ arguments: [String]) {
+        #expect(RunRequest(plainLearnerArguments: arguments) == nil)
+    }
 }
