@@ -14,6 +14,10 @@ struct WorkbookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workbook",
         abstract: "Containers from Scratch, in Swift: read, build, check.",
+        discussion: """
+            `workbook` alone opens the full-screen reader on a terminal (? lists its keys) and prints the \
+            status in a pipe.
+            """,
         subcommands: [
             Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Image.self, Skip.self, Watch.self, Doctor.self,
             Clean.self, Reset.self, Xray.self, Export.self, Snippets.self,
@@ -31,7 +35,7 @@ func fail(_ message: String, code: Int32 = Runtime.ExitCode.runtimeFailed) -> Ne
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "The chapter list, your progress, and what to do next (the default).")
+        commandName: "status", abstract: "The chapter list, your progress, and what to do next.")
 
     func run() throws {
         let repository = try Repository.locate()
