@@ -465,7 +465,10 @@ struct Watch: ParsableCommand {
             if let cycles, runs >= cycles { throw status == 0 ? ArgumentParser.ExitCode.success : ArgumentParser.ExitCode.failure }
             if status == 0 {
                 guard let next = nextChapter(after: current.number) else {
-                    print("Every chapter that is ready passes. Well done.")
+                    // Chapters before it may be skipped, not passed: say only what is true.
+                    let skipped = Progress.load(from: repository).skipped.sorted().map(String.init)
+                    let stand = skipped.isEmpty ? "" : " (the reference stands in for chapter(s) \(skipped.joined(separator: ", ")))"
+                    print("Chapter \(current.number) passes, and no chapter that is ready is left\(stand). Well done.")
                     return
                 }
                 print("Chapter \(current.number) passes: on to chapter \(next.number). Read it with `workbook read \(next.number)`.")
