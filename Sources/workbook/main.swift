@@ -368,7 +368,7 @@ struct ImageImport: ParsableCommand {
         useWorkbookImageStore()
         do {
             let image = try LayerConversion.$steps.withValue(steps.layers) { try importImage(from: source, as: name) }
-            print("imported \(image.reference): \(image.layers.count) layers (\(image.reused) already stored)")
+            print("imported \(image.reference): \(image.layers.count) layer\(image.layers.count == 1 ? "" : "s") (\(image.reused) already stored)")
         } catch {
             fail("\(error)")
         }
