@@ -9,7 +9,7 @@ import Syscalls
 
 struct Image: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "image",
+        commandName: "scratch image",
         abstract: "Import, export, list and remove images (chapter 5).",
         subcommands: [Import.self, Export.self, List.self, Remove.self]
     )
