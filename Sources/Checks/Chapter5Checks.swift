@@ -80,11 +80,10 @@ extension CheckContext {
             importCommandLine(source: layout, name: TestImage.name), environment: environment, outputDirectory: workDirectory
         ).wait(timeout: 60)
         guard imported.status == 0 else {
-            return .problem(
-                .failed(
-                    expected:
-                        "the three-layer test image imported (\(importCommandLine(source: "LAYOUT", name: TestImage.name).joined(separator: " ")))",
-                    saw: describe(imported)))
+            // The program by its name (`workbook image import 5 …`), not its path under .build.
+            var shown = importCommandLine(source: "LAYOUT", name: TestImage.name)
+            if let program = shown.first { shown[0] = String(program.split(separator: "/").last ?? Substring(program)) }
+            return .problem(.failed(expected: "the three-layer test image imported (\(shown.joined(separator: " ")))", saw: describe(imported)))
         }
         let record = (try? String(contentsOfFile: scratchHome + "/images/layers-test/1", encoding: .utf8)) ?? ""
         let layers = record.split(separator: "\n").filter { $0.hasPrefix("layer=") }.map { scratchHome + "/layers/" + $0.dropFirst(6) }

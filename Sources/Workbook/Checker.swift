@@ -82,12 +82,33 @@ public struct Checker {
             print("  " + style("✗", "31") + " " + check.title)
             print("      expected: \(expected)")
             print("      saw:      \(saw)")
-            if let hint = check.hints.first {
+            if let earlier = Self.unfinishedEarlierChapter(in: saw, checking: check.chapter) {
+                // The check's own hint would send the learner to this chapter's code,
+                // which never ran: the stage stopped at an earlier chapter's stub.
+                print(
+                    "      hint:     chapter \(check.chapter) runs on your chapters before it, and chapter \(earlier)'s exercise is not done yet: finish it, or `workbook skip \(earlier)` to let the reference stand in for it"
+                )
+            } else if let hint = check.hints.first {
                 let more = check.hints.count > 1 ? "  (more: workbook hint \(check.chapter) --check \(check.id))" : ""
                 print("      hint:     \(hint)\(more)")
             }
         }
         fflush(nil)
+    }
+
+    /// K when `saw` holds an earlier chapter's "chapter K: not done yet" (NotDoneYet).
+    static func unfinishedEarlierChapter(in saw: String, checking chapter: Int) -> Int? {
+        var rest = Substring(saw)
+        while let found = rest.range(of: ": not done yet") {
+            let digits = rest[..<found.lowerBound].reversed().prefix { $0.isNumber }
+            if let number = Int(String(digits.reversed())),
+                rest[..<found.lowerBound].dropLast(digits.count).hasSuffix("chapter "), number < chapter
+            {
+                return number
+            }
+            rest = rest[found.upperBound...]
+        }
+        return nil
     }
 
     func style(_ text: String, _ code: String) -> String {

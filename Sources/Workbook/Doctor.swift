@@ -32,7 +32,7 @@ public struct Doctor {
     public func findings() -> [Finding] {
         var findings = [root(), kernel()]
         findings += namespaces()
-        findings += [overlay(), cgroups(), unprivilegedUserNamespaces(), busybox(), compiler(), staticLibc(), swift()]
+        findings += [overlay(), cgroups(), unprivilegedUserNamespaces(), busybox(), compiler(), staticLibc(), umoci(), swift()]
         findings += virtualMachine()
         return findings
     }
@@ -206,6 +206,15 @@ public struct Doctor {
         }
         return Finding(
             ok: false, required: true, what: "static libc", detail: "no libc.a (the probe is linked -static) — `apt-get install libc6-dev`")
+    }
+
+    func umoci() -> Finding {
+        if let umoci = lookup("umoci") {
+            return Finding(ok: true, required: true, what: "umoci", detail: umoci)
+        }
+        return Finding(
+            ok: false, required: true, what: "umoci",
+            detail: "not on PATH (chapter 5's checks and lesson build their test images with it, offline) — `apt-get install umoci`")
     }
 
     func swift() -> Finding {

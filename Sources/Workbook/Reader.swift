@@ -593,7 +593,12 @@ public final class Reader {
     // MARK: - What the learner runs
 
     var executable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        // A rebuild while the reader is open (`workbook check` in another terminal saw an
+        // edit) replaces the program: the link then reads "PATH (deleted)", and the new
+        // program at PATH is the one to run.
+        let deleted = " (deleted)"
+        return path.hasSuffix(deleted) ? String(path.dropLast(deleted.count)) : path
     }
 
     func start(_ kind: JobKind, title: String, arguments: [String], directory: String, timeLimit: Double? = nil, path: Bool = false) -> Bool {

@@ -9,7 +9,7 @@ import Syscalls
 
 struct Image: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "image",
+        commandName: "scratch image",
         abstract: "Import, export, list and remove images (chapter 5).",
         subcommands: [Import.self, Export.self, List.self, Remove.self]
     )
@@ -157,11 +157,17 @@ func format2(_ value: Double) -> String {
 
 func describeAge(_ created: Int) -> String {
     let seconds = max(0, secondsSinceEpoch() - created)
+    func ago(_ count: Int, _ unit: String) -> String { "\(count) \(unit)\(count == 1 ? "" : "s") ago" }
+    // Docker's units: a reproducible build (SOURCE_DATE_EPOCH=0, as busybox:latest
+    // is) reads "56 years ago", not "20787 days ago".
     switch seconds {
-    case ..<60: return "\(seconds) seconds ago"
-    case ..<3600: return "\(seconds / 60) minutes ago"
-    case ..<86400: return "\(seconds / 3600) hours ago"
-    default: return "\(seconds / 86400) days ago"
+    case ..<60: return ago(seconds, "second")
+    case ..<3600: return ago(seconds / 60, "minute")
+    case ..<86400: return ago(seconds / 3600, "hour")
+    case ..<(14 * 86400): return ago(seconds / 86400, "day")
+    case ..<(60 * 86400): return ago(seconds / (7 * 86400), "week")
+    case ..<(2 * 365 * 86400): return ago(seconds / (30 * 86400), "month")
+    default: return ago(seconds / (365 * 86400), "year")
     }
 }
 

@@ -15,6 +15,10 @@ struct WorkbookCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workbook",
         abstract: "Containers from Scratch, in Swift: read, build, check.",
+        discussion: """
+            `workbook` alone opens the full-screen reader on a terminal (? lists its keys) and prints the \
+            status in a pipe.
+            """,
         subcommands: [
             Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Image.self, Skip.self, Watch.self, Doctor.self,
             Clean.self, Reset.self, Xray.self, Export.self, Snippets.self,
@@ -32,7 +36,7 @@ func fail(_ message: String, code: Int32 = Runtime.ExitCode.runtimeFailed) -> Ne
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "The chapter list, your progress, and what to do next (the default).")
+        commandName: "status", abstract: "The chapter list, your progress, and what to do next.")
 
     func run() throws {
         let repository = try Repository.locate()
@@ -397,7 +401,7 @@ struct ImageImport: ParsableCommand {
         useWorkbookImageStore()
         do {
             let image = try LayerConversion.$steps.withValue(steps.layers) { try importImage(from: source, as: name) }
-            print("imported \(image.reference): \(image.layers.count) layers (\(image.reused) already stored)")
+            print("imported \(image.reference): \(image.layers.count) layer\(image.layers.count == 1 ? "" : "s") (\(image.reused) already stored)")
         } catch {
             fail("\(error)")
         }
@@ -510,7 +514,10 @@ struct Watch: ParsableCommand {
             if let cycles, runs >= cycles { throw status == 0 ? ArgumentParser.ExitCode.success : ArgumentParser.ExitCode.failure }
             if status == 0 {
                 guard let next = nextChapter(after: current.number) else {
-                    print("Every chapter that is ready passes. Well done.")
+                    // Chapters before it may be skipped, not passed: say only what is true.
+                    let skipped = Progress.load(from: repository).skipped.sorted().map(String.init)
+                    let stand = skipped.isEmpty ? "" : " (the reference stands in for chapter(s) \(skipped.joined(separator: ", ")))"
+                    print("Chapter \(current.number) passes, and no chapter that is ready is left\(stand). Well done.")
                     return
                 }
                 print("Chapter \(current.number) passes: on to chapter \(next.number). Read it with `workbook read \(next.number)`.")

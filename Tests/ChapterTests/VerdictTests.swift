@@ -11,6 +11,16 @@ import Testing
         Check(id, chapter: chapter, "check \(id)", hints: ["first", "second"]) { _ in .passed }
     }
 
+    @Test("a check stopped by an earlier chapter's stub points at that chapter, not at its own hint")
+    func earlierStubIsNamed() {
+        let saw = "exit 125, stderr \"workbook: choose the cgroup's limits: chapter 4: not done yet — see exercises/04-cgroups/Cgroups.swift\""
+        #expect(Checker.unfinishedEarlierChapter(in: saw, checking: 5) == 4)
+        let own = "exit 125, stderr \"workbook: mount the overlay: chapter 5: not done yet — see exercises/05-layers/Layers.swift\""
+        #expect(Checker.unfinishedEarlierChapter(in: own, checking: 5) == nil)
+        #expect(Checker.unfinishedEarlierChapter(in: "exit 1, stdout \"\"", checking: 5) == nil)
+        #expect(Checker.unfinishedEarlierChapter(in: "chapter 10: not done yet", checking: 11) == 10)
+    }
+
     static func results(_ outcomes: [Outcome], chapter: Int = 4) -> [Checker.Result] {
         outcomes.enumerated().map { Checker.Result(check: check("c\($0.offset)", chapter: chapter), outcome: $0.element) }
     }

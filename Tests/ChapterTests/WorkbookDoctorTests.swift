@@ -9,7 +9,9 @@ import Testing
     @Test func thisMachineHasWhatIsRequired() {
         let doctor = Support.run([Support.binDirectory + "/workbook", "doctor"])
         #expect(doctor.status == 0, "\(doctor.stdout)\(doctor.stderr)")
-        for what in ["root", "kernel", "uts namespace", "pid namespace", "mount namespace", "overlayfs", "cgroups", "busybox-static", "Swift"] {
+        for what in [
+            "root", "kernel", "uts namespace", "pid namespace", "mount namespace", "overlayfs", "cgroups", "busybox-static", "umoci", "Swift",
+        ] {
             #expect(doctor.stdout.contains("✓ \(what)"), "\(what) in \(doctor.stdout)")
         }
         #expect(!doctor.stdout.contains("\u{1B}"))
@@ -25,11 +27,13 @@ import Testing
     }
 
     @Test func noCompilerOnPathFailsWithItsFix() throws {
-        // A PATH that has Swift and nothing else: no cc, no gcc, no qemu.
+        // A PATH that has Swift and umoci and nothing else: no cc, no gcc, no qemu.
         let bin = try Support.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: bin) }
-        let swift = try #require(Doctor(repository: Support.repository).lookup("swift"))
-        try FileManager.default.createSymbolicLink(atPath: bin + "/swift", withDestinationPath: swift)
+        for program in ["swift", "umoci"] {
+            let found = try #require(Doctor(repository: Support.repository).lookup(program))
+            try FileManager.default.createSymbolicLink(atPath: bin + "/" + program, withDestinationPath: found)
+        }
         let doctor = Support.run([Support.binDirectory + "/workbook", "doctor"], environment: ["PATH": bin])
         #expect(doctor.status == 1)
         #expect(doctor.stdout.contains("✗ C compiler: no cc or gcc on PATH"), "\(doctor.stdout)")
