@@ -33,13 +33,16 @@ public enum ExitCode {
 public struct NotDoneYet: Error, CustomStringConvertible, Sendable {
     public let chapter: Int
     public let file: String
+    /// The function to write: the stub's own name, filled in by the compiler.
+    public let function: String
 
-    public init(chapter: Int, file: String) {
+    public init(chapter: Int, file: String, function: String = #function) {
         self.chapter = chapter
         self.file = file
+        self.function = function
     }
 
-    public var description: String { "chapter \(chapter): not done yet — see \(file)" }
+    public var description: String { "chapter \(chapter): not done yet — see \(file), \(function)" }
 }
 
 /// Runs one step of the story; any error becomes a `ContainerError` naming the step.

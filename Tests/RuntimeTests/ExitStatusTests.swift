@@ -34,8 +34,10 @@ import Testing
     }
 
     @Test func containerErrorsNameTheStep() {
-        let error = ContainerError(step: "set the hostname", reason: "\(NotDoneYet(chapter: 1, file: "exercises/01-uts/Hostname.swift"))")
-        #expect("\(error)" == "set the hostname: chapter 1: not done yet — see exercises/01-uts/Hostname.swift")
+        let error = ContainerError(
+            step: "set the hostname",
+            reason: "\(NotDoneYet(chapter: 1, file: "exercises/01-uts/Hostname.swift", function: "setContainerHostname(_:)"))")
+        #expect("\(error)" == "set the hostname: chapter 1: not done yet — see exercises/01-uts/Hostname.swift, setContainerHostname(_:)")
         #expect(error.exitCode == 125)
     }
 }
