@@ -15,7 +15,7 @@ import Syscalls
 /// know (`comment`, OCI's `flags`) are ignored, as Docker ignores them.
 struct SeccompProfileFile: Codable {
     var defaultAction: String
-    var defaultErrnoRet: UInt32?
+    var defaultErrnoRet: WholeNumber<UInt32>?
     var architectures: [String]?
     /// Docker's: for each machine, the architectures it also runs (x86 and x32 on
     /// amd64). The native entry's list replaces `architectures`.
@@ -32,18 +32,18 @@ struct SeccompProfileFile: Codable {
         /// Docker's first format: one syscall per rule.
         var name: String?
         var action: String
-        var errnoRet: UInt32?
+        var errnoRet: WholeNumber<UInt32>?
         var args: [Argument]?
         var includes: Filter?
         var excludes: Filter?
     }
 
     /// One comparison of an argument. The values are 64-bit: the decoder reads them as
-    /// integers (a Double would round a mask such as 0xffffffffffffff00).
+    /// integers, digit by digit (a Double would round a mask such as 0xffffffffffffff00).
     struct Argument: Codable {
-        var index: UInt32
-        var value: UInt64?
-        var valueTwo: UInt64?
+        var index: WholeNumber<UInt32>
+        var value: WholeNumber<UInt64>?
+        var valueTwo: WholeNumber<UInt64>?
         var op: String
     }
 
@@ -53,6 +53,31 @@ struct SeccompProfileFile: Codable {
         var caps: [String]?
         var arches: [String]?
         var minKernel: String?
+    }
+}
+
+/// A JSON number that must be a whole `Value`. FoundationEssentials' decoder refuses
+/// -1, 1.5 or 2^64 for a UInt64 with only "The given data was not valid JSON." and no
+/// path (swift-foundation issues 274 and 1604); read through this, the error names
+/// the field and the range.
+struct WholeNumber<Value: FixedWidthInteger & Codable>: Codable {
+    var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        do {
+            value = try container.decode(Value.self)
+        } catch {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "expected a whole number from \(Value.min) to \(Value.max)"))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
     }
 }
 
@@ -100,8 +125,8 @@ public func readSeccompProfile(_ path: String) throws(ContainerError) -> Seccomp
 extension SeccompProfileFile {
     /// The file as a profile, each name checked.
     func profile(source: String, invalid: (String) -> ContainerError) throws(ContainerError) -> SeccompProfile {
-        func action(_ name: String, errnoRet: UInt32?, _ place: String) throws(ContainerError) -> SeccompAction {
-            guard let action = SeccompAction(dockerName: name, errnoRet: errnoRet.map { Int32(truncatingIfNeeded: $0) }) else {
+        func action(_ name: String, errnoRet: WholeNumber<UInt32>?, _ place: String) throws(ContainerError) -> SeccompAction {
+            guard let action = SeccompAction(dockerName: name, errnoRet: errnoRet.map { Int32(truncatingIfNeeded: $0.value) }) else {
                 throw invalid(
                     "\(place): unknown action \(ContainerSpec.quoted(name)) — known: \(SeccompAction.dockerNames.joined(separator: ", "))")
             }
@@ -145,8 +170,8 @@ extension SeccompProfileFile {
             var rule = SeccompRule(syscalls: names.map(\.name), action: try action(entry.action, errnoRet: entry.errnoRet, "\(place).action"))
             for (argIndex, argument) in (entry.args ?? []).enumerated() {
                 let argPlace = "\(place).args[\(argIndex)]"
-                guard argument.index < 6 else {
-                    throw invalid("\(argPlace).index: \(argument.index) — a syscall has six arguments, 0 to 5")
+                guard argument.index.value < 6 else {
+                    throw invalid("\(argPlace).index: \(argument.index.value) — a syscall has six arguments, 0 to 5")
                 }
                 guard SeccompArgument.operatorNames.contains(argument.op) else {
                     throw invalid(
@@ -154,7 +179,8 @@ extension SeccompProfileFile {
                     )
                 }
                 rule.arguments.append(
-                    SeccompArgument(index: argument.index, op: argument.op, value: argument.value ?? 0, valueTwo: argument.valueTwo ?? 0))
+                    SeccompArgument(
+                        index: argument.index.value, op: argument.op, value: argument.value?.value ?? 0, valueTwo: argument.valueTwo?.value ?? 0))
             }
             if let includes = entry.includes {
                 rule.includeCapabilities = try capabilities(includes.caps, "\(place).includes.caps")
@@ -187,14 +213,17 @@ extension SeccompProfileFile {
     init(_ profile: SeccompProfile, capabilities: CapabilitySet) {
         let (name, errnoRet) = profile.defaultAction.dockerSpelling
         defaultAction = name
-        defaultErrnoRet = errnoRet.map { UInt32(truncatingIfNeeded: $0) }
+        defaultErrnoRet = errnoRet.map { WholeNumber(UInt32(truncatingIfNeeded: $0)) }
         architectures = profile.architectures.isEmpty ? ["SCMP_ARCH_X86_64"] : profile.architectures
         syscalls = profile.rules.filter { $0.applies(to: capabilities) && $0.action != profile.defaultAction }.map { rule in
             let (name, errnoRet) = rule.action.dockerSpelling
             return Syscall(
-                names: rule.names, action: name, errnoRet: errnoRet.map { UInt32(truncatingIfNeeded: $0) },
+                names: rule.names, action: name, errnoRet: errnoRet.map { WholeNumber(UInt32(truncatingIfNeeded: $0)) },
                 args: rule.arguments.isEmpty
-                    ? nil : rule.arguments.map { Argument(index: $0.index, value: $0.value, valueTwo: $0.valueTwo, op: $0.op) })
+                    ? nil
+                    : rule.arguments.map {
+                        Argument(index: WholeNumber($0.index), value: WholeNumber($0.value), valueTwo: WholeNumber($0.valueTwo), op: $0.op)
+                    })
         }
     }
 }
