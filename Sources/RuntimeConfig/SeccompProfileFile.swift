@@ -103,7 +103,7 @@ public func readSeccompProfile(_ path: String) throws(ContainerError) -> Seccomp
     }
     let bytes: [UInt8]
     do {
-        // Docker's own profile is 20 KiB; `seccomp=/dev/zero` must end here.
+        // Docker's own profile is some 15 to 20 KiB; `seccomp=/dev/zero` must end here.
         bytes = try readFile(path, limit: 16 << 20)
     } catch {
         throw invalid(
