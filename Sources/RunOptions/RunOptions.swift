@@ -402,6 +402,21 @@ extension RunRequest {
         }
     }
 
+    /// A `--security-opt` as key and value: Docker takes key=value, and the older
+    /// key:value.
+    static func securityOption(_ option: String) -> (key: String, value: String?) {
+        let separator = option.firstIndex { $0 == "=" || $0 == ":" }
+        let key = separator.map { String(option[..<$0]) } ?? option
+        return (key, separator.map { String(option[option.index(after: $0)...]) })
+    }
+
+    /// The profile file a `--security-opt` names (`seccomp=FILE`), or nil.
+    public static func seccompProfilePath(_ option: String) -> String? {
+        let (key, value) = securityOption(option)
+        guard key == "seccomp", let value, !value.isEmpty, value != "unconfined" else { return nil }
+        return value
+    }
+
     /// Reads `run`'s flags by hand, for the plain command lines scripts and
     /// benchmarks use: `--flag value` and `--flag`, each at most once, then the
     /// command — after `--`, or from the first word that is not a flag, as Docker
@@ -501,21 +516,6 @@ extension RunRequest {
 }
 
 extension RunRequest {
-    /// A `--security-opt` as key and value: Docker takes key=value, and the older
-    /// key:value.
-    static func securityOption(_ option: String) -> (key: String, value: String?) {
-        let separator = option.firstIndex { $0 == "=" || $0 == ":" }
-        let key = separator.map { String(option[..<$0]) } ?? option
-        return (key, separator.map { String(option[option.index(after: $0)...]) })
-    }
-
-    /// The profile file a `--security-opt` names (`seccomp=FILE`), or nil.
-    public static func seccompProfilePath(_ option: String) -> String? {
-        let (key, value) = securityOption(option)
-        guard key == "seccomp", let value, !value.isEmpty, value != "unconfined" else { return nil }
-        return value
-    }
-
     /// No flags, no command: what other modules (RuntimeConfig) start from.
     public static let empty = RunRequest()
 
