@@ -244,6 +244,10 @@ public struct RunRequest: Equatable, Sendable {
     public var configEnvironment: [String] = []
     /// An OCI config's process.user.additionalGids.
     public var additionalGroups: [UInt32] = []
+    /// Chapter 7: the profiles `--security-opt seccomp=FILE` names, by path, read by
+    /// RuntimeConfig (`resolvingSecurityFiles`) before `spec` is called, so this module
+    /// and the plain `scratch run` read no JSON.
+    public var seccompProfiles: [String: SeccompProfile] = [:]
 
     /// `IMAGE -- COMMAND...` (or `IMAGE --`): one word, then "--", names an image. Any
     /// other command line is the command itself, as before images.
@@ -366,10 +370,7 @@ extension RunRequest {
         case let other?: throw invalid("--cgroupns \(ContainerSpec.quoted(other)): say private or host")
         }
         for option in securityOpt {
-            // Docker takes key=value, and the older key:value.
-            let separator = option.firstIndex { $0 == "=" || $0 == ":" }
-            let key = separator.map { String(option[..<$0]) } ?? option
-            let value = separator.map { String(option[option.index(after: $0)...]) }
+            let (key, value) = Self.securityOption(option)
             switch key {
             case "no-new-privileges":
                 switch value {
@@ -382,13 +383,38 @@ extension RunRequest {
                 guard let value, !value.isEmpty else {
                     throw invalid("--security-opt seccomp needs a value: seccomp=unconfined or seccomp=FILE (a JSON profile)")
                 }
-                spec.seccomp = value == "unconfined" ? .unconfined : .profile(try readSeccompProfile(value))
+                if value == "unconfined" {
+                    spec.seccomp = .unconfined
+                } else if let profile = seccompProfiles[value] {
+                    spec.seccomp = .profile(profile)
+                } else {
+                    // Running without the filter the command line asked for would be
+                    // a silent loss of confinement.
+                    throw invalid(
+                        "--security-opt seccomp=\(value): the profile file was not read — scratch and `workbook run` read it (RuntimeConfig's resolvingSecurityFiles) before the container is made"
+                    )
+                }
             default:
                 throw invalid(
                     "--security-opt \(ContainerSpec.quoted(option)): unknown key \(ContainerSpec.quoted(key)) — known: no-new-privileges, seccomp (apparmor and label need security modules this runtime does not drive)"
                 )
             }
         }
+    }
+
+    /// A `--security-opt` as key and value: Docker takes key=value, and the older
+    /// key:value.
+    static func securityOption(_ option: String) -> (key: String, value: String?) {
+        let separator = option.firstIndex { $0 == "=" || $0 == ":" }
+        let key = separator.map { String(option[..<$0]) } ?? option
+        return (key, separator.map { String(option[option.index(after: $0)...]) })
+    }
+
+    /// The profile file a `--security-opt` names (`seccomp=FILE`), or nil.
+    public static func seccompProfilePath(_ option: String) -> String? {
+        let (key, value) = securityOption(option)
+        guard key == "seccomp", let value, !value.isEmpty, value != "unconfined" else { return nil }
+        return value
     }
 
     /// Reads `run`'s flags by hand, for the plain command lines scripts and

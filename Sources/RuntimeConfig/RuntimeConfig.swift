@@ -54,6 +54,14 @@ public func applyingConfigFile(to flags: RunRequest) throws(ContainerError) -> R
     request.readOnly = request.readOnly || flags.readOnly
     request.removeWhenDone = flags.removeWhenDone
     request.chrootOnly = flags.chrootOnly
+    // Chapter 7's flags: the file's own (process.capabilities, linux.seccomp) are
+    // refused, so the flags are all there is.
+    request.privileged = flags.privileged
+    request.capAdd = flags.capAdd
+    request.capDrop = flags.capDrop
+    request.securityOpt = flags.securityOpt
+    request.cgroupns = flags.cgroupns
+    request.seccompProfiles = flags.seccompProfiles
     if flags.memory != nil { request.memory = flags.memory }
     if flags.pidsLimit != nil { request.pidsLimit = flags.pidsLimit }
     if flags.cpus != nil { request.cpus = flags.cpus }

@@ -66,8 +66,10 @@ func runAndExit(_ request: RunRequest) -> Never {
         // Before anything is made on the host (the default rootfs, on a first run): an
         // interrupt from here on waits for the wait loop, which cleans up.
         try takeOverSignals()
-        // --config: the file underneath, the flags over it (RuntimeConfig).
-        let spec = try applyingConfigFile(to: request).spec(stage: .complete, programName: "scratch")
+        // --config: the file underneath, the flags over it; --security-opt
+        // seccomp=FILE: the profile read (both RuntimeConfig; neither reads JSON
+        // when no file is named).
+        let spec = try resolvingSecurityFiles(applyingConfigFile(to: request)).spec(stage: .complete, programName: "scratch")
         Glibc.exit(runContainer(spec, stage: .complete))
     } catch {
         writeToStandardErrorLine("scratch: \(error)")
@@ -212,7 +214,7 @@ struct SeccompProfileCommand: ParsableCommand {
 
     func run() throws {
         let capabilities = try requestedCapabilities(adding: capAdd, dropping: capDrop)
-        print(defaultSeccompProfile().json(capabilities: capabilities), terminator: "")
+        print(try seccompProfileJSON(defaultSeccompProfile(), capabilities: capabilities), terminator: "")
     }
 }
 

@@ -408,13 +408,13 @@ struct ImageImport: ParsableCommand {
     }
 }
 
-/// `request` with its `--config` file read underneath (chapter 6), as `scratch run` reads it.
+/// `request` with its `--config` file read underneath (chapter 6) and its seccomp
+/// profile files read (chapter 7), as `scratch run` reads them.
 func configuredRequest(_ request: RunRequest, stage: Int) -> RunRequest {
-    guard let path = request.configFile else { return request }
-    guard Stage(chapter: stage).includes(.configuration) else {
+    if let path = request.configFile, !Stage(chapter: stage).includes(.configuration) {
         fail("--config \(path): config files come in chapter 6 — run at chapter 6's stage or later")
     }
-    do { return try applyingConfigFile(to: request) } catch { fail("\(error)") }
+    do { return try resolvingSecurityFiles(applyingConfigFile(to: request)) } catch { fail("\(error)") }
 }
 
 struct Skip: ParsableCommand {

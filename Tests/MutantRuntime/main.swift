@@ -50,13 +50,11 @@ do {
 }
 let steps = Steps.reference.replacing(chapter: mutant.chapter, from: mutant.steps)
 // Exactly as `workbook run` runs a learner's code: inside the stand-in host.
-var request = options.request
-if request.configFile != nil {
-    do {
-        request = try applyingConfigFile(to: request)
-    } catch {
-        writeToStandardError("mutant-runtime: \(error)\n")
-        exit(125)
-    }
+let request: RunRequest
+do {
+    request = try resolvingSecurityFiles(applyingConfigFile(to: options.request))
+} catch {
+    writeToStandardError("mutant-runtime: \(error)\n")
+    exit(125)
 }
 runInStandInHost(request, stage: Stage(chapter: stageNumber), steps: steps, programName: "mutant-runtime")

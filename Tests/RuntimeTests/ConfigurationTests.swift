@@ -444,6 +444,142 @@ struct ConfigurationTests {
         }
     }
 
+    @Test(
+        "seccomp profile files: Docker's format through JSONDecoder, 64-bit values exact, every mistake named by its place, a round trip of seccomp-profile"
+    )
+    func seccompProfileFiles() throws {
+        let path = NSTemporaryDirectory() + "seccomp-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try """
+        {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1, "comment": "ignored", "flags": null,
+         "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
+                     {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}],
+         "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ALLOW", "comment": "",
+                       "args": [{"index": 0, "value": 18446744073709551615, "valueTwo": 9007199254740993, "op": "SCMP_CMP_MASKED_EQ"}]},
+                      {"name": "getcwd", "action": "SCMP_ACT_ERRNO", "errnoRet": 13, "args": null,
+                       "includes": {"caps": ["CAP_SYS_ADMIN"], "minKernel": "4.8"}, "excludes": {"arches": ["s390x"]}}]}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let profile = try readSeccompProfile(path)
+        #expect(profile.defaultAction == .errno(1) && profile.source == path)
+        #if arch(x86_64)
+            #expect(profile.architectures == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
+        #endif
+        // 2^64-1 and 2^53+1: neither survives a trip through a Double.
+        #expect(
+            profile.rules.first?.arguments == [
+                SeccompArgument(index: 0, op: "SCMP_CMP_MASKED_EQ", value: UInt64.max, valueTwo: 9_007_199_254_740_993)
+            ])
+        let getcwd = try #require(profile.rules.last)
+        #expect(getcwd.names == ["getcwd"] && getcwd.action == .errno(13) && getcwd.includeCapabilities == [capabilityNumber("SYS_ADMIN")])
+        #expect(getcwd.minimumKernel?.0 == 4 && getcwd.minimumKernel?.1 == 8 && getcwd.excludeArchitectures == ["s390x"])
+
+        let rule = #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "#
+        let broken: [(String, [String])] = [
+            (
+                "{\"defaultAction\": \"SCMP_ACT_ALLOW\",\n \"syscalls\": [{\"names\": [\"mkdir\"] \"action\": 1}]}",
+                ["line 2, column 35", "expected ',' or '}'"]
+            ),
+            ("[]", ["the top level"]),
+            ("{\"defaultAction\": \"SCMP_ACT_MAYBE\"}", ["defaultAction: unknown action \"SCMP_ACT_MAYBE\"", "SCMP_ACT_KILL_PROCESS"]),
+            ("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": \"1\"}", ["defaultErrnoRet: expected a whole number"]),
+            (
+                "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"architectures\": [\"SCMP_ARCH_X86_64\", \"x86_64\"]}",
+                ["architectures[1]: unknown architecture"]
+            ),
+            (
+                "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"archMap\": [{\"architecture\": \"SCMP_ARCH_X86_64\", \"subArchitectures\": [\"i386\"]}, {\"architecture\": \"SCMP_ARCH_AARCH64\", \"subArchitectures\": [\"arm\"]}]}",
+                ["archMap[", "].subArchitectures[0]: unknown architecture"]
+            ),
+            (
+                "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\", \"mkdri\"], \"action\": \"SCMP_ACT_ERRNO\"}]}",
+                ["syscalls[0].names[1]: unknown syscall \"mkdri\""]
+            ),
+            (
+                "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"name\": \"mkdri\", \"action\": \"SCMP_ACT_ERRNO\"}]}",
+                ["syscalls[0].name: unknown syscall"]
+            ),
+            (
+                "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [], \"action\": \"SCMP_ACT_ERRNO\"}]}",
+                ["syscalls[0]: names no syscall"]
+            ),
+            ("{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\"]}]}", ["syscalls[0].action: missing"]),
+            (
+                "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"mkdir\"], \"action\": \"DENY\"}]}",
+                ["syscalls[0].action: unknown action"]
+            ),
+            (rule + "\"errnoRet\": -1}]}", ["syscalls[0].errnoRet"]),
+            (
+                rule + "\"args\": [{\"index\": 0, \"value\": 1, \"op\": \"SCMP_CMP_SOMETIMES\"}]}]}",
+                ["syscalls[0].args[0].op: unknown operator", "SCMP_CMP_MASKED_EQ"]
+            ),
+            (rule + "\"args\": [{\"index\": 6, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}]}]}", ["syscalls[0].args[0].index: 6", "0 to 5"]),
+            (rule + "\"args\": [{\"index\": 0, \"value\": -1, \"op\": \"SCMP_CMP_EQ\"}]}]}", ["syscalls[0].args[0].value"]),
+            (rule + "\"args\": [{\"index\": 0, \"value\": 1.5, \"op\": \"SCMP_CMP_EQ\"}]}]}", ["syscalls[0].args[0].value"]),
+            (rule + "\"args\": [{\"index\": 0, \"value\": 18446744073709551616, \"op\": \"SCMP_CMP_EQ\"}]}]}", ["syscalls[0].args[0].value"]),
+            (rule + "\"args\": [{\"value\": 1, \"op\": \"SCMP_CMP_EQ\"}]}]}", ["syscalls[0].args[0].index: missing"]),
+            (rule + "\"includes\": {\"caps\": [\"CAP_CHOWN\", \"CAP_FLY\"]}}]}", ["syscalls[0].includes.caps[1]: unknown capability \"CAP_FLY\""]),
+            (rule + "\"excludes\": {\"caps\": [\"CAP_FLY\"]}}]}", ["syscalls[0].excludes.caps[0]: unknown capability"]),
+            (rule + "\"includes\": {\"minKernel\": \"five\"}}]}", ["syscalls[0].includes.minKernel: \"five\" is not a version like 4.8"]),
+            (rule + "\"excludes\": {\"minKernel\": \"4.8\"}}]}", ["syscalls[0].excludes.minKernel: not supported"]),
+            (rule + "\"includes\": {\"arches\": \"amd64\"}}]}", ["syscalls[0].includes.arches: expected an array"]),
+        ]
+        for (text, words) in broken {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let error = #expect(throws: ContainerError.self) { try readSeccompProfile(path) }
+            #expect(error?.step == "read the seccomp profile", "\(text)")
+            for word in words { #expect(error?.reason.contains(word) == true, "\(word) in \(String(describing: error))") }
+        }
+
+        // `scratch seccomp-profile`'s output reads back as the rules it printed.
+        for (adding, dropping) in [([String](), [String]()), (["SYS_ADMIN", "SYS_PTRACE"], ["CHOWN"])] {
+            let capabilities = try requestedCapabilities(adding: adding, dropping: dropping)
+            let original = defaultSeccompProfile()
+            try seccompProfileJSON(original, capabilities: capabilities).write(toFile: path, atomically: true, encoding: .utf8)
+            let read = try readSeccompProfile(path)
+            let printed = original.rules.filter { $0.applies(to: capabilities) && $0.action != original.defaultAction }.map {
+                var rule = SeccompRule(syscalls: $0.names, action: $0.action)
+                rule.arguments = $0.arguments
+                return rule
+            }
+            #expect(read.defaultAction == original.defaultAction && read.rules == printed, "\(adding)")
+        }
+    }
+
+    @Test("--security-opt seccomp=FILE is read before spec, and spec refuses a file that was not; other requests are left as they are")
+    func seccompProfileResolution() throws {
+        let path = NSTemporaryDirectory() + "seccomp-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}"#.write(
+            toFile: path, atomically: true, encoding: .utf8)
+        var request = RunRequest.empty
+        request.command = ["true"]
+        request.rootfs = "/nonexistent-rootfs"
+        for option in ["seccomp=" + path, "seccomp:" + path] {
+            request.securityOpt = ["no-new-privileges", option]
+            let error = #expect(throws: ContainerError.self) { try request.spec(stage: .complete, programName: "scratch") }
+            #expect(error?.reason.contains("the profile file was not read") == true, "\(String(describing: error))")
+            let resolved = try resolvingSecurityFiles(request)
+            #expect(resolved.seccompProfiles == [path: try readSeccompProfile(path)])
+        }
+        for options in [[], ["seccomp=unconfined"], ["no-new-privileges=false"]] {
+            request.securityOpt = options
+            #expect(try resolvingSecurityFiles(request) == request)
+        }
+        // --config keeps chapter 7's flags: the file cannot give them.
+        let config = NSTemporaryDirectory() + "config-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        try #"{"process": {"args": ["true"]}}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        var flags = RunRequest.empty
+        flags.configFile = config
+        flags.securityOpt = ["seccomp=" + path]
+        flags.capDrop = ["ALL"]
+        flags.privileged = true
+        flags.cgroupns = "host"
+        let applied = try resolvingSecurityFiles(applyingConfigFile(to: flags))
+        #expect(applied.securityOpt == flags.securityOpt && applied.capDrop == ["ALL"] && applied.privileged && applied.cgroupns == "host")
+        #expect(applied.seccompProfiles[path] != nil)
+    }
+
     @Test("the image record's values come back unescaped")
     func imageRecordEscapes() {
         let record = ImageRecord(parsing: "layer=abc\nenv=A=x\\\\y\\nz\ncmd=sh\ncmd=\nworkdir=/w\nuser=app:staff\ncreated=1\n")
