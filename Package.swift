@@ -27,7 +27,9 @@ let package = Package(
         .target(name: "Syscalls", dependencies: ["CLinux"]),
         // The reference runtime: one file per kernel feature, plus the creation story.
         // No Foundation here: it is on the hot path and costs milliseconds at start.
-        .target(name: "Runtime", dependencies: ["Syscalls"]),
+        .target(name: "Runtime", dependencies: ["Syscalls", "CSeccomp"]),
+        // Chapter 7's seccomp filters: Debian's libseccomp compiles a profile into BPF.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         // The learner's code. An unfinished chapter still compiles: its stubs throw.
         .target(
             name: "Exercises",
@@ -77,7 +79,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "workbook",
-            dependencies: ["Workbook", "RunOptions", "ImageStore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Workbook", "RunOptions", "RuntimeConfig", "ImageStore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // Starts containers that fail at every step, single-threaded, and lists the open
         // descriptors around each: DescriptorTests wants them unchanged.
@@ -86,7 +90,7 @@ let package = Package(
         // learner mistake, run the way `workbook run` runs (tests only, no product).
         .executableTarget(
             name: "mutant-runtime",
-            dependencies: ["Runtime", "Syscalls", "RunOptions", "Workbook", "ImageStore"],
+            dependencies: ["Runtime", "Syscalls", "RunOptions", "RuntimeConfig", "Workbook", "ImageStore"],
             path: "Tests/MutantRuntime"
         ),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions", "RuntimeConfig"]),

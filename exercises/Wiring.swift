@@ -11,7 +11,8 @@ public enum LearnerSteps {
     /// Your code, every chapter.
     public static let all = Steps(
         exitStatus: YourExitStatus(), hostname: YourHostname(), processTree: YourProcessTree(),
-        rootFilesystem: YourRootFilesystem(), cgroups: YourCgroups(), layers: YourLayers())
+        rootFilesystem: YourRootFilesystem(), cgroups: YourCgroups(), layers: YourLayers(),
+        configuration: YourConfiguration())
 
     /// The reference, with your code for `chapters`.
     public static func steps(usingLearnerFor chapters: Set<Int>) -> Steps {

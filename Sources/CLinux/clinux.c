@@ -16,6 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/openat2.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <string.h>
 
 // The child's stack. mmap reserves address space only; pages are touched lazily, so
 // a generous size costs nothing until the Swift code in the child uses it.
@@ -100,3 +105,62 @@ int cl_wifexited(int status) { return WIFEXITED(status); }
 int cl_wexitstatus(int status) { return WEXITSTATUS(status); }
 int cl_wifsignaled(int status) { return WIFSIGNALED(status); }
 int cl_wtermsig(int status) { return WTERMSIG(status); }
+
+// Chapter 7 — least privilege.
+
+int cl_capget(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable) {
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) == -1) return -1;
+    *effective = (uint64_t)data[1].effective << 32 | data[0].effective;
+    *permitted = (uint64_t)data[1].permitted << 32 | data[0].permitted;
+    *inheritable = (uint64_t)data[1].inheritable << 32 | data[0].inheritable;
+    return 0;
+}
+
+int cl_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {
+        {(uint32_t)effective, (uint32_t)permitted, (uint32_t)inheritable},
+        {(uint32_t)(effective >> 32), (uint32_t)(permitted >> 32), (uint32_t)(inheritable >> 32)},
+    };
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+int cl_bounding_drop(int cap) { return prctl(PR_CAPBSET_DROP, cap, 0, 0, 0); }
+int cl_ambient_clear(void) { return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); }
+int cl_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
+
+int cl_seccomp_load(const void *instructions, unsigned short count) {
+    struct sock_fprog program = {count, (struct sock_filter *)instructions};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program);
+}
+
+int cl_unshare(int flags) { return unshare(flags); }
+
+int cl_attach_device_program(int cgroup_fd, const void *instructions, unsigned count, char *log, unsigned log_size) {
+    union bpf_attr load;
+    memset(&load, 0, sizeof load);
+    load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    load.insns = (uint64_t)(uintptr_t)instructions;
+    load.insn_cnt = count;
+    load.license = (uint64_t)(uintptr_t)"GPL";
+    load.log_buf = (uint64_t)(uintptr_t)log;
+    load.log_size = log_size;
+    load.log_level = log_size > 0 ? 1 : 0;
+    int program = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+    if (program < 0) return -1;
+    union bpf_attr attach;
+    memset(&attach, 0, sizeof attach);
+    attach.target_fd = (uint32_t)cgroup_fd;
+    attach.attach_bpf_fd = (uint32_t)program;
+    attach.attach_type = BPF_CGROUP_DEVICE;
+    attach.attach_flags = BPF_F_ALLOW_MULTI;
+    if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach) < 0) {
+        int saved = errno;
+        close(program);
+        errno = saved;
+        return -1;
+    }
+    return program;
+}

@@ -7,6 +7,7 @@ public enum CheckCatalog {
         3: chapter3Checks,
         4: chapter4Checks,
         5: chapter5Checks,
+        6: chapter6Checks,
     ]
 
     /// The chapters that have checks, in order.

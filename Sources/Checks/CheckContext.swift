@@ -176,6 +176,8 @@ public final class CheckContext: @unchecked Sendable {
     /// Chapter 5's test image, made and imported once per check run (Chapter5Checks).
     let imageLock = NSLock()
     var testImage: PreparedImage?
+    /// Chapter 6's image with an Env of its own (Chapter6Checks).
+    var configurationImage: PreparedImage?
 
     /// The runtime's full command line for `command` with `options`.
     func commandLine(_ command: [String], options: [String], rootfs: String) -> [String] {

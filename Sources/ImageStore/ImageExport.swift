@@ -46,11 +46,19 @@ public func exportImage(_ requested: String, to target: String, gzip: Bool) thro
     var config = try storedConfig(reference, layers: layers, step: step)
     let work = target + ".new-\(getpid())"
     let layout = asTar ? work + "/layout" : work
+    // Made here, or the export stops: the name is guessable (the target and a pid),
+    // and in a directory others can write (/tmp) someone could have put a symlink
+    // there to a directory of their choosing — makeDirectory's "already there is
+    // fine" would then write the blobs and index.json through it. Only what this
+    // mkdir made is ever removed.
+    if mkdir(work, 0o755) == -1 {
+        throw ContainerError(
+            step: step, reason: "\(SyscallError("mkdir", path: work)) — something is already there; remove it if it is a leftover of yours")
+    }
     var done = false
     defer { if !done { removeTree(work) } }
     let blobs = layout + "/blobs/sha256"
     do {
-        try makeDirectory(work, mode: 0o755)
         try makeDirectories(blobs)
     } catch {
         throw ContainerError(step: step, reason: "\(error)")

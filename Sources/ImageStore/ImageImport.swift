@@ -105,16 +105,34 @@ func tagOf(_ reference: String) -> String {
 }
 
 /// NAME[:TAG]: letters, digits, and . _ - / in the name; no '..'.
+///
+/// The name and tag become paths, `images/NAME/TAG`, beside the store's own files
+/// `TAG.config.json` and `TAG.new`: a tag ending so would overwrite another image's
+/// config (`commit c busybox:latest.config.json`). Each part of NAME starts with a
+/// letter or digit (no `.`, `..` or empty part aliasing another image's directory),
+/// and the lengths are Docker's (NAME 255, TAG 128): past them the kernel's name
+/// limit would fail the write after the layers were stored.
 func checkReference(_ reference: String) throws(ContainerError) {
     let parts = reference.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
     let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789._-/")
+    let alphanumeric = Set("abcdefghijklmnopqrstuvwxyz0123456789")
     let name = parts[0]
     let tag = parts.count > 1 ? parts[1] : "latest"
+    let components = name.split(separator: "/", omittingEmptySubsequences: false)
     guard !name.isEmpty, !tag.isEmpty, name.allSatisfy({ allowed.contains($0) }), tag.allSatisfy({ allowed.contains($0) && $0 != "/" }),
-        !name.split(separator: "/").contains(".."), !name.hasPrefix("/"), !name.hasPrefix("."), !tag.hasPrefix(".")
+        components.allSatisfy({ $0.first.map(alphanumeric.contains) ?? false }), tag.first.map({ alphanumeric.contains($0) || $0 == "_" }) ?? false
     else {
         throw importFailure(
-            "\(ContainerSpec.quoted(reference)) is not an image name: use NAME[:TAG] with lowercase letters, digits, '.', '_', '-' (and '/' in NAME)")
+            "\(ContainerSpec.quoted(reference)) is not an image name: use NAME[:TAG] with lowercase letters, digits, '.', '_', '-' (and '/' in NAME), each part starting with a letter or digit"
+        )
+    }
+    guard name.utf8.count <= 255, tag.utf8.count <= 128 else {
+        throw importFailure("\(ContainerSpec.quoted(reference)) is too long: a NAME has at most 255 characters, a TAG 128 (Docker's limits)")
+    }
+    if tag.hasSuffix(".config.json") || tag.hasSuffix(".new") {
+        throw importFailure(
+            "\(ContainerSpec.quoted(reference)): a TAG ending in .config.json or .new names the store's own files beside another tag — choose another TAG"
+        )
     }
 }
 
@@ -166,8 +184,26 @@ func layoutFile(_ name: String, in directory: String) throws(ContainerError) -> 
     return resolved
 }
 
+/// The most an index, a manifest or a config may weigh. Real ones are kilobytes; a
+/// hostile layout can name a blob of gigabytes (or /dev/zero through a link) as its
+/// config, and all of it would be read into memory before the JSON parser saw a byte.
+let jsonSizeLimit = 16 << 20
+
+/// A small file of the image (index.json, manifest.json, a config, a manifest): a
+/// regular file of at most `jsonSizeLimit` bytes — not a FIFO, which would hang.
+func readSmallFile(_ path: String) throws(ContainerError) -> [UInt8] {
+    let bytes: [UInt8]?
+    do {
+        bytes = try readRegularFile(path, limit: jsonSizeLimit)
+    } catch {
+        throw importFailure("\(error) — an image's JSON files are regular files of at most \(jsonSizeLimit >> 20) MiB; refused")
+    }
+    guard let bytes else { throw importFailure("\(path) is missing") }
+    return bytes
+}
+
 func readJSON(_ path: String) throws(ContainerError) -> Any {
-    guard let bytes = try? readFile(path) else { throw importFailure("cannot read \(path)") }
+    let bytes = try readSmallFile(path)
     guard let value = try? JSONSerialization.jsonObject(with: Data(bytes)) else { throw importFailure("\(path) is not valid JSON") }
     return value
 }
@@ -176,8 +212,13 @@ func readJSON(_ path: String) throws(ContainerError) -> Any {
 func verifiedBlob(_ digest: String, in directory: String) throws(ContainerError) -> (path: String, bytes: [UInt8]) {
     let hex = try hexDigest(digest)
     let path = try layoutFile("blobs/sha256/" + hex, in: directory)
-    guard let bytes = try? readFile(path) else { throw importFailure("blob \(digest) is missing from the image") }
-    if try SHA256.ofFile(path) != hex {
+    guard fileKind(path, followLinks: false) != nil else { throw importFailure("blob \(digest) is missing from the image") }
+    let bytes = try readSmallFile(path)
+    // The bytes that were read are the bytes hashed: reading the file a second time
+    // to hash it would let a layout changed in between pass one and use the other.
+    let hash = SHA256()
+    bytes.withUnsafeBytes { if let base = $0.baseAddress { hash.update(base, count: $0.count) } }
+    if hash.hexDigest() != hex {
         throw importFailure("blob \(digest) does not match its digest — the image is damaged or was changed; nothing was imported")
     }
     return (path, bytes)
@@ -244,7 +285,7 @@ private func readDockerArchive(_ directory: String) throws(ContainerError) -> (I
         let configName = first["Config"] as? String, let layerNames = first["Layers"] as? [String]
     else { throw importFailure("manifest.json is not a `docker save` manifest") }
     let configPath = try layoutFile(configName, in: directory)
-    guard let configBytes = try? readFile(configPath) else { throw importFailure("the config \(configName) is missing") }
+    let configBytes = try readSmallFile(configPath)
     let config = try parseConfig(configBytes)
     guard config.diffIDs.count == layerNames.count else {
         throw importFailure("the config lists \(config.diffIDs.count) layers (rootfs.diff_ids), manifest.json \(layerNames.count)")

@@ -210,10 +210,18 @@ final class LayerPacker {
                 if xattrs.opaque { try writeWhiteout(path + "/.wh..wh..opq", like: info) }
                 try walk(fd, prefix: path + "/")
             case S_IFREG:
-                let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC)
+                // O_NONBLOCK, and the type checked again on what was opened: a running
+                // container can swap the file for a FIFO after the fstatat, and open(2)
+                // on a FIFO waits for a writer — the commit would hang holding the
+                // store's lock.
+                let fd = openat(directory, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
                 if fd == -1 { throw syscallFailure("openat", path) }
                 defer { close(fd) }
                 if fstat(fd, &info) == -1 { throw syscallFailure("fstat", path) }
+                if info.st_mode & S_IFMT != S_IFREG {
+                    throw ContainerError(
+                        step: step, reason: "\(source)/\(path) changed while it was read (no longer a file) — stop the container first")
+                }
                 let xattrs = try extendedAttributes(fd, path: path)
                 let key = "\(info.st_dev):\(info.st_ino)"
                 if info.st_nlink > 1, let first = linked[key] {

@@ -53,8 +53,16 @@ final class HashingReader {
     static let chunk = 1 << 17
 
     init(path: String) throws(ContainerError) {
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK and the fstat: a docker-archive's tar can hold a FIFO under a
+        // layer's name, and open(2) on it would wait for a writer forever, with the
+        // store's lock held.
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd == -1 { throw importFailure("\(SyscallError("open", path: path))") }
+        var info = stat()
+        if fstat(fd, &info) != 0 || info.st_mode & S_IFMT != S_IFREG {
+            close(fd)
+            throw importFailure("\(path) is not a regular file (a FIFO, a device?) — an image's blobs are files; refused")
+        }
         self.path = path
         buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.chunk, alignment: 16)
     }
@@ -228,6 +236,7 @@ private func extractLayer(blob: String, expected: String, diffID: String, into d
                 try checkedEntryName(path, what: "overlayEntry(for: \(name))") ?? "", attribute, value, in: directory)
             continue
         }
+        try refuseOverlayAttributes(entry, name: name, layer: expected)
         if archive_write_header(disk, entry) != ARCHIVE_OK {
             throw importFailure("layer \(shortDigest(expected)): \(name): \(archiveError(disk)); refused")
         }
@@ -264,6 +273,28 @@ private func extractLayer(blob: String, expected: String, diffID: String, into d
         throw importFailure(
             "layer \(blob): its uncompressed sha256 is \(tarDigest), the config's diff_id says \(diffID) — the image is damaged or was changed; nothing was imported"
         )
+    }
+}
+
+/// overlayfs keeps its own bookkeeping in trusted.overlay.* xattrs (opaque, redirect,
+/// origin, metacopy) and reads them from every lower layer it mounts. A layer carries
+/// whiteouts the OCI way (`.wh.` names, turned into overlayfs's by `overlayEntry`);
+/// one that brings trusted.overlay.redirect or .metacopy as pax xattrs would steer the
+/// overlay's lookups itself — a forged layer, or a tar made of an overlay's upper
+/// directory with its host-only attributes. security.capability and the rest stay.
+private func refuseOverlayAttributes(_ entry: OpaquePointer, name: String, layer: String) throws(ContainerError) {
+    archive_entry_xattr_reset(entry)
+    var attribute: UnsafePointer<CChar>?
+    var value: UnsafeRawPointer?
+    var size = 0
+    while archive_entry_xattr_next(entry, &attribute, &value, &size) == ARCHIVE_OK {
+        guard let attribute else { continue }
+        let text = String(cString: attribute)
+        if text.hasPrefix("trusted.overlay.") {
+            throw importFailure(
+                "layer \(shortDigest(layer)): \(name) carries the xattr \(text), overlayfs's own — a layer says what it hides with .wh. names, never with overlayfs's attributes; refused"
+            )
+        }
     }
 }
 

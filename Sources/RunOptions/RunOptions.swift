@@ -63,6 +63,34 @@ public struct RunFlags: ParsableArguments {
             valueName: "spec"))
     public var mount: [String] = []
 
+    // Chapter 7, in Docker's names.
+    @Flag(
+        help:
+            "Give the container every privilege: all capabilities, no seccomp filter, no_new_privs off, no masked or read-only /proc paths, every device. Root in it is then root on the host (chapter 7 says why)."
+    )
+    public var privileged = false
+
+    @Option(
+        name: .customLong("cap-add"), parsing: .singleValue,
+        help: ArgumentHelp("Add a capability to Docker's default 14 (SYS_ADMIN, cap_net_admin, ALL; repeatable).", valueName: "cap"))
+    public var capAdd: [String] = []
+
+    @Option(
+        name: .customLong("cap-drop"), parsing: .singleValue,
+        help: ArgumentHelp("Drop a capability (CHOWN, ALL; repeatable).", valueName: "cap"))
+    public var capDrop: [String] = []
+
+    @Option(
+        name: .customLong("security-opt"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "no-new-privileges=false, seccomp=unconfined or seccomp=FILE (a Docker/OCI JSON profile); repeatable.", valueName: "key=value"))
+    public var securityOpt: [String] = []
+
+    @Option(
+        name: .customLong("cgroupns"),
+        help: ArgumentHelp("private (default: a cgroup namespace of its own, its group shown as /) or host.", valueName: "mode"))
+    public var cgroupns: String?
+
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
@@ -152,8 +180,8 @@ extension RunFlags {
     func request(command: [String]) -> RunRequest {
         var request = RunRequest(
             hostname: hostname, useInit: `init`, rootfs: rootfs, readOnly: readOnly, removeWhenDone: removeWhenDone, memory: memory,
-            pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly,
-            command: command.first == "--" ? Array(command.dropFirst()) : command)
+            pidsLimit: pidsLimit, cpus: cpus, chrootOnly: chrootOnly, privileged: privileged, capAdd: capAdd, capDrop: capDrop,
+            securityOpt: securityOpt, cgroupns: cgroupns, command: command.first == "--" ? Array(command.dropFirst()) : command)
         request.environment = env
         request.environmentFiles = envFile
         request.user = user
@@ -182,6 +210,11 @@ public struct RunRequest: Equatable, Sendable {
     public var pidsLimit: String?
     public var cpus: String?
     public var chrootOnly = false
+    public var privileged = false
+    public var capAdd: [String] = []
+    public var capDrop: [String] = []
+    public var securityOpt: [String] = []
+    public var cgroupns: String?
     /// The command and its arguments, as execve(2) will see them (a "--" that ended
     /// the flags is gone).
     public var command: [String] = []
@@ -229,6 +262,21 @@ public struct RunRequest: Equatable, Sendable {
             throw ContainerError(
                 step: "check the request", reason: "--config \(configFile): only `scratch run` reads config files — run it with scratch")
         }
+        // Chapter 6's flags need chapter 6's stage, as --memory needs chapter 4's.
+        if !stage.includes(.configuration) {
+            let given = [
+                ("-e", !environment.isEmpty), ("--env-file", !environmentFiles.isEmpty), ("-v", !volumes.isEmpty),
+                ("--tmpfs", !tmpfs.isEmpty), ("--mount", !mounts.isEmpty), ("--user", user != nil), ("-w", workingDirectory != nil),
+                ("--entrypoint", entrypoint != nil),
+            ].filter(\.1).map(\.0)
+            if !given.isEmpty {
+                throw ContainerError(
+                    step: "check the request",
+                    reason:
+                        "\(given.joined(separator: ", ")): the container's configuration (variables, volumes, user, working directory, entrypoint) comes in chapter 6 — run at chapter 6's stage or later"
+                )
+            }
+        }
         var spec = ContainerSpec(command: command)
         // Parsed first: bad input must fail before anything (the default rootfs
         // included) is made.
@@ -242,6 +290,7 @@ public struct RunRequest: Equatable, Sendable {
         let flagMounts = try volumes.map(Mount.volumeFlag) + tmpfs.map(Mount.tmpfsFlag) + mounts.map(Mount.mountFlag)
         let flagTargets = Set(flagMounts.map(\.target))
         spec.mounts = configMounts.filter { !flagTargets.contains($0.target) } + flagMounts
+        try applySecurity(to: &spec)
         var record = ImageRecord()
         if let image {
             guard stage.includes(.layers) else {
@@ -286,17 +335,60 @@ extension RunRequest {
         let entrypoint = self.entrypoint.map { $0.isEmpty ? [] : [$0] } ?? image.entrypoint
         let cmd = self.entrypoint == nil ? image.cmd : []
         spec.command = entrypoint + (command.isEmpty ? cmd : command)
-        var flagged: [String] = []
-        for path in environmentFiles { flagged += try environmentFile(path) }
+        var sources = EnvironmentSources()
+        sources.image = image.environment
+        sources.config = configEnvironment
+        for path in environmentFiles { sources.envFileLines += try environmentFileLines(path) }
         for value in environment {
-            if let variable = try environmentFlag(value) { flagged.append(variable) }
+            if let variable = try environmentFlag(value) { sources.flags.append(variable) }
         }
-        if !image.environment.isEmpty || !configEnvironment.isEmpty || !flagged.isEmpty {
-            spec.environment = mergedEnvironment(mergedEnvironment(image.environment, configEnvironment), flagged)
-        }
+        spec.environmentSources = sources
+        // The reference's merge, before the defaults: what the state records for
+        // `scratch exec`.
+        let merged = Reference().environment(
+            image: sources.image, config: sources.config, envFileLines: sources.envFileLines, flags: sources.flags, defaults: [])
+        if !merged.isEmpty { spec.environment = merged }
         spec.user = user ?? image.user
         spec.additionalGroups = additionalGroups
         spec.workingDirectory = workingDirectory ?? image.workingDirectory
+    }
+
+    /// Chapter 7's flags into the spec, checked: an unknown capability, --security-opt
+    /// key or a bad profile file is an error before anything exists.
+    func applySecurity(to spec: inout ContainerSpec) throws(ContainerError) {
+        func invalid(_ reason: String) -> ContainerError { ContainerError(step: "check the request", reason: reason) }
+        spec.privileged = privileged
+        spec.capabilities = try requestedCapabilities(adding: capAdd, dropping: capDrop)
+        spec.securityFlagsGiven = !capAdd.isEmpty || !capDrop.isEmpty || !securityOpt.isEmpty || cgroupns != nil
+        switch cgroupns {
+        case nil, "private": spec.hostCgroupNamespace = false
+        case "host": spec.hostCgroupNamespace = true
+        case let other?: throw invalid("--cgroupns \(ContainerSpec.quoted(other)): say private or host")
+        }
+        for option in securityOpt {
+            // Docker takes key=value, and the older key:value.
+            let separator = option.firstIndex { $0 == "=" || $0 == ":" }
+            let key = separator.map { String(option[..<$0]) } ?? option
+            let value = separator.map { String(option[option.index(after: $0)...]) }
+            switch key {
+            case "no-new-privileges":
+                switch value {
+                case nil, "true": spec.noNewPrivileges = true
+                case "false": spec.noNewPrivileges = false
+                default:
+                    throw invalid("--security-opt \(ContainerSpec.quoted(option)): no-new-privileges takes true or false")
+                }
+            case "seccomp":
+                guard let value, !value.isEmpty else {
+                    throw invalid("--security-opt seccomp needs a value: seccomp=unconfined or seccomp=FILE (a JSON profile)")
+                }
+                spec.seccomp = value == "unconfined" ? .unconfined : .profile(try readSeccompProfile(value))
+            default:
+                throw invalid(
+                    "--security-opt \(ContainerSpec.quoted(option)): unknown key \(ContainerSpec.quoted(key)) — known: no-new-privileges, seccomp (apparmor and label need security modules this runtime does not drive)"
+                )
+            }
+        }
     }
 
     /// Reads `run`'s flags by hand, for the plain command lines scripts and
@@ -347,6 +439,7 @@ extension RunRequest {
             case "--read-only": readOnly = true
             case "--rm": removeWhenDone = true
             case "--unsafe-chroot": chrootOnly = true
+            case "--privileged": privileged = true
             case "--hostname":
                 // Any next word, as for the limits: `--hostname -x` reaches the
                 // hostname check, which says what is wrong with it.

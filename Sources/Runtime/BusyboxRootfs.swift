@@ -107,8 +107,15 @@ public func buildBusyboxRootfs(at path: String) throws(ContainerError) {
         throw failed("\(error)")
     }
     let temporary = path + ".partial-\(getpid())"
+    do { try makeDirectories(parentDirectory(of: path)) } catch { throw failed("\(error)") }
+    // Made here, or the build stops: `DIR.partial-PID` is a guessable name, and with
+    // DIR in /tmp a local user could have put `DIR.partial-PID -> /` there — then
+    // "making" it would succeed and etc/passwd, etc/group and bin/busybox would be
+    // written over the host's own. Only what this mkdir made is removed on failure.
+    if mkdir(temporary, 0o755) == -1 {
+        throw failed("\(SyscallError("mkdir", path: temporary)) — something is already there; remove it if it is a leftover of yours")
+    }
     do {
-        try makeDirectories(temporary)
         for directory in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "proc", "dev", "sys", "tmp", "var"] {
             try makeDirectories(temporary + "/" + directory)
         }

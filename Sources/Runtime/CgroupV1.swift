@@ -16,7 +16,8 @@ let v1Controllers = ["memory", "pids", "cpu", "cpuacct"]
 /// Where `scratch/<id>` goes: one directory in every v1 hierarchy we use. `needed`
 /// are the controllers the limits write to: a host without one gets an error.
 func cgroupLayoutV1(named id: String, needing needed: [String]) throws -> Cgroup {
-    let hierarchies = try v1Hierarchies()
+    // Chapter 7 adds the devices controller's tree, only for a container that needs it.
+    let hierarchies = try v1Hierarchies(among: v1Controllers + needed.filter { !v1Controllers.contains($0) })
     for controller in needed where !hierarchies.contains(where: { $0.controllers.contains(controller) }) {
         throw ContainerError(
             step: "create the cgroup",
@@ -28,10 +29,10 @@ func cgroupLayoutV1(named id: String, needing needed: [String]) throws -> Cgroup
 }
 
 /// The mounted v1 trees among `v1Controllers`, co-mounted ones once.
-func v1Hierarchies() throws -> [CgroupHierarchy] {
+func v1Hierarchies(among controllers: [String] = v1Controllers) throws -> [CgroupHierarchy] {
     var hierarchies: [CgroupHierarchy] = []
     var seen: [(device: UInt, inode: UInt)] = []
-    for controller in v1Controllers {
+    for controller in controllers {
         let mount = cgroupRoot + "/" + controller
         // A plain directory here (an unmounted mount point) is not a cgroup tree.
         guard (try? filesystemMagic(mount)) == cgroupSuperMagic, let identity = try? fileIdentity(mount) else { continue }

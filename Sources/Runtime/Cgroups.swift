@@ -371,3 +371,34 @@ extension Reference: CgroupSteps {
         if let firstError { throw firstError }
     }
 }
+
+// MARK: chapter 7 — the container's view of its cgroup
+
+/// Mounts the container's own cgroup tree at /sys/fs/cgroup, read-only, as runc and
+/// Docker do: programs inside (systemd, JVMs sizing their heap) read their limits
+/// there. Runs in the child after it entered its cgroup namespace, so each tree's root
+/// is the container's own group: the host's tree above it is not there to see, and
+/// read-only, none of its files (cgroup.procs, the limits) can be written.
+/// On v1: a small tmpfs holding one mount per hierarchy the container is in (cpu and
+/// cpuacct co-mounted as `cpu,cpuacct`, with a link for each name), made read-only last.
+func mountCgroupTree(_ cgroup: Cgroup) throws {
+    let target = cgroupRoot
+    let readOnly: MountFlags = [.readOnly, .noSuid, .noDev, .noExec]
+    switch cgroup.mode {
+    case .v2:
+        try mount(source: "cgroup", target: target, type: "cgroup2", flags: readOnly)
+    case .v1:
+        try mount(source: "tmpfs", target: target, type: "tmpfs", flags: [.noSuid, .noDev, .noExec], data: "mode=755,size=64k")
+        for hierarchy in cgroup.hierarchies {
+            let name = hierarchy.controllers.sorted().joined(separator: ",")
+            try makeDirectory(target + "/" + name, mode: 0o555)
+            // The same controllers as the host's mount: the kernel then finds that
+            // hierarchy and shows it (from this namespace's root), it makes no new one.
+            try mount(source: "cgroup", target: target + "/" + name, type: "cgroup", flags: readOnly, data: name)
+            for controller in hierarchy.controllers where controller != name {
+                try makeSymlink(target: name, at: target + "/" + controller)
+            }
+        }
+        try mount(source: nil, target: target, type: nil, flags: [.remount, .readOnly, .noSuid, .noDev, .noExec])
+    }
+}

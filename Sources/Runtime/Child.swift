@@ -7,7 +7,9 @@ import Syscalls
 
 /// The first code the cloned child runs. Never returns to the caller's code: it
 /// execs the command, or exits with the code its failure means.
-func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, channel: ChildEnds) -> Int32 {
+func containerMain(
+    _ spec: ContainerSpec, stage: Stage, steps: Steps, confinement: Confinement?, cgroup: Cgroup?, channel: ChildEnds
+) -> Int32 {
     // If the runtime dies (even of SIGKILL), take the container down with it rather
     // than leave it running with nobody to wait for it or clean up after it. This is
     // no help if the runtime died before this line: the kernel sends nothing then.
@@ -16,7 +18,30 @@ func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, channel: C
     // Wait until the parent has set up what it sets up from outside.
     guard channel.waitForParent() else { return ExitCode.runtimeFailed }
     do {
-        try setUpContainer(spec, stage: stage, steps: steps)
+        // Chapter 7: a cgroup namespace of its own, now that the parent has put us in
+        // our cgroup: its root is that group, so /proc/self/cgroup says "/" and the
+        // host's cgroup tree above it is out of sight.
+        if stage.includes(.leastPrivilege) && !spec.hostCgroupNamespace {
+            try step("enter a cgroup namespace of its own") { try unshareNamespaces(.newCgroup) }
+        }
+        try setUpContainer(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup)
+        // Chapter 7, the last steps before the command, in this order (runc's too):
+        //  1. The bounding set is cut at the end of setUpContainer: each drop needs
+        //     CAP_SETPCAP, which only a process still fully root has.
+        //  2. The user change (chapter 6's --user) comes next: setuid to a non-root user
+        //     clears the permitted and effective sets (we never set PR_SET_KEEPCAPS),
+        //     and needs CAP_SETUID/CAP_SETGID, which capset below might have removed.
+        //  3. capset: root keeps the container's set in permitted and effective; a
+        //     non-root user, whose sets the kernel emptied, stays with none — as in
+        //     Docker. Inheritable and ambient stay empty (CVE-2022-24769).
+        //  4. no_new_privs, then 5. seccomp, last: the filter would refuse the setup's
+        //     own calls (mount, unshare) had it come earlier, and the kernel takes a
+        //     filter only from a process with no_new_privs or CAP_SYS_ADMIN. With
+        //     no-new-privileges=false there is neither by now, so the filter is loaded
+        //     before step 1 instead (as runc does); capset and prctl are in its allowlist.
+        // Under --init all of it happens before the fork: PID 1, our own code, is
+        // confined like the command.
+        //
         // Chapter 6: who the command runs as, where, and with which variables. With a
         // root of its own, the user comes from the image's /etc/passwd (User.swift says
         // why only after the pivot); before chapter 3 there is no image to ask.
@@ -29,7 +54,21 @@ func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, channel: C
                 try step("enter the working directory") { try enterWorkingDirectory(directory) }
             }
         }
-        let environment = containerEnvironment(spec.environment, hostname: spec.effectiveHostname, home: home)
+        let sources = spec.environmentSources
+        let environment = try step("build the environment") {
+            try steps.configuration.environment(
+                image: sources.image, config: sources.config, envFileLines: sources.envFileLines, flags: sources.flags,
+                defaults: defaultEnvironment(hostname: spec.effectiveHostname, home: home))
+        }
+        if let confinement {
+            try step("set the capabilities") { try setCapabilities(confinement.capabilities) }
+            if confinement.noNewPrivileges {
+                try step("set no_new_privs") { try setNoNewPrivileges() }
+                if let filter = confinement.seccomp {
+                    try step("load the seccomp filter") { try loadSeccompFilter(filter) }
+                }
+            }
+        }
         if stage.includes(.processTree) && spec.useInit {
             return runCommandUnderInit(spec, environment: environment, steps: steps, channel: channel)
         }
@@ -44,7 +83,9 @@ func containerMain(_ spec: ContainerSpec, stage: Stage, steps: Steps, channel: C
 }
 
 /// Everything between "the parent said go" and the exec, in order.
-func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
+func setUpContainer(
+    _ spec: ContainerSpec, stage: Stage, steps: Steps, confinement: Confinement? = nil, cgroup: Cgroup? = nil
+) throws {
     if stage.includes(.rootFilesystem), let rootfs = spec.rootfs {
         try step("make mounts private") { try makeMountsPrivate() }
         // Chapter 5: the image's layers and the container's own, merged on the mount
@@ -55,7 +96,7 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
         // Chapter 6: the volumes, inside the rootfs, while the host's paths are still
         // in reach. Each target is resolved in the rootfs, never through the host.
         if !spec.mounts.isEmpty {
-            try step("mount the volumes") { try mountVolumes(spec.mounts, rootfs: rootfs) }
+            try step("mount the volumes") { try mountVolumes(spec.mounts, rootfs: rootfs, steps: steps) }
         }
         if spec.chrootOnly {
             try step("chroot into the rootfs") { try chrootToRootfs(rootfs) }
@@ -73,12 +114,26 @@ func setUpContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws {
         if let directory = spec.workingDirectory {
             try step("make the working directory") { try makeWorkingDirectory(directory) }
         }
+        // Chapter 7: the host kernel's files that no namespace covers.
+        if confinement != nil {
+            try step("mask paths in /proc and /sys") { try maskPaths() }
+            try step("make /proc/sys and its like read-only") { try makePathsReadOnly() }
+            if let cgroup, !spec.hostCgroupNamespace {
+                try step("mount /sys/fs/cgroup read-only") { try mountCgroupTree(cgroup) }
+            }
+        }
         if spec.readOnlyRootfs {
             try step("make the rootfs read-only") { try makeRootReadOnly() }
         }
     }
     if stage.includes(.hostname) {
         try step("set the hostname") { try steps.hostname.setContainerHostname(spec.effectiveHostname) }
+    }
+    if let confinement {
+        if !confinement.noNewPrivileges, let filter = confinement.seccomp {
+            try step("load the seccomp filter") { try loadSeccompFilter(filter) }
+        }
+        try step("cut the bounding set") { try dropBoundingSet(keeping: confinement.capabilities) }
     }
 }
 

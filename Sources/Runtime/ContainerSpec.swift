@@ -25,6 +25,19 @@ public struct ContainerSpec: Sendable {
     public var chrootOnly = false
     /// Memory, process and CPU limits, enforced with a cgroup (chapter 4).
     public var limits = ResourceLimits()
+    /// Chapter 7: --privileged turns off everything below (and masked paths, devices).
+    public var privileged = false
+    /// Chapter 7: the capabilities the container keeps (--cap-add, --cap-drop).
+    public var capabilities = CapabilitySet.dockerDefault
+    /// Chapter 7: no_new_privs (`--security-opt no-new-privileges=false` turns it off).
+    public var noNewPrivileges = true
+    /// Chapter 7: the seccomp profile (`--security-opt seccomp=FILE|unconfined`).
+    public var seccomp = SeccompChoice.defaultProfile
+    /// Chapter 7: `--cgroupns host` keeps the host's cgroup namespace (Docker's flag).
+    public var hostCgroupNamespace = false
+    /// Chapter 7 asked for explicitly (a flag other than --privileged): refused at an
+    /// earlier stage, as the limits are before chapter 4.
+    public var securityFlagsGiven = false
     /// A short random id, used for the default hostname and for names on the host.
     public var id: String
     /// How error messages start: "scratch" or "workbook".
@@ -35,6 +48,9 @@ public struct ContainerSpec: Sendable {
     /// The container's own variables, merged: the image's Env, then --env-file, then
     /// -e. The defaults (PATH, HOSTNAME, HOME, TERM) fill in the names they leave unset.
     public var environment: [String] = []
+    /// The same variables, source by source: the child merges them with chapter 6's
+    /// `environment` (the learner's code at chapter 6's stage).
+    public var environmentSources = EnvironmentSources()
     /// `--user`, or the image's User: UID[:GID] or NAME[:GROUP]; nil runs as root.
     public var user: String?
     /// An OCI config's `process.user.additionalGids`, added to the user's groups.
@@ -90,6 +106,10 @@ public struct ContainerSpec: Sendable {
             throw invalid("--memory, --pids-limit and --cpus need cgroups, which come in chapter 4 — run at chapter 4's stage or later")
         }
         try limits.validate()
+        if securityFlagsGiven && !stage.includes(.leastPrivilege) {
+            throw invalid(
+                "--cap-add, --cap-drop, --security-opt and --cgroupns come in chapter 7 — run at chapter 7's stage or later")
+        }
         // Chapter 6: the volumes' flags and their host paths.
         try validateMounts(mounts, stage: stage)
         try validateProcessConfiguration(stage: stage)
@@ -112,6 +132,9 @@ public struct ContainerSpec: Sendable {
             )
         }
     }
+
+    /// Whether chapter 7's confinement applies: at its stage, unless --privileged.
+    public func isConfined(stage: Stage) -> Bool { stage.includes(.leastPrivilege) && !privileged }
 
     private func validateRootfs(_ rootfs: String) throws(ContainerError) {
         func invalid(_ reason: String) -> ContainerError {

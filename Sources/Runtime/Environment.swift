@@ -10,10 +10,12 @@ import Syscalls
 // business, and leaking them is how secrets end up in a container's logs.
 //
 // Docker's precedence, lowest first — a later source replaces an earlier one's
-// variable of the same name, in place:
+// variable of the same name, in place (chapter 6's `environment` does the merge, in the
+// child; step 1 reads the sources, so a bad env file fails before anything exists):
 //
 //   PATH, HOSTNAME, HOME, TERM   defaults, only for names nobody else set
 //   the image's Env              what the image's author chose
+//   config.json process.env      what a tool wrote (run --config)
 //   --env-file FILE ...          each file in order
 //   -e K=V, -e K ...             each flag in order (-e K: the host's value, if set)
 
@@ -33,38 +35,59 @@ public func environmentFlag(_ value: String) throws(ContainerError) -> String? {
 /// dropped. No quotes are processed: `K="v"` sets K to `"v"`, quotes and all, as Docker
 /// does — an env file is not a shell script.
 public func environmentFile(_ path: String) throws(ContainerError) -> [String] {
+    environmentFileVariables(try environmentFileLines(path))
+}
+
+/// The lines of an env file as written, once checked (step 1): a missing file or a
+/// malformed line fails here, naming the line, before anything exists. The child
+/// reads the variables out of them (chapter 6's `environment`).
+public func environmentFileLines(_ path: String) throws(ContainerError) -> [String] {
     func invalid(_ reason: String) -> ContainerError {
         ContainerError(step: "read the env file", reason: "--env-file \(path): \(reason)")
     }
     let bytes: [UInt8]
     do {
-        bytes = try readFile(path)
+        // 1 MiB, far past what execve(2) takes in all (ARG_MAX): `--env-file /dev/zero`
+        // ends here instead of in the runtime's memory running out.
+        bytes = try readFile(path, limit: 1 << 20)
     } catch {
         let hint = error.errno == ENOENT ? " — give the path of an existing file (relative to where you run scratch)" : ""
-        throw invalid("\(Errno.describe(error.errno))\(hint)")
+        let size = error.errno == EFBIG ? " (more than 1 MiB: not an env file)" : ""
+        throw invalid("\(Errno.describe(error.errno))\(size)\(hint)")
     }
     guard let text = String(validating: bytes, as: UTF8.self) else {
         throw invalid("not UTF-8 text — an env file holds K=V lines")
     }
-    var variables: [String] = []
-    var number = 0
-    for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-        number += 1
+    var lines: [String] = []
+    for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
         var line = Substring(rawLine)
         if line.last == "\r" { line.removeLast() }
         // A byte-order mark, as some editors write, is not part of the first name.
-        if number == 1 && line.hasPrefix("\u{FEFF}") { line.removeFirst() }
-        line = line.drop { $0 == " " || $0 == "\t" }
-        if line.isEmpty || line.hasPrefix("#") { continue }
-        let name = variableName(String(line))
+        if index == 0 && line.hasPrefix("\u{FEFF}") { line.removeFirst() }
+        lines.append(String(line))
+        let content = line.drop { $0 == " " || $0 == "\t" }
+        if content.isEmpty || content.hasPrefix("#") { continue }
+        let name = variableName(String(content))
         if let problem = variableNameProblem(name) {
-            throw invalid("line \(number): \(ContainerSpec.quoted(String(line))): \(problem)")
+            throw invalid("line \(index + 1): \(ContainerSpec.quoted(String(content))): \(problem)")
         }
         if name.contains(where: { $0 == " " || $0 == "\t" }) {
-            throw invalid("line \(number): the name \(ContainerSpec.quoted(name)) holds whitespace — write K=V with no space before '='")
+            throw invalid("line \(index + 1): the name \(ContainerSpec.quoted(name)) holds whitespace — write K=V with no space before '='")
         }
+    }
+    return lines
+}
+
+/// The variables of an env file's (checked) lines: comments and blank lines skipped,
+/// leading whitespace dropped, a bare `K` given the host's value or left out.
+public func environmentFileVariables(_ lines: [String]) -> [String] {
+    var variables: [String] = []
+    for rawLine in lines {
+        let line = String(rawLine.drop { $0 == " " || $0 == "\t" })
+        if line.isEmpty || line.hasPrefix("#") { continue }
+        let name = variableName(line)
         if name.utf8.count < line.utf8.count {
-            variables.append(String(line))
+            variables.append(line)
         } else if let value = environmentValue(name) {
             variables.append(name + "=" + value)
         }
@@ -89,22 +112,57 @@ public func mergedEnvironment(_ base: [String], _ overrides: [String]) -> [Strin
 
 /// The environment the command starts with: the container's own variables (image, env
 /// files, -e, already merged), and Docker's defaults for the names they leave unset.
+/// `scratch exec` starts its process with it; the container's first process gets
+/// chapter 6's `environment`, from the sources.
+public func containerEnvironment(_ variables: [String], hostname: String, home: String) -> [String] {
+    let names = Set(variables.map(variableName))
+    return defaultEnvironment(hostname: hostname, home: home).filter { !names.contains(variableName($0)) } + variables
+}
+
+/// Docker's defaults: PATH, HOSTNAME, HOME and, on a terminal, TERM.
 ///
 /// HOME comes from the user's passwd entry (chapter 6's `--user`), so `-u app` gets
 /// `/home/app` and not root's. TERM only when a terminal is attached: then the
 /// terminal is the host's, and the host's TERM is what describes it; a container whose
 /// output goes to a pipe or a file has no terminal to describe.
-public func containerEnvironment(_ variables: [String], hostname: String, home: String) -> [String] {
+public func defaultEnvironment(hostname: String, home: String) -> [String] {
     var defaults = ["PATH=" + defaultPath, "HOSTNAME=" + hostname, "HOME=" + home]
     if isatty(0) == 1 || isatty(1) == 1 {
         defaults.append("TERM=" + (environmentValue("TERM") ?? "xterm"))
     }
-    let names = Set(variables.map(variableName))
-    return defaults.filter { !names.contains(variableName($0)) } + variables
+    return defaults
+}
+
+/// Where the container's variables come from (step 1 reads them; the child merges
+/// them with chapter 6's `environment`).
+public struct EnvironmentSources: Sendable, Equatable {
+    /// The image's Env.
+    public var image: [String] = []
+    /// A config file's process.env.
+    public var config: [String] = []
+    /// Every --env-file's lines, as written, in order.
+    public var envFileLines: [String] = []
+    /// -e, in order, `-e K` given the host's value (or left out).
+    public var flags: [String] = []
+
+    public init() {}
+}
+
+extension Reference: ConfigurationSteps {
+    public func environment(image: [String], config: [String], envFileLines: [String], flags: [String], defaults: [String]) -> [String] {
+        // Lowest first: each later source replaces an earlier one's variable in place.
+        var merged = image
+        for source in [config, environmentFileVariables(envFileLines), flags] {
+            merged = mergedEnvironment(merged, source)
+        }
+        // The defaults only fill gaps: an image that sets its own PATH keeps it.
+        let names = Set(merged.map(variableName))
+        return defaults.filter { !names.contains(variableName($0)) } + merged
+    }
 }
 
 /// The name part of `K=V` (all of it when there is no '=').
-func variableName(_ variable: String) -> String {
+public func variableName(_ variable: String) -> String {
     guard let equals = variable.utf8.firstIndex(of: UInt8(ascii: "=")) else { return variable }
     return String(variable[..<equals])
 }

@@ -7,7 +7,7 @@ import Syscalls
 
 /// The namespaces a process joins to be inside the container, in this order: the
 /// mount namespace last, since once in it the host's /proc is out of sight.
-let joinedNamespaces = ["uts", "ipc", "net", "pid", "mnt"]
+let joinedNamespaces = ["uts", "ipc", "net", "pid", "cgroup", "mnt"]
 
 /// Runs `command` inside the running container `state`, as its child would be, and
 /// returns the exit code its user should see.
@@ -18,6 +18,13 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
         }
         guard !command.isEmpty, !command[0].isEmpty else {
             throw ContainerError(step: "check the request", reason: "no command given: say what to run after --, e.g. `-- sh`")
+        }
+        // Chapter 7: the process gets what the container's own got (read before the fork,
+        // so a missing filter stops the exec before anything runs).
+        let confinement = try state.capabilities.map { bits throws(ContainerError) in
+            Confinement(
+                capabilities: CapabilitySet(bits: bits), noNewPrivileges: state.noNewPrivileges,
+                seccomp: try state.seccompFilter.map { key throws(ContainerError) in try cachedSeccompFilter(key: key) })
         }
         try step("take over signals") { try takeOverSignals() }
         // Open every namespace first, while /proc/TARGET is the host's: a container
@@ -54,12 +61,28 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
                     }
                 }
                 try step("enter the container's root") { try changeDirectory("/") }
-                // As the container's own process: its user (from its /etc/passwd, now
-                // that "/" is its root), its working directory, its variables.
+                // As the container's own process, confined as it is, in containerMain's
+                // order (see the comment there): its user (from its /etc/passwd, now that
+                // "/" is its root) between the bounding set's cut and the capset.
                 let user = try step("find the user") { try findContainerUser(state.user, extraGroups: []) }
+                if let confinement {
+                    if !confinement.noNewPrivileges, let filter = confinement.seccomp {
+                        try step("load the seccomp filter") { try loadSeccompFilter(filter) }
+                    }
+                    try step("cut the bounding set") { try dropBoundingSet(keeping: confinement.capabilities) }
+                }
                 try step("become the user") { try becomeUser(user) }
                 if let directory = state.workingDirectory {
                     try step("enter the working directory") { try enterWorkingDirectory(directory) }
+                }
+                if let confinement {
+                    try step("set the capabilities") { try setCapabilities(confinement.capabilities) }
+                    if confinement.noNewPrivileges {
+                        try step("set no_new_privs") { try setNoNewPrivileges() }
+                        if let filter = confinement.seccomp {
+                            try step("load the seccomp filter") { try loadSeccompFilter(filter) }
+                        }
+                    }
                 }
                 let environment = containerEnvironment(state.environment, hostname: state.hostname, home: user.home)
                 try becomeCommand(command, environment: environment, steps: .reference)

@@ -64,9 +64,15 @@ public struct ContainerLayers: Sendable, Equatable {
     /// to the container's memory cgroup (--memory bounds them).
     public var inMemory = false
 
+    /// A layer listed twice (an image whose manifest repeats a blob: two steps that
+    /// made the same diff) is kept at its topmost place only. overlayfs refuses the
+    /// same lower directory twice (ELOOP, "Too many levels of symbolic links"), and the
+    /// view is the same: the upper copy brings every file and whiteout the lower one
+    /// has, over everything the lower one could have hidden.
     public init(store: String, layers: [String], directory: String, inMemory: Bool = false) {
         self.store = store
-        self.layers = layers
+        var seen = Set<String>()
+        self.layers = layers.reversed().filter { seen.insert($0).inserted }.reversed()
         self.directory = directory
         self.inMemory = inMemory
     }
@@ -111,11 +117,25 @@ public struct ImageRecord: Sendable, Equatable {
 
 /// The image's record, its layers checked to be in the store.
 public func imageRecord(_ reference: String) throws(ContainerError) -> ImageRecord {
+    // A reference is a path under images/, and a record's layer names become the
+    // overlay's lowerdirs: `run ../../../tmp/x:y` read a record from anywhere, and its
+    // `layer=../../../..` put that host directory under the container. A name never
+    // climbs out, and a layer is only ever named by its sha256.
+    let name = reference.split(separator: ":", maxSplits: 1).first ?? ""
+    if name.hasPrefix("/") || name.split(separator: "/").contains("..") {
+        throw ContainerError(step: "find the image", reason: "\(reference) is not an image name (it leaves \(scratchHome())/images)")
+    }
     let path = imageRecordFile(reference)
     guard let text = readControlFile(path) else {
         throw ContainerError(step: "find the image", reason: "no image \(reference) in \(scratchHome())/images")
     }
     let record = ImageRecord(parsing: text)
+    let hex = Set("0123456789abcdef".utf8)
+    for layer in record.layers where layer.utf8.count != 64 || !layer.utf8.allSatisfy(hex.contains) {
+        throw ContainerError(
+            step: "find the image", reason: "\(path) names the layer \(layer), which is not a sha256 — the record was changed; import the image again"
+        )
+    }
     for layer in record.layers where fileKind(layerStore() + "/" + layer) != .directory {
         throw ContainerError(
             step: "find the image", reason: "\(reference) needs layer \(layer), which is not in \(layerStore()) — import the image again")
@@ -207,9 +227,21 @@ func layerDigest(_ directory: String) throws -> String {
     return digest
 }
 
+/// `path`, made if missing, entered by root alone (0700, also when it was made
+/// earlier with 0755). The layers hold images' files as they are, set-uid-root
+/// programs among them, and a volume holds what a container's root wrote: with
+/// SCRATCH_HOME under a directory others can enter (/var/lib/scratch, /srv), any
+/// user of the host could run `$SCRATCH_HOME/layers/<id>/usr/bin/su-like` as root.
+/// overlayfs reaches its layers with the mounter's credentials, so containers running
+/// as other users are not affected (Docker's /var/lib/docker is 0710 for the same reason).
+public func makePrivateDirectory(_ path: String) throws(SyscallError) {
+    try makeDirectories(path)
+    try check("chmod", path: path, chmod(path, 0o700))
+}
+
 /// The lock that changes to the store take (`$SCRATCH_HOME/layers/.lock`).
 public func lockStore(blocking: Bool) throws(SyscallError) -> FileDescriptor {
-    try makeDirectories(layerStore())
+    try makePrivateDirectory(layerStore())
     let path = layerStore() + "/.lock"
     let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
     try check("open", path: path, fd)

@@ -29,6 +29,9 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     let signals = try step("create the signalfd") { try SignalDescriptor(runtimeSignals) }
     // 1. Check the request before anything exists on the host.
     try spec.validate(stage: stage)
+    // Chapter 7: the seccomp profile compiled now (or found in the cache), so a profile
+    // libseccomp refuses is bad input that leaves nothing behind.
+    let confinement = try step("compile the seccomp filter") { try plannedConfinement(spec, stage: stage) }
     try stopIfInterrupted()
     removeLeftovers()
 
@@ -38,9 +41,14 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if stage.includes(.cgroups) {
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
         limitFiles = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
+        // Chapter 7: on v1 the devices controller's files; v2 has a program instead (below).
+        if confinement != nil && mode == .v1 { limitFiles += deviceCgroupFilesV1() }
         cgroup = try step("plan the cgroup") { try planCgroup(named: spec.id, mode: mode, setting: limitFiles) }
     }
-    let state = spec.state(cgroups: cgroup?.directories ?? [])
+    var state = spec.state(cgroups: cgroup?.directories ?? [])
+    state.capabilities = confinement?.capabilities.bits
+    state.noNewPrivileges = confinement?.noNewPrivileges ?? false
+    state.seccompFilter = confinement?.seccomp?.key
     let record = try step("record the container in \(stateRoot)") { try StateRecord(state) }
     // 7. (It runs last, after the cgroup's cleanup below.) The record and the
     //    container's layer go when all else has gone — unless the container ran to its
@@ -66,6 +74,9 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     }
     // 7. Clean up what step 2 made, on every path out of here.
     defer { if let cgroup { cleanUpCgroup(cgroup, steps: steps, programName: spec.programName) } }
+    if let cgroup, cgroup.mode == .v2, confinement != nil, let group = cgroup.directories.first {
+        try step("attach the device program to the cgroup") { try attachDeviceProgram(toGroup: group) }
+    }
 
     // 3. Clone the child into its new namespaces.
     var namespaces: CloneFlags = []
@@ -78,13 +89,21 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if stage.includes(.rootFilesystem) {
         namespaces.insert(.newMount)
     }
+    // Chapter 7: System V IPC and POSIX queues of its own. (Its cgroup namespace the
+    // child makes itself, once it is in its cgroup: a cgroup namespace's root is the
+    // group its maker was in.)
+    if stage.includes(.leastPrivilege) {
+        namespaces.insert(.newIPC)
+    }
     try stopIfInterrupted()
     let channel = try step("create the setup pipes") { try SetupChannel() }
     var childEnds = channel.childEnds
     childEnds.parentOnly += [signals.descriptor.raw, record.lockDescriptor]
     let heldTerminal = spec.useInit && ownsTerminal()
     let child = try step("clone the container's process") {
-        try clone(flags: namespaces) { [childEnds] in containerMain(spec, stage: stage, steps: steps, channel: childEnds) }
+        try clone(flags: namespaces) { [childEnds, cgroup] in
+            containerMain(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup, channel: childEnds)
+        }
     }
     let ends = channel.parentSide()
     // Should a step below fail, the child must be gone before its cgroup can go.

@@ -14,10 +14,14 @@ public struct Stage: Sendable, Equatable {
         case rootFilesystem = 3
         case cgroups = 4
         case layers = 5
+        case configuration = 6
+        /// Capabilities, no_new_privs, seccomp, masked paths, devices, IPC and cgroup
+        /// namespaces.
+        case leastPrivilege = 7
     }
 
     public func includes(_ feature: Feature) -> Bool { chapter >= feature.rawValue }
 
     /// Everything the reference runtime has.
-    public static let complete = Stage(chapter: Feature.layers.rawValue)
+    public static let complete = Stage(chapter: Feature.leastPrivilege.rawValue)
 }

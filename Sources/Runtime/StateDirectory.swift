@@ -48,6 +48,12 @@ public struct ContainerState: Sendable, Equatable {
     /// The named volumes it uses (chapter 6): `scratch volume rm` refuses them while
     /// this record exists, running or stopped.
     public var volumes: [String] = []
+    /// Chapter 7: the confinement its process got, for `scratch exec` to give the same:
+    /// the capability set, no_new_privs, and the seccomp filter's key in the cache
+    /// (`/run/scratch/seccomp-cache/<key>.bpf`). nil when it was not confined.
+    public var capabilities: UInt64?
+    public var noNewPrivileges = false
+    public var seccompFilter: String?
 
     public init(
         id: String, runtimePID: pid_t, created: Int, command: [String], rootfs: String, hostname: String,
@@ -79,6 +85,9 @@ public struct ContainerState: Sendable, Equatable {
         if let user { lines.append("user=\(escaped(user))") }
         if let workingDirectory { lines.append("workdir=\(escaped(workingDirectory))") }
         lines += volumes.map { "volume=\($0)" }
+        if let capabilities { lines.append("caps=\(String(capabilities, radix: 16))") }
+        if noNewPrivileges { lines.append("no-new-privileges=1") }
+        if let seccompFilter { lines.append("seccomp=\(escaped(seccompFilter))") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -114,6 +123,9 @@ public struct ContainerState: Sendable, Equatable {
         state.user = fields["user"]
         state.workingDirectory = fields["workdir"]
         state.volumes = volumes
+        state.capabilities = fields["caps"].flatMap { UInt64($0, radix: 16) }
+        state.noNewPrivileges = fields["no-new-privileges"] == "1"
+        state.seccompFilter = fields["seccomp"]
         return state
     }
 
@@ -247,7 +259,8 @@ public func recordedContainers(includingUnborn: Bool = false) -> [RecordedContai
     let now = secondsSinceEpoch()
     return names.sorted().compactMap { name in
         if name.hasPrefix(".") && !includingUnborn { return nil }
-        if name == "stopped" { return nil }
+        // Not containers: the stopped ones' records, chapter 7's compiled seccomp filters.
+        if name == "stopped" || name == "seccomp-cache" { return nil }
         let directory = stateRoot + "/" + name
         let state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
         let age = (try? changeTime(directory)).map { now - $0 } ?? 0

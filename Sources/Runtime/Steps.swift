@@ -75,6 +75,25 @@ public protocol LayerSteps: Sendable {
     func overlayEntry(for name: String) throws -> LayerEntry
 }
 
+/// Chapter 6 — configuration: the environment the command gets, and a bind-mounted
+/// volume, read-only when asked.
+public protocol ConfigurationSteps: Sendable {
+    /// The variables the command starts with, from their sources. Each source is a list
+    /// of `K=V` in the order it was given; a later source's variable replaces an
+    /// earlier one's of the same name: `image` (the image's Env), then `config` (a
+    /// config file's process.env), then `envFileLines` (the lines of every --env-file
+    /// as written, comments and blank lines included; checked already), then `flags`
+    /// (-e, a bare `-e K` already given the host's value). `defaults` (PATH, HOSTNAME,
+    /// HOME, TERM) only for the names no source set. Nothing else: not the runtime's
+    /// own variables.
+    func environment(image: [String], config: [String], envFileLines: [String], flags: [String], defaults: [String]) throws -> [String]
+    /// Runs in the child, before the pivot: bind-mount the host's `source` (a file or a
+    /// directory, with every mount under it) on `target`, a path inside the rootfs that
+    /// `root` is a descriptor of (the runtime has made it already, resolved in the
+    /// root), and make it read-only when `readOnly`.
+    func mountBindVolume(source: String, target: String, readOnly: Bool, root: borrowing FileDescriptor) throws
+}
+
 /// One entry of an image layer as the importer writes it (chapter 5's `overlayEntry`).
 /// Paths are relative to the layer's root; "" (or ".") is the root itself.
 public enum LayerEntry: Sendable, Equatable {
@@ -102,10 +121,12 @@ public struct Steps: Sendable {
     public var rootFilesystem: any RootFilesystemSteps
     public var cgroups: any CgroupSteps
     public var layers: any LayerSteps
+    public var configuration: any ConfigurationSteps
 
     public init(
         exitStatus: any ExitStatusSteps, hostname: any HostnameSteps, processTree: any ProcessTreeSteps,
-        rootFilesystem: any RootFilesystemSteps, cgroups: any CgroupSteps, layers: any LayerSteps
+        rootFilesystem: any RootFilesystemSteps, cgroups: any CgroupSteps, layers: any LayerSteps,
+        configuration: any ConfigurationSteps
     ) {
         self.exitStatus = exitStatus
         self.hostname = hostname
@@ -113,15 +134,16 @@ public struct Steps: Sendable {
         self.rootFilesystem = rootFilesystem
         self.cgroups = cgroups
         self.layers = layers
+        self.configuration = configuration
     }
 
     /// The reference runtime's own functions, every chapter.
     public static let reference = Steps(
         exitStatus: Reference(), hostname: Reference(), processTree: Reference(), rootFilesystem: Reference(),
-        cgroups: Reference(), layers: Reference())
+        cgroups: Reference(), layers: Reference(), configuration: Reference())
 
     /// The chapters that have learner functions, in order.
-    public static let chapters = 0...5
+    public static let chapters = 0...6
 
     /// These steps with chapter `chapter`'s value taken from `other`, whole.
     public func replacing(chapter: Int, from other: Steps) -> Steps {
@@ -133,6 +155,7 @@ public struct Steps: Sendable {
         case 3: result.rootFilesystem = other.rootFilesystem
         case 4: result.cgroups = other.cgroups
         case 5: result.layers = other.layers
+        case 6: result.configuration = other.configuration
         default: break
         }
         return result
@@ -144,6 +167,7 @@ public struct Steps: Sendable {
         [
             0: "\(type(of: exitStatus))", 1: "\(type(of: hostname))", 2: "\(type(of: processTree))",
             3: "\(type(of: rootFilesystem))", 4: "\(type(of: cgroups))", 5: "\(type(of: layers))",
+            6: "\(type(of: configuration))",
         ]
     }
 }

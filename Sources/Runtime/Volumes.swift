@@ -347,7 +347,7 @@ public func volumeRoot() -> String { absoluteScratchHome() + "/volumes" }
 public func volumeDataDirectory(_ name: String) -> String { volumeRoot() + "/" + name + "/data" }
 
 func lockVolumes() throws(SyscallError) -> FileDescriptor {
-    try makeDirectories(volumeRoot())
+    try makePrivateDirectory(volumeRoot())
     return try lockFile(volumeRoot() + "/.lock")
 }
 
@@ -422,8 +422,9 @@ public func removeNamedVolume(_ name: String) throws(ContainerError) {
 
 /// Mounts every volume inside `rootfs`, parents before children (`/data` before
 /// `/data/cache`), as Docker orders them. In the child, in its own mount namespace,
-/// after the overlay and before the pivot.
-func mountVolumes(_ mounts: [Mount], rootfs: String) throws {
+/// after the overlay and before the pivot. Binds and named volumes go through chapter
+/// 6's `mountBindVolume`.
+func mountVolumes(_ mounts: [Mount], rootfs: String, steps: Steps = .reference) throws {
     let root = try openPath(rootfs)
     let ordered = mounts.enumerated().sorted { left, right in
         let (a, b) = (depth(left.element.target), depth(right.element.target))
@@ -431,7 +432,7 @@ func mountVolumes(_ mounts: [Mount], rootfs: String) throws {
     }
     for (_, volume) in ordered {
         do {
-            try mountVolume(volume, root: root)
+            try mountVolume(volume, root: root, steps: steps)
         } catch {
             throw ContainerError(step: "mount the volumes", reason: "\(volume.origin) on \(volume.target) in the rootfs: \(error)")
         }
@@ -440,9 +441,9 @@ func mountVolumes(_ mounts: [Mount], rootfs: String) throws {
 
 private func depth(_ path: String) -> Int { path.split(separator: "/").count }
 
-/// One volume: find (or make) its mount point inside the root, mount on that very
-/// descriptor, then make it private and, for `ro`, read-only.
-func mountVolume(_ volume: Mount, root: borrowing FileDescriptor) throws {
+/// One volume: find (or make) its mount point inside the root, then mount it there:
+/// a bind or a named volume with chapter 6's `mountBindVolume`, a tmpfs here.
+func mountVolume(_ volume: Mount, root: borrowing FileDescriptor, steps: Steps = .reference) throws {
     let source = volume.kind == .volume ? volumeDataDirectory(volume.source) : volume.source
     // A file is mounted on a file, a directory on a directory.
     let isDirectory = volume.kind != .bind || fileKind(source) == .directory
@@ -452,10 +453,9 @@ func mountVolume(_ volume: Mount, root: borrowing FileDescriptor) throws {
         if volume.kind == .volume && !volume.options.contains("nocopy") {
             try seedVolume(volume.source, from: root, at: volume.target)
         }
-        // Recursive, as Docker binds: mounts under the host directory come along.
         do {
-            try mount(source: source, target: descriptorPath(place), type: nil, flags: [.bind, .recursive])
-        } catch  where error.errno == ENOTDIR {
+            try steps.configuration.mountBindVolume(source: source, target: volume.target, readOnly: volume.readOnly, root: root)
+        } catch let error as SyscallError where error.errno == ENOTDIR {
             var explained = error
             explained.hint =
                 "a directory mounts on a directory and a file on a file: the image has \(isDirectory ? "a file" : "a directory") at \(volume.target), the source is \(isDirectory ? "a directory" : "a file") — choose another target"
@@ -471,17 +471,30 @@ func mountVolume(_ volume: Mount, root: borrowing FileDescriptor) throws {
         if volume.readOnly { flags.insert(.readOnly) }
         let data = volume.options.filter { $0 != "exec" }.joined(separator: ",")
         try mount(source: "tmpfs", target: descriptorPath(place), type: "tmpfs", flags: flags, data: data.isEmpty ? nil : data)
+        let mounted = try openInRoot(root, volume.target)
+        try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: [.recursive, .private])
     }
-    // The mount just made, looked up again in the root: `place` is the directory
-    // under it.
-    let mounted = try openInRoot(root, volume.target)
-    // rprivate, Docker's default: nothing mounted later on the host under the source
-    // shows up inside, and nothing the container mounts there shows up on the host.
-    try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: [.recursive, .private])
-    if volume.readOnly && volume.kind != .tmpfs {
+}
+
+extension Reference {
+    public func mountBindVolume(source: String, target: String, readOnly: Bool, root: borrowing FileDescriptor) throws {
+        // Looked up as the container will see it: a link in the image (`/data ->
+        // /etc`) resolves inside the root. `rootfs + target` would be looked up by the
+        // host's rules, and the volume would land on the host's /etc.
+        let place = try openInRoot(root, target)
+        // Recursive, as Docker binds: mounts under the host directory come along.
+        try mount(source: source, target: descriptorPath(place), type: nil, flags: [.bind, .recursive])
+        // The mount just made, looked up again in the root: `place` is the directory
+        // under it.
+        let mounted = try openInRoot(root, target)
+        // rprivate, Docker's default: nothing mounted later on the host under the source
+        // shows up inside, and nothing the container mounts there shows up on the host.
+        try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: [.recursive, .private])
+        guard readOnly else { return }
         // A bind mount takes MS_RDONLY only through a remount of its own (the flag is
         // ignored on the bind itself). The remount replaces all the mount's flags, so
-        // keep those the source already had.
+        // keep those the source already had. Without MS_BIND, a remount changes the
+        // filesystem itself, the host's, for every mount of it.
         let keep = try lockedMountFlags(mounted)
         try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: keep.union([.remount, .bind, .readOnly]))
         // The remount reaches this mount only: a host mount under the source (brought
@@ -551,10 +564,8 @@ private func copyImageContent(into data: String, from root: borrowing FileDescri
     // Inheritable: `cp` reads it as its own /proc/self/fd/N.
     let image = try openInRoot(root, target, inheritable: true)
     guard fileKind(descriptorPath(image)) == .directory, try !listDirectory(descriptorPath(image)).isEmpty else { return }
-    // cp -a copies links as links: nothing in the image is followed on the host.
-    let (status, _) = try runProgram(["cp", "-a", "--", descriptorPath(image) + "/.", data + "/"])
-    guard status == .exited(0) else {
-        throw ContainerError(
-            step: "mount the volumes", reason: "seed the volume \(name) from the image's \(target): cp -a into \(data) failed (\(status))")
-    }
+    // cp -a copies links as links: nothing in the image is followed on the host. Not
+    // straight into `data`: a container sharing the volume could plant a link there
+    // for cp to write through (VolumeSeed.swift).
+    try seedCopy(from: descriptorPath(image), into: data, staging: volumeRoot() + "/" + name + "/seed")
 }

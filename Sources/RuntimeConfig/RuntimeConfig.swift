@@ -141,9 +141,13 @@ public func loadConfig(_ path: String) throws(ContainerError) -> LoadedConfig {
     }
     let bytes: [UInt8]
     do {
-        bytes = try readFile(path)
+        // 16 MiB: runc's configs are kilobytes; `--config /dev/zero` must end here,
+        // not when the runtime's memory runs out.
+        bytes = try readFile(path, limit: 16 << 20)
     } catch {
-        let hint = error.errno == ENOENT ? " — `scratch spec` writes a starting config.json" : ""
+        let hint =
+            error.errno == ENOENT
+            ? " — `scratch spec` writes a starting config.json" : error.errno == EFBIG ? " (more than 16 MiB: not a config.json)" : ""
         throw invalid("\(Errno.describe(error.errno))\(hint)")
     }
     if let problem = jsonSyntaxError(bytes) { throw invalid("not valid JSON: \(problem)") }

@@ -82,6 +82,23 @@ public func readFile(_ path: String) throws(SyscallError) -> [UInt8] {
     do { return try descriptor.readToEnd() } catch { throw SyscallError("read", path: path, errno: error.errno) }
 }
 
+/// The content of a file the user named (an env file, a config), at most `limit`
+/// bytes, else EFBIG. Pipes are read (`--env-file <(…)` is one); the limit is what
+/// stops `/dev/zero` or a runaway generator from filling the runtime's memory.
+public func readFile(_ path: String, limit: Int) throws(SyscallError) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+    try check("open", path: path, fd)
+    let descriptor = FileDescriptor(owning: fd)
+    var result: [UInt8] = []
+    while true {
+        let chunk: [UInt8]?
+        do { chunk = try descriptor.readChunk() } catch { throw SyscallError("read", path: path, errno: error.errno) }
+        guard let chunk else { return result }
+        result += chunk
+        if result.count > limit { throw SyscallError("read", path: path, errno: EFBIG, hint: "more than \(limit) bytes") }
+    }
+}
+
 /// The content of a small regular file that someone else made (an image's
 /// /etc/passwd), or nil when there is none. O_NONBLOCK and the fstat keep a hostile
 /// image from hanging the runtime: a FIFO there would block open(2) and read(2)

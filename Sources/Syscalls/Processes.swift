@@ -169,3 +169,8 @@ public func giveTerminal(to group: pid_t, onlyIfHeldBy holder: pid_t? = nil) -> 
 
 /// True when standard input is a terminal whose foreground group is ours.
 public func ownsTerminal() -> Bool { isatty(0) == 1 && tcgetpgrp(0) == getpgrp() }
+
+/// unshare(2): move this process into new namespaces of the kinds `flags` names.
+public func unshareNamespaces(_ flags: CloneFlags) throws(SyscallError) {
+    try check("unshare", cl_unshare(flags.rawValue))
+}

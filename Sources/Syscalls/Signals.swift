@@ -138,5 +138,14 @@ public func signalNumber(named text: String) -> Int32? {
 /// 0, 1 and 2 only, whatever its caller left open (runc does the same). Descriptors a
 /// caller leaks into a container are a way out of it (CVE-2024-21626 was one).
 public func closeInheritedDescriptorsOnExec() throws(SyscallError) {
-    try check("close_range", cl_cloexec_from_3())
+    if cl_cloexec_from_3() == 0 { return }
+    // close_range(2) is Linux 5.11, and a seccomp profile older than it refuses it
+    // (Docker's own before 20.10 did, with EPERM): then one descriptor at a time.
+    guard errno == ENOSYS || errno == EPERM else { throw SyscallError("close_range") }
+    for fd in openDescriptors() where fd > 2 {
+        let flags = fcntl(fd, F_GETFD)
+        // The directory's own descriptor, listed while it was open, is closed by now.
+        if flags == -1 { continue }
+        if fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1 { throw SyscallError("fcntl(F_SETFD, FD_CLOEXEC)", path: "descriptor \(fd)") }
+    }
 }

@@ -42,7 +42,7 @@ public enum ChapterCatalog {
             exerciseFolder: "exercises/05-layers", exerciseFiles: ["exercises/05-layers/Layers.swift"]),
         Chapter(
             number: 6, title: "Configuration: environment and volumes", file: "chapters/06-configuration.md",
-            exerciseFolder: "exercises/06-configuration", exerciseFiles: []),
+            exerciseFolder: "exercises/06-configuration", exerciseFiles: ["exercises/06-configuration/Configuration.swift"]),
         Chapter(
             number: 7, title: "Least privilege: capabilities, no_new_privs, seccomp", file: "chapters/07-least-privilege.md",
             exerciseFolder: "exercises/07-least-privilege", exerciseFiles: []),

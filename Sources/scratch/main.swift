@@ -18,8 +18,8 @@ struct Scratch: ParsableCommand {
             be executed; 127 when it is not found.
             """,
         subcommands: [
-            Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, CommitHelp.self, ImageHelp.self, VolumeCommand.self,
-            RootfsCommand.self, Spec.self,
+            Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, SeccompProfileCommand.self, CommitHelp.self, ImageHelp.self,
+            VolumeCommand.self, RootfsCommand.self, Spec.self,
         ]
     )
 }
@@ -196,6 +196,23 @@ struct Kill: ParsableCommand {
             }
             try sendSignal(number, to: pid)
         }
+    }
+}
+
+/// `scratch seccomp-profile`: the default seccomp profile in Docker's JSON format, as
+/// it applies to a container with the capabilities the flags give (chapter 7) — what
+/// `--security-opt seccomp=FILE` reads, and what crun is given in tools/bench/least-privilege.
+struct SeccompProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seccomp-profile",
+        abstract: "Print the default seccomp profile in Docker's JSON format (for the default capabilities, or as --cap-add/--cap-drop change them).")
+
+    @Option(name: .customLong("cap-add"), help: ArgumentHelp("As for `run`.", valueName: "cap")) var capAdd: [String] = []
+    @Option(name: .customLong("cap-drop"), help: ArgumentHelp("As for `run`.", valueName: "cap")) var capDrop: [String] = []
+
+    func run() throws {
+        let capabilities = try requestedCapabilities(adding: capAdd, dropping: capDrop)
+        print(defaultSeccompProfile().json(capabilities: capabilities), terminator: "")
     }
 }
 

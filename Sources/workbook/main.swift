@@ -5,6 +5,7 @@ import Foundation
 import ImageStore
 import RunOptions
 import Runtime
+import RuntimeConfig
 import Workbook
 
 // workbook: the learner's command line. Read a chapter, fill in its exercise, check
@@ -320,7 +321,7 @@ struct Run: ParsableCommand {
             steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
         }
         if Stage(chapter: chapter).includes(.layers) { useWorkbookImageStore() }
-        runInStandInHost(options.request, stage: Stage(chapter: chapter), steps: steps, programName: "workbook")
+        runInStandInHost(configuredRequest(options.request, stage: chapter), stage: Stage(chapter: chapter), steps: steps, programName: "workbook")
     }
 }
 
@@ -369,6 +370,15 @@ struct ImageImport: ParsableCommand {
             fail("\(error)")
         }
     }
+}
+
+/// `request` with its `--config` file read underneath (chapter 6), as `scratch run` reads it.
+func configuredRequest(_ request: RunRequest, stage: Int) -> RunRequest {
+    guard let path = request.configFile else { return request }
+    guard Stage(chapter: stage).includes(.configuration) else {
+        fail("--config \(path): config files come in chapter 6 — run at chapter 6's stage or later")
+    }
+    do { return try applyingConfigFile(to: request) } catch { fail("\(error)") }
 }
 
 struct Skip: ParsableCommand {

@@ -74,6 +74,10 @@ extension ContainerTests {
                     "@@vm: missing controller rc=125, left: nothing, said: scratch: create the cgroup: this host has no pids controller"),
                 "\(log)")
             #expect(!console.contains("pids did not come back"), "\(log)")
+            // Chapter 7: the eBPF device program lets /dev's devices through and refuses
+            // a node of the kernel log; --privileged attaches none.
+            #expect(
+                console.contains("@@vm: device program: 1 mknod: /tmp/kmsg: Operation not permitted | privileged: made "), "\(log)")
         }
     }
 }

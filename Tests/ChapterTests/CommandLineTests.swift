@@ -92,6 +92,23 @@ extension ContainerTests {
             #expect(missing.stderr.contains("apt-get install -y busybox-static"), "\(missing.stderr)")
         }
 
+        @Test("scratch rootfs build never builds through a symlink planted at DIR.partial-PID")
+        func scratchRootfsBuildPlantedLink() throws {
+            // Before: `fs.partial-PID -> victim` (PID guessable; here fixed by a PID
+            // namespace) got etc/passwd, etc/group and bin/busybox written into victim
+            // — with `-> /`, over the host's own.
+            let home = try Support.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: home) }
+            try FileManager.default.createDirectory(atPath: home + "/victim", withIntermediateDirectories: true)
+            for pid in 1...8 {
+                try FileManager.default.createSymbolicLink(atPath: home + "/fs.partial-\(pid)", withDestinationPath: home + "/victim")
+            }
+            let built = Support.run(["unshare", "--pid", "--fork", Support.scratch, "rootfs", "build", home + "/fs"])
+            #expect(built.status == 125 && built.stderr.contains("something is already there"), "\(built.status) \(built.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: home + "/victim").isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: home + "/fs"))
+        }
+
         @Test("workbook check on the stubs fails with what was expected, what was seen, and a hint")
         func workbookCheckOnStubs() throws {
             guard Support.exerciseIsPristine(0) else {

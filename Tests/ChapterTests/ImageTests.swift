@@ -113,6 +113,9 @@ extension ContainerTests {
         static let hostile: [(kind: String, words: String)] = [
             ("dotdot", "has a path with '..'"), ("absolute", "has an absolute path"), ("symlink", "Cannot extract through symlink"),
             ("hardlink", "has a path with '..'"), ("whiteout-symlink", "not a directory"),
+            ("hardlink-symlink", "Cannot extract through symlink"),
+            // overlayfs's own xattrs, planted: a redirect steering the overlay's lookups.
+            ("overlay-xattr", "carries the xattr trusted.overlay.redirect"),
         ]
 
         @Test("a layer that would write outside itself is refused: exit 125, nothing left", arguments: hostile)
@@ -129,6 +132,99 @@ extension ContainerTests {
             let left = (try? FileManager.default.contentsOfDirectory(atPath: home + "/layers")) ?? []
             #expect(left.filter { !$0.hasPrefix(".") }.isEmpty, "\(left)")
             #expect(!FileManager.default.fileExists(atPath: home + "/images/evil/1"))
+        }
+
+        @Test("a layer that is a FIFO, a 20 MiB config, a tag naming the store's own files: refused at once, nothing imported")
+        func hostileLayouts() throws {
+            // Before: the FIFO hung the import forever with the store's lock held; the
+            // config was read whole into memory; `ok:1.config.json` overwrote ok:1's
+            // config with a record.
+            let made = shell(
+                """
+                python3 - "$IMAGES/ok" ok <<'EOF'
+                \(Self.evilLayout)
+                EOF
+                mkdir "$IMAGES/fifo" && cd "$IMAGES/fifo" && mkfifo layer.tar
+                printf '{"rootfs":{"type":"layers","diff_ids":["sha256:%064d"]}}' 1 > config.json
+                echo '[{"Config":"config.json","RepoTags":["fifo:1"],"Layers":["layer.tar"]}]' > manifest.json
+                tar -cf ../fifo.tar * && cd .. && cp -a ok huge
+                manifest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"][7:])' huge/index.json)
+                config=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["config"]["digest"][7:])' huge/blobs/sha256/$manifest)
+                truncate -s 20M huge/blobs/sha256/$config
+                """)
+            try #require(made.status == 0, "\(made.stderr)")
+            let cases = [
+                (["fifo.tar"], "is not a regular file"), (["huge", "huge:1"], "File too large"),
+                (["ok", "ok:1.config.json"], "the store's own files"), (["ok", "ok:1.new"], "the store's own files"),
+                (["ok", "a/./b:1"], "each part starting with a letter or digit"), (["ok", "ok:" + String(repeating: "t", count: 129)], "too long"),
+            ]
+            for (arguments, words) in cases {
+                let result = Support.run(
+                    ["timeout", "60", Support.scratch, "image", "import", images + "/" + arguments[0]] + arguments.dropFirst(),
+                    environment: ["SCRATCH_HOME": home])
+                #expect(result.status == 125 && result.stderr.contains(words), "\(arguments): \(result.status) \(result.stderr)")
+            }
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: home + "/layers")) ?? []
+            #expect(left.filter { !$0.hasPrefix(".") }.isEmpty, "\(left)")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: home + "/images")) ?? []).isEmpty)
+        }
+
+        @Test("the layers and the volumes are root's alone (0700): an image's set-uid program is not the host users'")
+        func privateStore() throws {
+            // Before: layers/ and volumes/ were 0755, and with SCRATCH_HOME in a
+            // directory others can enter, `su nobody -c $SCRATCH_HOME/layers/<id>/suid`
+            // ran an image's set-uid-root program as root on the host.
+            for directory in ["layers", "volumes"] {
+                try FileManager.default.createDirectory(
+                    atPath: home + "/" + directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            }
+            let made = shell("python3 - \"$IMAGES/ok\" ok <<'EOF'\n\(Self.evilLayout)\nEOF")
+            try #require(made.status == 0, "\(made.stderr)")
+            let imported = scratch(["image", "import", images + "/ok", "ok:1"])
+            #expect(imported.status == 0, "\(imported.stderr)")
+            let created = scratch(["volume", "create", "private"])
+            #expect(created.status == 0, "\(created.stderr)")
+            for directory in ["layers", "volumes"] {
+                let mode = try FileManager.default.attributesOfItem(atPath: home + "/" + directory)[.posixPermissions] as? Int
+                #expect(mode == 0o700, "\(directory): \(String(mode ?? 0, radix: 8))")
+            }
+        }
+
+        @Test("image export never writes through a symlink planted at its TARGET.new-PID work directory")
+        func exportWorkDirectoryIsItsOwn() throws {
+            // Before: `out.new-PID -> victim` (PID guessable; here fixed by a PID
+            // namespace) got the blobs, index.json and oci-layout written into victim.
+            let made = shell(
+                """
+                python3 - "$IMAGES/ok" ok <<'EOF'
+                \(Self.evilLayout)
+                EOF
+                mkdir -p "$IMAGES/victim" "$IMAGES/expo"
+                for pid in 1 2 3 4 5 6 7 8; do ln -s "$IMAGES/victim" "$IMAGES/expo/out.new-$pid"; done
+                """)
+            try #require(made.status == 0, "\(made.stderr)")
+            #expect(scratch(["image", "import", images + "/ok", "ok:1"]).status == 0)
+            let result = Support.run(
+                ["unshare", "--pid", "--fork", Support.scratch, "image", "export", "ok:1", images + "/expo/out"], environment: ["SCRATCH_HOME": home])
+            #expect(result.status == 125 && result.stderr.contains("something is already there"), "\(result.status) \(result.stderr)")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: images + "/victim")) ?? ["?"]).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: images + "/expo/out"))
+        }
+
+        @Test("run reads records only under images/, and layers only by their sha256")
+        func recordsStayInTheStore() throws {
+            // Before: `run ../../../x:y` read a record from outside the store, and its
+            // `layer=../../..` mounted that host directory under the container.
+            let made = shell("python3 - \"$IMAGES/ok\" ok <<'EOF'\n\(Self.evilLayout)\nEOF")
+            try #require(made.status == 0, "\(made.stderr)")
+            #expect(scratch(["image", "import", images + "/ok", "ok:1"]).status == 0)
+            let layer = try #require(
+                try String(contentsOfFile: home + "/images/ok/1", encoding: .utf8).split(separator: "\n").first { $0.hasPrefix("layer=") })
+            try "layer=../../made\n\(layer)\n".write(toFile: home + "/images/ok/evil", atomically: false, encoding: .utf8)
+            let tampered = scratch(["run", "--rm", "ok:evil", "--", "true"])
+            #expect(tampered.status == 125 && tampered.stderr.contains("which is not a sha256"), "\(tampered.stderr)")
+            let outside = scratch(["run", "--rm", "../ok:1", "--", "true"])
+            #expect(outside.status == 125 && outside.stderr.contains("is not an image name"), "\(outside.stderr)")
         }
 
         @Test("a tampered blob, a truncated archive, a missing blob, a missing file: exit 125, nothing imported")
@@ -168,9 +264,9 @@ extension ContainerTests {
                 open(f"{out}/blobs/sha256/{d}", "wb").write(data)
                 return d
             buf = io.BytesIO()
-            with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as t:
-                def add(name, type=tarfile.REGTYPE, link="", data=b"x"):
-                    i = tarfile.TarInfo(name); i.type = type; i.linkname = link
+            with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT if kind == "overlay-xattr" else tarfile.GNU_FORMAT) as t:
+                def add(name, type=tarfile.REGTYPE, link="", data=b"x", pax={}):
+                    i = tarfile.TarInfo(name); i.type = type; i.linkname = link; i.pax_headers = pax
                     if type == tarfile.REGTYPE: i.size = len(data); t.addfile(i, io.BytesIO(data))
                     else: t.addfile(i)
                 add("ok")
@@ -179,6 +275,8 @@ extension ContainerTests {
                 if kind == "symlink": add("evil", tarfile.SYMTYPE, "/tmp/layers-fx-target"); add("evil/planted")
                 if kind == "hardlink": add("hard", tarfile.LNKTYPE, "../../../etc/passwd")
                 if kind == "whiteout-symlink": add("evil", tarfile.SYMTYPE, "/tmp/layers-fx-target"); add("evil/.wh.x")
+                if kind == "hardlink-symlink": add("evil", tarfile.SYMTYPE, "/tmp/layers-fx-target"); add("hard", tarfile.LNKTYPE, "evil/x")
+                if kind == "overlay-xattr": add("d", pax={"SCHILY.xattr.trusted.overlay.redirect": "/etc"})
             layer = buf.getvalue()
             ld = blob(layer)
             config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": ["sha256:" + ld]}}).encode()

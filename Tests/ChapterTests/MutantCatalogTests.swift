@@ -94,6 +94,35 @@ extension ContainerTests {
             .init(
                 mutant: "Ch5OpaqueOnMarker", chapter: 5, caughtBy: [("opaque-directory", "not on the directory opt/app/sub itself")],
                 notBlamed: ["layers-visible", "whiteout-hides"]),
+
+            .init(
+                mutant: "Ch6FlagsUnderImage", chapter: 6,
+                caughtBy: [("e-overrides-image-env", "won over -e"), ("config-and-flags", "BOTH kept the config's value")],
+                notBlamed: ["host-env-absent", "rw-volume-on-host", "ro-volume-erofs"]),
+            .init(
+                mutant: "Ch6InheritsHost", chapter: 6, caughtBy: [("host-env-absent", "the host's environment was inherited")],
+                notBlamed: ["rw-volume-on-host", "workdir-cwd"]),
+            .init(
+                mutant: "Ch6DefaultsOverride", chapter: 6, caughtBy: [("defaults-fill-gaps", "the defaults override the image's PATH")],
+                notBlamed: ["host-env-absent", "e-overrides-image-env"]),
+            .init(
+                mutant: "Ch6AppendsInsteadOfReplacing", chapter: 6, caughtBy: [("e-overrides-image-env", "set twice")],
+                notBlamed: ["host-env-absent", "rw-volume-on-host"]),
+            .init(
+                mutant: "Ch6EnvFileCommentsKept", chapter: 6, caughtBy: [("env-file-format", "a comment line became a variable")],
+                notBlamed: ["host-env-absent", "e-overrides-image-env", "defaults-fill-gaps"]),
+            .init(
+                mutant: "Ch6TargetJoined", chapter: 6, caughtBy: [("symlink-target-inside", "followed the image's link")],
+                notBlamed: ["rw-volume-on-host", "ro-volume-erofs", "host-env-absent"]),
+            .init(
+                mutant: "Ch6ReadOnlyForgotten", chapter: 6, caughtBy: [("ro-volume-erofs", "the volume was writable")],
+                notBlamed: ["rw-volume-on-host", "symlink-target-inside"]),
+            .init(
+                mutant: "Ch6ReadOnlyOnBind", chapter: 6, caughtBy: [("ro-volume-erofs", "the volume was writable")],
+                notBlamed: ["rw-volume-on-host", "symlink-target-inside"]),
+            .init(
+                mutant: "Ch6NotRecursive", chapter: 6, caughtBy: [("volume-brings-submounts", "the bind was not recursive")],
+                notBlamed: ["rw-volume-on-host", "ro-volume-erofs", "symlink-target-inside"]),
         ]
 
         static var mutantRuntime: String { Support.binDirectory + "/mutant-runtime" }

@@ -17,6 +17,7 @@ func mutant(_ chapter: Int, _ value: any Sendable) -> Mutant {
     case let value as any RootFilesystemSteps where chapter == 3: steps.rootFilesystem = value
     case let value as any CgroupSteps where chapter == 4: steps.cgroups = value
     case let value as any LayerSteps where chapter == 5: steps.layers = value
+    case let value as any ConfigurationSteps where chapter == 6: steps.configuration = value
     default: fatalError("\(name) does not conform to chapter \(chapter)'s protocol")
     }
     return Mutant(name: name, chapter: chapter, steps: steps)
@@ -68,4 +69,14 @@ let mutantCatalog: [Mutant] = [
     mutant(5, Ch5WhiteoutNameNotStripped()),
     mutant(5, Ch5OpaqueUserXattr()),
     mutant(5, Ch5OpaqueOnMarker()),
+
+    mutant(6, Ch6FlagsUnderImage()),
+    mutant(6, Ch6InheritsHost()),
+    mutant(6, Ch6DefaultsOverride()),
+    mutant(6, Ch6AppendsInsteadOfReplacing()),
+    mutant(6, Ch6EnvFileCommentsKept()),
+    mutant(6, Ch6TargetJoined()),
+    mutant(6, Ch6ReadOnlyForgotten()),
+    mutant(6, Ch6ReadOnlyOnBind()),
+    mutant(6, Ch6NotRecursive()),
 ]

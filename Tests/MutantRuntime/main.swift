@@ -2,6 +2,7 @@ import Glibc
 import ImageStore
 import RunOptions
 import Runtime
+import RuntimeConfig
 import Syscalls
 import Workbook
 
@@ -49,4 +50,13 @@ do {
 }
 let steps = Steps.reference.replacing(chapter: mutant.chapter, from: mutant.steps)
 // Exactly as `workbook run` runs a learner's code: inside the stand-in host.
-runInStandInHost(options.request, stage: Stage(chapter: stageNumber), steps: steps, programName: "mutant-runtime")
+var request = options.request
+if request.configFile != nil {
+    do {
+        request = try applyingConfigFile(to: request)
+    } catch {
+        writeToStandardError("mutant-runtime: \(error)\n")
+        exit(125)
+    }
+}
+runInStandInHost(request, stage: Stage(chapter: stageNumber), steps: steps, programName: "mutant-runtime")

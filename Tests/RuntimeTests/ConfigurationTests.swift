@@ -396,6 +396,22 @@ struct ConfigurationTests {
         #expect(try environmentFlag("K=") == "K=")
     }
 
+    @Test("--env-file /dev/zero and --config /dev/zero stop at a size limit; a pipe still reads")
+    func endlessFilesStop() throws {
+        // Before, both read until the runtime's memory ran out (abort, exit 134).
+        let env = #expect(throws: ContainerError.self) { try Runtime.environmentFile("/dev/zero") }
+        #expect(env?.reason.contains("more than 1 MiB") == true, "\(String(describing: env))")
+        let config = #expect(throws: ContainerError.self) { try loadConfig("/dev/zero") }
+        #expect(config?.reason.contains("more than 16 MiB") == true, "\(String(describing: config))")
+        // `--env-file <(…)` is a pipe, not a regular file: still read.
+        var ends: [Int32] = [0, 0]
+        try #require(pipe(&ends) == 0)
+        #expect(write(ends[1], "A=1\n", 4) == 4)
+        close(ends[1])
+        defer { close(ends[0]) }
+        #expect(try Runtime.environmentFile("/proc/self/fd/\(ends[0])") == ["A=1"])
+    }
+
     @Test("a config's mounts are parsed into a neutral list; JSON errors say where")
     func configParsing() throws {
         let fixture = try Self.fixture.get()

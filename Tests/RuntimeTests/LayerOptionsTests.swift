@@ -17,9 +17,19 @@ import Testing
         #expect(overlayMountOptions(layers) == "lowerdir=l,upperdir=/h\\:1\\,2/c/upper,workdir=/h\\:1\\,2/c/work")
     }
 
+    @Test("a layer the image lists twice is mounted once, at its topmost place")
+    func repeatedLayer() {
+        // Before: lowerdir=a:x:a, and every run of such an image failed with ELOOP.
+        let layers = ContainerLayers(store: "/s", layers: ["a", "x", "a", "b"], directory: "/c")
+        #expect(layers.layers == ["x", "a", "b"])
+        #expect(overlayMountOptions(layers).hasPrefix("lowerdir=b:a:x,"))
+    }
+
     @Test("sixty 64-digit layers fit in one page: names are relative to the store")
     func manyLayers() {
-        let names = (0..<60).map { String(repeating: String($0 % 10), count: 64) }
+        // Sixty different names: a name repeated is one layer (see `repeatedLayer`).
+        let names = (0..<60).map { String(repeating: "f", count: 62) + ($0 < 10 ? "0\($0)" : "\($0)") }
+        #expect(ContainerLayers(store: "/s", layers: names, directory: "/c").layers.count == 60)
         let layers = ContainerLayers(
             store: "/var/lib/a/long/home/that/does/not/count/layers", layers: names, directory: "/var/lib/a/long/home/containers/0123456789ab")
         #expect(overlayMountOptions(layers).utf8.count < 4096)

@@ -40,6 +40,9 @@ import Testing
         ["--rm", "test:four", "--", "ls", "/"],
         ["test:four", "--"],
         ["--", "test:four", "--", "ls"],
+        // Chapter 7: --privileged is plain; the others are left to ArgumentParser.
+        ["--privileged", "--rm", "--", "true"],
+        ["--privileged", "sh"],
     ]
 
     /// Command lines the hand reader leaves to ArgumentParser.
@@ -58,6 +61,9 @@ import Testing
         ["-", "x"],
         ["-x", "true"],
         ["--rm", "--rm", "true"],
+        ["--cap-add", "SYS_ADMIN", "--", "true"],
+        ["--security-opt", "seccomp=unconfined", "true"],
+        ["--privileged", "--privileged", "true"],
     ]
 
     @Test("the hand reader agrees with ArgumentParser", arguments: plain)
@@ -78,7 +84,7 @@ import Testing
 
     @Test(
         "an unknown flag is still an error, not a command called --bogus",
-        arguments: [["--bogus", "--", "true"], ["-x", "true"], ["--privileged", "sh"]])
+        arguments: [["--bogus", "--", "true"], ["-x", "true"], ["--device", "/dev/sda", "sh"]])
     func unknownFlags(_ arguments: [String]) {
         #expect(RunRequest(plainArguments: arguments) == nil)
         let error = #expect(throws: (any Error).self) { try RunOptions.parse(arguments) }

@@ -54,6 +54,26 @@ import Testing
         #expect(error?.exitCode == 125)
         #expect(error?.reason.hasPrefix("\(flag) ") == true && error?.reason.contains(expected) == true, "\(String(describing: error))")
     }
+
+    @Test("seeding a volume never writes through a link that a container sharing it planted there")
+    func seedingIgnoresPlantedLinks() throws {
+        // Before, `cp -a IMAGE/. DATA/` opened DATA/f -> OUTSIDE/f and wrote the image's
+        // f over the file outside (a host file, in a real run).
+        let base = NSTemporaryDirectory() + "/seed-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        for directory in ["image/sub", "data", "outside"] {
+            try FileManager.default.createDirectory(atPath: base + "/" + directory, withIntermediateDirectories: true)
+        }
+        try "image".write(toFile: base + "/image/f", atomically: false, encoding: .utf8)
+        try "image".write(toFile: base + "/image/sub/g", atomically: false, encoding: .utf8)
+        try "host".write(toFile: base + "/outside/f", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: base + "/data/f", withDestinationPath: base + "/outside/f")
+        try seedCopy(from: base + "/image", into: base + "/data", staging: base + "/seed")
+        #expect(try String(contentsOfFile: base + "/outside/f", encoding: .utf8) == "host")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: base + "/data/f") == base + "/outside/f")
+        #expect(try String(contentsOfFile: base + "/data/sub/g", encoding: .utf8) == "image")
+        #expect(!FileManager.default.fileExists(atPath: base + "/seed"))
+    }
 }
 
 /// Real containers. Serialized (each starts several on a 2-core host); every test's

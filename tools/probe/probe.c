@@ -7,6 +7,11 @@
 //   probe alloc MIB            allocate and touch MIB MiB, print "allocated MIB"
 //   probe fork-until-refused   fork sleeping children until fork fails, print the count
 //   probe spin SECONDS         burn CPU for SECONDS of wall time
+//   probe syscall NAME         try one system call with harmless arguments (chapter 7),
+//                              print "ok" or its errno's name (EPERM, ENOSYS, ...)
+//   probe open-by-handle PATH  name_to_handle_at(PATH), then open_by_handle_at of that
+//                              handle (the 2014 "shocker" breakout's call): "opened" or
+//                              the errno's name
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -14,13 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 static int usage(void) {
-    fprintf(stderr, "usage: probe chroot-escape PATH | alloc MIB | fork-until-refused | spin SECONDS\n");
+    fprintf(stderr, "usage: probe chroot-escape PATH | alloc MIB | fork-until-refused | spin SECONDS | syscall NAME"
+                    " | open-by-handle PATH\n");
     return 2;
 }
 
@@ -88,11 +96,70 @@ static int spin(double seconds) {
     return 0;
 }
 
+// Each call with arguments that make it fail harmlessly if it is allowed (a missing
+// path, a bad descriptor, a bad command), so only a filter or a missing capability can
+// answer EPERM or ENOSYS. Never one that changes the host.
+static long try_syscall(const char *name) {
+    if (strcmp(name, "mount") == 0) return syscall(SYS_mount, "none", "/nonexistent-probe", "tmpfs", 0L, NULL);
+    if (strcmp(name, "umount2") == 0) return syscall(SYS_umount2, "/nonexistent-probe", 0L);
+    if (strcmp(name, "unshare") == 0) return syscall(SYS_unshare, (long)CLONE_NEWUSER);
+    if (strcmp(name, "setns") == 0) return syscall(SYS_setns, -1L, 0L);
+    if (strcmp(name, "keyctl") == 0) return syscall(SYS_keyctl, 0xffffL, 0L, 0L, 0L, 0L);
+    if (strcmp(name, "add_key") == 0) return syscall(SYS_add_key, "user", "", NULL, 0L, -1L);
+    if (strcmp(name, "request_key") == 0) return syscall(SYS_request_key, "user", "", NULL, -1L);
+    if (strcmp(name, "bpf") == 0) return syscall(SYS_bpf, 0xffffL, NULL, 0L);
+    if (strcmp(name, "ptrace") == 0) return syscall(SYS_ptrace, 0xffffL, 0x7fffffffL, NULL, NULL);
+    if (strcmp(name, "reboot") == 0) return syscall(SYS_reboot, 0L, 0L, 0L, NULL);  // bad magic: EINVAL
+    if (strcmp(name, "kexec_load") == 0) return syscall(SYS_kexec_load, 0L, 0L, NULL, 0xdead0000L);
+    if (strcmp(name, "init_module") == 0) return syscall(SYS_init_module, NULL, 0L, "");
+    if (strcmp(name, "finit_module") == 0) return syscall(SYS_finit_module, -1L, "", 0L);
+    if (strcmp(name, "delete_module") == 0) return syscall(SYS_delete_module, "nonexistent_probe", 0L);
+    if (strcmp(name, "swapon") == 0) return syscall(SYS_swapon, "/nonexistent-probe", 0L);
+    if (strcmp(name, "swapoff") == 0) return syscall(SYS_swapoff, "/nonexistent-probe");
+    if (strcmp(name, "open_by_handle_at") == 0) return syscall(SYS_open_by_handle_at, -1L, NULL, 0L);
+    // Not in the default profile at all: the filter's default action answers.
+    if (strcmp(name, "migrate_pages") == 0) return syscall(SYS_migrate_pages, 0L, 0L, NULL, NULL);
+    if (strcmp(name, "clone-newns") == 0) {
+        long pid = syscall(SYS_clone, (long)(CLONE_NEWNS | SIGCHLD), NULL, NULL, NULL, NULL);
+        if (pid == 0) _exit(0);
+        if (pid > 0) waitpid((pid_t)pid, NULL, 0);
+        return pid > 0 ? 0 : -1;
+    }
+    errno = 0;
+    return -2;
+}
+
+static int print_errno(long result) {
+    if (result == -2 && errno == 0) return usage();
+    if (result >= 0) {
+        printf("ok\n");
+    } else {
+        const char *name = strerrorname_np(errno);
+        printf("%s\n", name ? name : "unknown errno");
+    }
+    return 0;
+}
+
+static int open_by_handle(const char *path) {
+    struct { struct file_handle handle; unsigned char bytes[128]; } buffer;
+    buffer.handle.handle_bytes = sizeof buffer.bytes;
+    int mount_id;
+    if (name_to_handle_at(AT_FDCWD, path, &buffer.handle, &mount_id, 0) == -1) return print_errno(-1);
+    int mount_fd = open(path, O_RDONLY | O_DIRECTORY);
+    if (mount_fd == -1) return print_errno(-1);
+    int fd = (int)syscall(SYS_open_by_handle_at, mount_fd, &buffer.handle, O_RDONLY);
+    if (fd == -1) return print_errno(-1);
+    printf("opened\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return usage();
     if (strcmp(argv[1], "chroot-escape") == 0 && argc == 3) return chroot_escape(argv[2]);
     if (strcmp(argv[1], "alloc") == 0 && argc == 3) return alloc(atol(argv[2]));
     if (strcmp(argv[1], "fork-until-refused") == 0) return fork_until_refused();
     if (strcmp(argv[1], "spin") == 0 && argc == 3) return spin(atof(argv[2]));
+    if (strcmp(argv[1], "syscall") == 0 && argc == 3) return print_errno(try_syscall(argv[2]));
+    if (strcmp(argv[1], "open-by-handle") == 0 && argc == 3) return open_by_handle(argv[2]);
     return usage();
 }

@@ -10,6 +10,7 @@
 #define CLINUX_H
 
 #include <signal.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 // clone(2) flags: which namespaces a new process gets (linux/sched.h).
@@ -34,6 +35,9 @@
 #define CL_MS_SLAVE       0x00080000
 #define CL_MS_SHARED      0x00100000
 #define CL_MNT_DETACH     0x00000002
+
+// open(2)'s O_PATH (a descriptor that names a file without opening it for I/O).
+#define CL_O_PATH         010000000
 
 // The function a cloned child runs. It must not return: it execs or exits.
 typedef int (*cl_child_fn)(void *arg);
@@ -112,5 +116,31 @@ int cl_wifexited(int status);
 int cl_wexitstatus(int status);
 int cl_wifsignaled(int status);
 int cl_wtermsig(int status);
+
+// Chapter 7 — least privilege.
+
+// capget(2)/capset(2) for this process, version 3 (two 32-bit words per set: bits
+// 0–31, then 32–63). glibc has no wrapper (libcap has one; we need no library for two
+// syscalls). Returns 0 or -1 with errno set.
+int cl_capget(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable);
+int cl_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
+
+// prctl(PR_CAPBSET_DROP, cap): needs CAP_SETPCAP in the effective set; -1 with EINVAL
+// past the last capability this kernel knows.
+int cl_bounding_drop(int cap);
+// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL).
+int cl_ambient_clear(void);
+// prctl(PR_SET_NO_NEW_PRIVS, 1): execve can no longer grant privileges (setuid bits,
+// file capabilities). One way: no call turns it off again.
+int cl_set_no_new_privs(void);
+// seccomp(SECCOMP_SET_MODE_FILTER, 0, prog) with an already compiled classic-BPF program
+// of `count` 8-byte instructions (struct sock_filter). Returns 0 or -1.
+int cl_seccomp_load(const void *instructions, unsigned short count);
+// unshare(2), which Swift's Glibc hides behind _GNU_SOURCE.
+int cl_unshare(int flags);
+// bpf(2): a BPF_PROG_TYPE_CGROUP_DEVICE program of `count` 8-byte eBPF instructions,
+// loaded (log into `log` on failure) and attached to the cgroup directory `cgroup_fd`
+// (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI). Returns the program's fd or -1 with errno.
+int cl_attach_device_program(int cgroup_fd, const void *instructions, unsigned count, char *log, unsigned log_size);
 
 #endif

@@ -58,8 +58,16 @@ extension ContainerTests.ReliabilityTests {
         refused("an empty command", ["run", "--", ""], "no command given")
         refused("flags and no command", ["run", "--init", "--hostname", "box"], "no command given")
         refused("unknown flag", ["run", "--bogus", "--", "true"], "Unknown option '--bogus'")
+        // Chapter 7's flags.
+        refused("unknown capability", ["run", "--cap-add", "SYS_BOGUS", "--", "true"], "--cap-add", "no such capability")
+        refused("unknown capability to drop", ["run", "--cap-drop", "cap_nothing", "--", "true"], "--cap-drop", "no such capability")
+        refused("unknown --security-opt key", ["run", "--security-opt", "apparmor=x", "--", "true"], "unknown key", "apparmor")
+        refused("bad no-new-privileges", ["run", "--security-opt", "no-new-privileges=maybe", "--", "true"], "true or false")
+        refused(
+            "missing seccomp profile", ["run", "--security-opt", "seccomp=/nonexistent/profile.json", "--", "true"], "seccomp profile", "No such file"
+        )
         refused("unknown short flag", ["run", "-x", "true"], "Unknown option '-x'")
-        refused("Docker's --privileged", ["run", "--privileged", "sh"], "Unknown option '--privileged'")
+        refused("Docker's --device", ["run", "--device", "/dev/sda", "sh"], "Unknown option '--device'")
         refused("Docker's --memory-swap", ["run", "--memory-swap", "1g", "--", "true"], "Unknown option '--memory-swap'")
         refused("lone -", ["run", "-", "true"], "Unknown option '-'")
         refused("unknown subcommand", ["bogus"], "Unexpected argument 'bogus'")
