@@ -8,6 +8,7 @@ public enum CheckCatalog {
         4: chapter4Checks,
         5: chapter5Checks,
         6: chapter6Checks,
+        7: chapter7Checks,
     ]
 
     /// The chapters that have checks, in order.

@@ -111,41 +111,33 @@ public func requestedCapabilities(adding: [String], dropping: [String]) throws(C
 
 // MARK: the child's steps
 
-/// Drops every capability not in `keep` from the bounding set (prctl PR_CAPBSET_DROP),
-/// up to the last one this kernel has.
-///
-/// Each drop needs CAP_SETPCAP in the effective set: this runs while the child is
-/// still full root, before any user change (which would empty the effective set).
-public func dropBoundingSet(keeping keep: CapabilitySet) throws(SyscallError) {
-    // PR_CAPBSET_DROP says EINVAL past the kernel's last capability: that ends the
-    // loop. A kernel newer than this table loses its new capabilities too, unless
-    // kept by number. (Dropping one already gone is no error.)
-    for number in Int32(0)..<64 where !keep.contains(Int(number)) {
-        if cl_bounding_drop(number) == 0 { continue }
-        if errno == EINVAL { return }
-        throw SyscallError(
-            "prctl(PR_CAPBSET_DROP, \(capabilityName(Int(number))))", errno: errno,
-            hint: errno == EPERM ? "dropping from the bounding set needs CAP_SETPCAP, so it must come before the user change" : nil)
+extension Reference: PrivilegeSteps {
+    /// Drops every capability not in `keep` from the bounding set (prctl PR_CAPBSET_DROP),
+    /// up to the last one this kernel has.
+    ///
+    /// Each drop needs CAP_SETPCAP in the effective set: this runs while the child is
+    /// still full root, before any user change (which would empty the effective set).
+    public func dropBoundingSet(keeping keep: CapabilitySet) throws {
+        // The kernel says EINVAL past its last capability: that ends the loop. A
+        // kernel newer than the names table loses its new capabilities too, unless
+        // kept by number. (Dropping one already gone is no error.)
+        for number in 0..<64 where !keep.contains(number) {
+            guard try dropFromBoundingSet(number) else { return }
+        }
     }
-}
 
-/// Sets the effective and permitted sets to `keep` (what of it this process still
-/// has), empties the inheritable and ambient sets.
-///
-/// For root that is the set itself. After a change to a non-root user (setuid without
-/// PR_SET_KEEPCAPS clears the permitted and effective sets) the permitted set is
-/// empty: capset may only lower it, and the user stays without capabilities, as in
-/// Docker; the bounding set still holds the cut, so a setuid-root binary cannot gain
-/// more than `keep` either.
-public func setCapabilities(_ keep: CapabilitySet) throws(SyscallError) {
-    var effective: UInt64 = 0
-    var permitted: UInt64 = 0
-    var inheritable: UInt64 = 0
-    if cl_capget(&effective, &permitted, &inheritable) == -1 { throw SyscallError("capget") }
-    let wanted = keep.bits & permitted
-    if cl_ambient_clear() == -1 { throw SyscallError("prctl(PR_CAP_AMBIENT_CLEAR_ALL)") }
-    if cl_capset(wanted, wanted, 0) == -1 {
-        throw SyscallError("capset(effective and permitted = \(CapabilitySet(bits: wanted)))")
+    /// Sets the effective and permitted sets to `keep` (what of it this process still
+    /// has), empties the inheritable and ambient sets.
+    ///
+    /// For root that is the set itself. After a change to a non-root user (setuid
+    /// without PR_SET_KEEPCAPS clears the permitted and effective sets) the permitted
+    /// set is empty: capset may only lower it, and the user stays without
+    /// capabilities, as in Docker; the bounding set still holds the cut, so a
+    /// setuid-root binary cannot gain more than `keep` either.
+    public func setCapabilities(_ keep: CapabilitySet) throws {
+        let wanted = keep.bits & (try capabilitySets()).permitted
+        try clearAmbientCapabilities()
+        try setCapabilitySets(effective: wanted, permitted: wanted, inheritable: 0)
     }
 }
 
@@ -168,13 +160,13 @@ public struct Confinement: Sendable {
 
 /// The confinement `spec` asks for at `stage`: nil before chapter 7 and with
 /// --privileged, which turn all of it off.
-public func plannedConfinement(_ spec: ContainerSpec, stage: Stage) throws(ContainerError) -> Confinement? {
+public func plannedConfinement(_ spec: ContainerSpec, stage: Stage, steps: Steps = .reference) throws(ContainerError) -> Confinement? {
     guard spec.isConfined(stage: stage) else { return nil }
     var filter: SeccompFilter?
     switch spec.seccomp {
     case .unconfined: filter = nil
-    case .defaultProfile: filter = try seccompFilter(for: defaultSeccompProfile(), capabilities: spec.capabilities)
-    case .profile(let profile): filter = try seccompFilter(for: profile, capabilities: spec.capabilities)
+    case .defaultProfile: filter = try seccompFilter(for: defaultSeccompProfile(), capabilities: spec.capabilities, steps: steps)
+    case .profile(let profile): filter = try seccompFilter(for: profile, capabilities: spec.capabilities, steps: steps)
     }
     return Confinement(capabilities: spec.capabilities, noNewPrivileges: spec.noNewPrivileges, seccomp: filter)
 }

@@ -61,7 +61,7 @@ func containerMain(
                 defaults: defaultEnvironment(hostname: spec.effectiveHostname, home: home))
         }
         if let confinement {
-            try step("set the capabilities") { try setCapabilities(confinement.capabilities) }
+            try step("set the capabilities") { try steps.privileges.setCapabilities(confinement.capabilities) }
             if confinement.noNewPrivileges {
                 try step("set no_new_privs") { try setNoNewPrivileges() }
                 if let filter = confinement.seccomp {
@@ -133,7 +133,7 @@ func setUpContainer(
         if !confinement.noNewPrivileges, let filter = confinement.seccomp {
             try step("load the seccomp filter") { try loadSeccompFilter(filter) }
         }
-        try step("cut the bounding set") { try dropBoundingSet(keeping: confinement.capabilities) }
+        try step("cut the bounding set") { try steps.privileges.dropBoundingSet(keeping: confinement.capabilities) }
     }
 }
 

@@ -69,14 +69,14 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
                     if !confinement.noNewPrivileges, let filter = confinement.seccomp {
                         try step("load the seccomp filter") { try loadSeccompFilter(filter) }
                     }
-                    try step("cut the bounding set") { try dropBoundingSet(keeping: confinement.capabilities) }
+                    try step("cut the bounding set") { try Reference().dropBoundingSet(keeping: confinement.capabilities) }
                 }
                 try step("become the user") { try becomeUser(user) }
                 if let directory = state.workingDirectory {
                     try step("enter the working directory") { try enterWorkingDirectory(directory) }
                 }
                 if let confinement {
-                    try step("set the capabilities") { try setCapabilities(confinement.capabilities) }
+                    try step("set the capabilities") { try Reference().setCapabilities(confinement.capabilities) }
                     if confinement.noNewPrivileges {
                         try step("set no_new_privs") { try setNoNewPrivileges() }
                         if let filter = confinement.seccomp {

@@ -31,7 +31,7 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     try spec.validate(stage: stage)
     // Chapter 7: the seccomp profile compiled now (or found in the cache), so a profile
     // libseccomp refuses is bad input that leaves nothing behind.
-    let confinement = try step("compile the seccomp filter") { try plannedConfinement(spec, stage: stage) }
+    let confinement = try step("compile the seccomp filter") { try plannedConfinement(spec, stage: stage, steps: steps) }
     try stopIfInterrupted()
     removeLeftovers()
 

@@ -107,7 +107,8 @@ public struct SeccompRule: Sendable, Equatable {
             && lhs.minimumKernel?.0 == rhs.minimumKernel?.0 && lhs.minimumKernel?.1 == rhs.minimumKernel?.1
     }
 
-    func applies(capabilities: CapabilitySet) -> Bool {
+    /// Whether the rule is in force for a container with `capabilities` on this machine.
+    public func applies(capabilities: CapabilitySet) -> Bool {
         let arch = nativeGoArchitecture
         if !includeCapabilities.allSatisfy(capabilities.contains) { return false }
         if excludeCapabilities.contains(where: capabilities.contains) { return false }
@@ -276,40 +277,64 @@ public func defaultSeccompProfile() -> SeccompProfile {
 
 // MARK: compiling
 
-/// Compiles `profile` for a container with `capabilities`, or takes the program from
-/// the cache when this very profile was compiled before. Runs in the parent, before
-/// anything is created: a profile libseccomp refuses is bad input (exit 125).
-public func seccompFilter(for profile: SeccompProfile, capabilities: CapabilitySet) throws(ContainerError) -> SeccompFilter {
+/// Compiles `profile` for a container with `capabilities` with `steps`' chapter 7
+/// (`compileSeccompFilter`), or takes the program from the cache when the reference
+/// compiled this very profile before. Runs in the parent, before anything is created:
+/// a profile libseccomp refuses is bad input (exit 125).
+///
+/// Only the reference's programs are read from the cache: a learner's code changes
+/// between runs, and a program it compiled wrong must never reach `scratch`. Its
+/// programs are written under a key of their own bytes, so `scratch exec` finds them.
+public func seccompFilter(
+    for profile: SeccompProfile, capabilities: CapabilitySet, steps: Steps = .reference
+) throws(ContainerError) -> SeccompFilter {
     let rules = profile.rules.filter { $0.applies(capabilities: capabilities) }
-    let key = seccompCacheKey(profile, rules: rules)
-    let cached = seccompCacheDirectory + "/" + key + ".bpf"
-    if let program = try? readFile(cached), !program.isEmpty, program.count % 8 == 0 {
+    let isReference = steps.privileges is Reference
+    let key = isReference ? seccompCacheKey(profile, rules: rules) : ""
+    if isReference, let program = try? readFile(seccompCacheDirectory + "/" + key + ".bpf"), !program.isEmpty, program.count % 8 == 0 {
         return SeccompFilter(program: program, key: key)
     }
-    let program = try compileSeccompFilter(profile, rules: rules)
+    let program: [UInt8]
+    do {
+        program = try steps.privileges.compileSeccompFilter(profile, capabilities: capabilities)
+    } catch let error as ContainerError {
+        throw error
+    } catch {
+        throw ContainerError(step: "compile the seccomp filter", reason: "\(profile.source): \(error)")
+    }
+    guard !program.isEmpty, program.count % 8 == 0 else {
+        throw ContainerError(
+            step: "compile the seccomp filter", reason: "\(profile.source): the program is \(program.count) bytes, not whole 8-byte instructions")
+    }
+    let stored = isReference ? key : "program-" + fnv1a(program)
     // The cache is a speed-up only: a failure to write it costs the next run time.
+    let cached = seccompCacheDirectory + "/" + stored + ".bpf"
     _ = try? makeDirectories(seccompCacheDirectory, mode: 0o700)
     let temporary = cached + ".new-\(getpid())"
     if (try? writeFile(temporary, program, mode: 0o600)) != nil, rename(temporary, cached) != 0 {
         _ = unlink(temporary)
     }
-    return SeccompFilter(program: program, key: key)
+    return SeccompFilter(program: program, key: stored)
 }
 
 let seccompCacheDirectory = stateRoot + "/seccomp-cache"
 
+/// FNV-1a, 64 bits, as 16 hex digits.
+func fnv1a(_ bytes: [UInt8]) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x0000_0100_0000_01b3
+    }
+    let hex = String(hash, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
+}
+
 /// A hash of everything the compiled program depends on: the rules that apply, the
 /// default action, the architectures, the libseccomp version. FNV-1a, 64 bits.
 func seccompCacheKey(_ profile: SeccompProfile, rules: [SeccompRule]) -> String {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    func add(_ text: String) {
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        hash ^= 0xff
-        hash = hash &* 0x0000_0100_0000_01b3
-    }
+    var text: [UInt8] = []
+    func add(_ part: String) { text += Array(part.utf8) + [0xff] }
     if let version = seccomp_version() {
         add("libseccomp \(version.pointee.major).\(version.pointee.minor).\(version.pointee.micro)")
     }
@@ -320,78 +345,28 @@ func seccompCacheKey(_ profile: SeccompProfile, rules: [SeccompRule]) -> String 
         for name in rule.names { add(name) }
         for argument in rule.arguments { add("\(argument.index) \(argument.value) \(argument.valueTwo) \(argument.op)") }
     }
-    let hex = String(hash, radix: 16)
-    return String(repeating: "0", count: 16 - hex.count) + hex
+    return fnv1a(text)
 }
 
-func compileSeccompFilter(_ profile: SeccompProfile, rules: [SeccompRule]) throws(ContainerError) -> [UInt8] {
-    func failure(_ reason: String) -> ContainerError {
-        ContainerError(step: "compile the seccomp filter", reason: "\(profile.source): \(reason)")
-    }
-    guard let context = seccomp_init(profile.defaultAction.raw) else { throw failure("seccomp_init failed") }
-    defer { seccomp_release(context) }
-    // Optimisation level 2: a binary tree of syscall numbers instead of a list, so a
-    // call is found in ~9 comparisons rather than up to ~350, on every syscall.
-    _ = seccomp_attr_set(context, SCMP_FLTATR_CTL_OPTIMIZE, 2)
-    for arch in profile.architectures {
-        guard let token = seccompArchitectures[arch] else {
-            throw failure("unknown architecture \(arch) — known: \(seccompArchitectures.keys.sorted().joined(separator: ", "))")
-        }
-        let result = seccomp_arch_add(context, token)
-        if result < 0 && result != -EEXIST { throw failure("seccomp_arch_add(\(arch)): \(Errno.describe(-result))") }
-    }
-    for (index, rule) in rules.enumerated() where rule.action != profile.defaultAction {
-        for name in rule.names {
-            let number = seccomp_syscall_resolve_name(name)
-            if number == __NR_SCMP_ERROR {
-                if syscallsNewerThanLibseccomp.contains(name) || profile.source == "the default profile" { continue }
-                throw failure("unknown syscall \(ContainerSpec.quoted(name)) (rule \(index + 1)) — check its spelling against syscalls(2)")
-            }
+extension Reference {
+    /// Chapter 7: the filter for `profile`, through libseccomp (SeccompBuilder.swift).
+    public func compileSeccompFilter(_ profile: SeccompProfile, capabilities: CapabilitySet) throws -> [UInt8] {
+        let filter = try SeccompBuilder(defaultAction: profile.defaultAction, source: profile.source)
+        for architecture in profile.architectures { try filter.addArchitecture(architecture) }
+        // A rule is in force for some capabilities only (Docker's includes/excludes:
+        // mount is allowed with CAP_SYS_ADMIN); one whose action is the default adds
+        // nothing but instructions.
+        for rule in profile.rules where rule.applies(capabilities: capabilities) && rule.action != profile.defaultAction {
             // Several comparisons of one argument in one rule would have to all hold,
             // which libseccomp refuses; Docker means "any of them": one rule each.
             let indices = rule.arguments.map(\.index)
-            let groups: [[SeccompArgument]] =
-                Set(indices).count < indices.count ? rule.arguments.map { [$0] } : [rule.arguments]
-            for group in groups {
-                var comparisons: [scmp_arg_cmp] = []
-                for argument in group {
-                    guard let op = SeccompArgument.operators[argument.op] else {
-                        throw failure("unknown operator \(argument.op) for \(name)")
-                    }
-                    comparisons.append(scmp_arg_cmp(arg: argument.index, op: op, datum_a: argument.value, datum_b: argument.valueTwo))
-                }
-                let result = comparisons.withUnsafeBufferPointer { buffer in
-                    seccomp_rule_add_array(context, rule.action.raw, number, UInt32(buffer.count), buffer.baseAddress)
-                }
-                // EDOM/EINVAL for a call that has no number on this architecture
-                // (chown32 on x86_64): nothing to filter here.
-                if result < 0 && number < 0 { continue }
-                if result < 0 {
-                    throw failure("rule \(index + 1), \(name): libseccomp says \(Errno.describe(-result))")
-                }
+            let groups = Set(indices).count < indices.count ? rule.arguments.map { [$0] } : [rule.arguments]
+            for name in rule.names {
+                for arguments in groups { try filter.addRule(rule.action, syscall: name, arguments: arguments) }
             }
         }
+        return try filter.program()
     }
-    return try exportProgram(context, failure: failure)
-}
-
-/// seccomp_export_bpf writes to a descriptor: a pipe read back here.
-private func exportProgram(_ context: scmp_filter_ctx, failure: (String) -> ContainerError) throws(ContainerError) -> [UInt8] {
-    var ends: [Int32] = [0, 0]
-    guard pipe(&ends) == 0 else { throw failure("pipe: \(Errno.describe(errno))") }
-    defer { close(ends[0]) }
-    // A filter is at most 4096 instructions (32 KiB): it fits the pipe's 64 KiB.
-    let result = seccomp_export_bpf(context, ends[1])
-    close(ends[1])
-    if result < 0 { throw failure("seccomp_export_bpf: \(Errno.describe(-result))") }
-    var program: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = buffer.withUnsafeMutableBytes { read(ends[0], $0.baseAddress, $0.count) }
-        if count <= 0 { break }
-        program += buffer[0..<count]
-    }
-    return program
 }
 
 let seccompArchitectures: [String: UInt32] = [

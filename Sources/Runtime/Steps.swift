@@ -107,6 +107,19 @@ public enum LayerEntry: Sendable, Equatable {
     case xattr(path: String, name: String, value: String)
 }
 
+/// Chapter 7 — least privilege: what the container keeps of root's power.
+public protocol PrivilegeSteps: Sendable {
+    /// Runs in the child, still fully root (before the user change): drop from the
+    /// bounding set every capability not in `keep`, up to the kernel's last.
+    func dropBoundingSet(keeping keep: CapabilitySet) throws
+    /// Runs in the child after the user change: effective and permitted = `keep` (as
+    /// far as the process still has it), inheritable and ambient empty.
+    func setCapabilities(_ keep: CapabilitySet) throws
+    /// Runs in the parent, before anything exists: the classic-BPF program that
+    /// filters a container with `capabilities` as `profile` says.
+    func compileSeccompFilter(_ profile: SeccompProfile, capabilities: CapabilitySet) throws -> [UInt8]
+}
+
 /// The reference runtime's side of every chapter. Each chapter's file holds its part
 /// (`extension Reference: HostnameSteps` in Hostname.swift, and so on).
 public struct Reference: Sendable {
@@ -122,11 +135,12 @@ public struct Steps: Sendable {
     public var cgroups: any CgroupSteps
     public var layers: any LayerSteps
     public var configuration: any ConfigurationSteps
+    public var privileges: any PrivilegeSteps
 
     public init(
         exitStatus: any ExitStatusSteps, hostname: any HostnameSteps, processTree: any ProcessTreeSteps,
         rootFilesystem: any RootFilesystemSteps, cgroups: any CgroupSteps, layers: any LayerSteps,
-        configuration: any ConfigurationSteps
+        configuration: any ConfigurationSteps, privileges: any PrivilegeSteps
     ) {
         self.exitStatus = exitStatus
         self.hostname = hostname
@@ -135,15 +149,16 @@ public struct Steps: Sendable {
         self.cgroups = cgroups
         self.layers = layers
         self.configuration = configuration
+        self.privileges = privileges
     }
 
     /// The reference runtime's own functions, every chapter.
     public static let reference = Steps(
         exitStatus: Reference(), hostname: Reference(), processTree: Reference(), rootFilesystem: Reference(),
-        cgroups: Reference(), layers: Reference(), configuration: Reference())
+        cgroups: Reference(), layers: Reference(), configuration: Reference(), privileges: Reference())
 
     /// The chapters that have learner functions, in order.
-    public static let chapters = 0...6
+    public static let chapters = 0...7
 
     /// These steps with chapter `chapter`'s value taken from `other`, whole.
     public func replacing(chapter: Int, from other: Steps) -> Steps {
@@ -156,6 +171,7 @@ public struct Steps: Sendable {
         case 4: result.cgroups = other.cgroups
         case 5: result.layers = other.layers
         case 6: result.configuration = other.configuration
+        case 7: result.privileges = other.privileges
         default: break
         }
         return result
@@ -167,7 +183,7 @@ public struct Steps: Sendable {
         [
             0: "\(type(of: exitStatus))", 1: "\(type(of: hostname))", 2: "\(type(of: processTree))",
             3: "\(type(of: rootFilesystem))", 4: "\(type(of: cgroups))", 5: "\(type(of: layers))",
-            6: "\(type(of: configuration))",
+            6: "\(type(of: configuration))", 7: "\(type(of: privileges))",
         ]
     }
 }

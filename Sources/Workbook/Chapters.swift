@@ -45,7 +45,7 @@ public enum ChapterCatalog {
             exerciseFolder: "exercises/06-configuration", exerciseFiles: ["exercises/06-configuration/Configuration.swift"]),
         Chapter(
             number: 7, title: "Least privilege: capabilities, no_new_privs, seccomp", file: "chapters/07-least-privilege.md",
-            exerciseFolder: "exercises/07-least-privilege", exerciseFiles: []),
+            exerciseFolder: "exercises/07-least-privilege", exerciseFiles: ["exercises/07-least-privilege/Privileges.swift"]),
         Chapter(
             number: 8, title: "Rootless: the user namespace", file: "chapters/08-rootless.md",
             exerciseFolder: "exercises/08-rootless", exerciseFiles: []),

@@ -123,6 +123,38 @@ extension ContainerTests {
             .init(
                 mutant: "Ch6NotRecursive", chapter: 6, caughtBy: [("volume-brings-submounts", "the bind was not recursive")],
                 notBlamed: ["rw-volume-on-host", "ro-volume-erofs", "symlink-target-inside"]),
+
+            .init(
+                mutant: "Ch7BoundingSetNotCut", chapter: 7,
+                caughtBy: [("capabilities-default", "bounding set was not cut"), ("cap-drop-all", "bounding set was not cut")],
+                notBlamed: ["refused-syscalls", "ordinary-workload", "masked-paths"]),
+            .init(
+                mutant: "Ch7BoundingStopsAtKept", chapter: 7, caughtBy: [("capabilities-default", "bounding set was not cut")],
+                notBlamed: ["refused-syscalls", "ordinary-workload"]),
+            .init(
+                mutant: "Ch7EffectiveOnly", chapter: 7, caughtBy: [("init-confined", "permitted set was left as it was")],
+                notBlamed: ["capabilities-default", "refused-syscalls"]),
+            .init(
+                mutant: "Ch7InheritableKept", chapter: 7, caughtBy: [("capabilities-default", "CVE-2022-24769")],
+                notBlamed: ["refused-syscalls", "ordinary-workload"]),
+            .init(
+                mutant: "Ch7PermittedNotIntersected", chapter: 7, caughtBy: [("user-no-capabilities", "keep ∩ permitted")],
+                notBlamed: ["capabilities-default", "refused-syscalls"]),
+            .init(
+                mutant: "Ch7DefaultActionAllow", chapter: 7, caughtBy: [("refused-syscalls", "lets calls through")],
+                notBlamed: ["capabilities-default", "ordinary-workload"]),
+            .init(
+                mutant: "Ch7EpermAndEnosysSwapped", chapter: 7, caughtBy: [("refused-syscalls", "swapped")],
+                notBlamed: ["capabilities-default", "ordinary-workload"]),
+            .init(
+                mutant: "Ch7CapabilityConditionsIgnored", chapter: 7, caughtBy: [("cap-add-sys-admin", "rule.applies(capabilities:)")],
+                notBlamed: ["capabilities-default", "refused-syscalls", "ordinary-workload"]),
+            .init(
+                mutant: "Ch7RepeatedArgumentInOneRule", chapter: 7, caughtBy: [("docker-profile", "one rule per comparison")],
+                notBlamed: ["capabilities-default", "refused-syscalls", "ordinary-workload"]),
+            .init(
+                mutant: "Ch7ArgumentsDropped", chapter: 7, caughtBy: [("refused-syscalls", "argument comparisons")],
+                notBlamed: ["capabilities-default", "ordinary-workload"]),
         ]
 
         static var mutantRuntime: String { Support.binDirectory + "/mutant-runtime" }

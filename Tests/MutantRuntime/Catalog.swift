@@ -18,6 +18,7 @@ func mutant(_ chapter: Int, _ value: any Sendable) -> Mutant {
     case let value as any CgroupSteps where chapter == 4: steps.cgroups = value
     case let value as any LayerSteps where chapter == 5: steps.layers = value
     case let value as any ConfigurationSteps where chapter == 6: steps.configuration = value
+    case let value as any PrivilegeSteps where chapter == 7: steps.privileges = value
     default: fatalError("\(name) does not conform to chapter \(chapter)'s protocol")
     }
     return Mutant(name: name, chapter: chapter, steps: steps)
@@ -79,4 +80,15 @@ let mutantCatalog: [Mutant] = [
     mutant(6, Ch6ReadOnlyForgotten()),
     mutant(6, Ch6ReadOnlyOnBind()),
     mutant(6, Ch6NotRecursive()),
+
+    mutant(7, Ch7BoundingSetNotCut()),
+    mutant(7, Ch7BoundingStopsAtKept()),
+    mutant(7, Ch7EffectiveOnly()),
+    mutant(7, Ch7InheritableKept()),
+    mutant(7, Ch7PermittedNotIntersected()),
+    mutant(7, Ch7DefaultActionAllow()),
+    mutant(7, Ch7EpermAndEnosysSwapped()),
+    mutant(7, Ch7CapabilityConditionsIgnored()),
+    mutant(7, Ch7RepeatedArgumentInOneRule()),
+    mutant(7, Ch7ArgumentsDropped()),
 ]
