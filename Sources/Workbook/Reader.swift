@@ -502,7 +502,9 @@ public final class Reader {
     func show(_ newPane: Pane) {
         pane = newPane
         paneTop = 0
-        if case .job = newPane { paneFollows = true } else { paneFollows = false }
+        // A program's output is followed as it comes (the checks' verdict is last); the
+        // x-ray is one picture, read from its top: the processes and namespaces.
+        if case .job(let kind) = newPane { paneFollows = kind != .xray } else { paneFollows = false }
     }
 
     func scroll(_ lines: Int) {

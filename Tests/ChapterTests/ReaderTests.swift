@@ -95,6 +95,39 @@ extension ContainerTests {
             try terminal.expect("reader exited 0")
         }
 
+        @Test func xShowsTheRunningContainer() throws {
+            let work = try Support.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            // A container of our own, with a command no other test runs: `x` shows the
+            // newest running container, its processes and its namespaces.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Support.scratch)
+            process.arguments = ["run", "--rm", "--", "sh", "-c", "exec sleep 71"]
+            process.environment = ["SCRATCH_HOME": work + "/scratch-home", "PATH": "/usr/bin:/bin"]
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            defer {
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                }
+            }
+            var started = false
+            for _ in 0..<100 where !started {
+                Thread.sleep(forTimeInterval: 0.1)
+                started = Support.run([Support.scratch, "ps"]).stdout.contains("sleep 71")
+            }
+            try #require(started, "the container did not start")
+            let environment = ["WORKBOOK_PROGRESS": work + "/progress.json", "NO_COLOR": "1"]
+            let terminal = try Terminal(width: 100, height: 40, command: ["workbook", "read", "2"], environment: environment)
+            defer { terminal.close() }
+            try terminal.expect("workbook · Chapter 2")
+            terminal.keys("x")
+            try terminal.expect(seconds: 60) { $0.contains("sleep 71") && $0.contains("different: its own") }
+            terminal.keys("Escape", "q")
+            try terminal.expect("reader exited 0")
+        }
+
         @Test func readOnATerminalOpensTheChapterAndPlainStaysPlain() throws {
             let work = try Support.temporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: work) }
