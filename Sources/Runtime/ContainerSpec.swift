@@ -35,6 +35,9 @@ public struct ContainerSpec: Sendable {
     public var seccomp = SeccompChoice.defaultProfile
     /// Chapter 7: `--cgroupns host` keeps the host's cgroup namespace (Docker's flag).
     public var hostCgroupNamespace = false
+    /// Chapter 8: a user namespace of its own — always for a caller who is not root
+    /// (rootless), and with `--userns` for root.
+    public var userNamespace = false
     /// Chapter 7 asked for explicitly (a flag other than --privileged): refused at an
     /// earlier stage, as the limits are before chapter 4.
     public var securityFlagsGiven = false
