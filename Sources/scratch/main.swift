@@ -62,7 +62,8 @@ struct Run: ParsableCommand {
 /// `scratch run`: the container's whole life, then exit with its status.
 func runAndExit(_ request: RunRequest) -> Never {
     do {
-        try requireRoot("scratch")
+        // Chapter 8: no root needed — a caller who is not root runs rootless, in a
+        // user namespace of their own (UserNamespace.swift).
         // Before anything is made on the host (the default rootfs, on a first run): an
         // interrupt from here on waits for the wait loop, which cleans up.
         try takeOverSignals()
