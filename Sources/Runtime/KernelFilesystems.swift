@@ -102,9 +102,15 @@ public func mountSys(root: String = "") throws {
     // namespace, and this one is the host's). So the host's /sys is bound instead, as
     // rootless Podman does without --network: recursively, because its submounts
     // (/sys/fs/cgroup, ...) are locked to it — a user namespace may not uncover what
-    // the host mounted over — then made read-only.
+    // the host mounted over — then made read-only, the whole tree where the kernel
+    // can (mount_setattr, 5.12+): the host's cgroup hierarchies below it too.
     try mount(source: "/sys", target: root + "/sys", type: nil, flags: [.bind, .recursive])
-    try remountReadOnly(root + "/sys", adding: [.noSuid, .noDev, .noExec])
+    let fd = open(root + "/sys", CL_O_PATH | O_CLOEXEC)
+    if fd == -1 { throw SyscallError("open", path: root + "/sys") }
+    let sys = FileDescriptor(owning: fd)
+    if try !makeMountTreeReadOnly(sys) {
+        try remountReadOnly(root + "/sys", adding: [.noSuid, .noDev, .noExec])
+    }
 }
 
 /// A bind mount made read-only by a remount of its own.
