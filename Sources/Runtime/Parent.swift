@@ -34,16 +34,6 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     let confinement = try step("compile the seccomp filter") { try plannedConfinement(spec, stage: stage) }
     // Chapter 8: whether the kernel allows a user namespace, and which ids it maps.
     let idMaps = spec.userNamespace ? try step("plan the user namespace") { try planUserNamespace() } : nil
-    // Rootless, the host's cgroups are root's: on v1 (this book's host) nothing is
-    // delegated to users, so a limit could not be kept. Say so rather than run
-    // without the limit that was asked for.
-    if isRootless(spec) && !spec.limits.isEmpty {
-        throw ContainerError(
-            step: "check the request",
-            reason:
-                "--memory, --pids-limit and --cpus need a cgroup, and rootless (uid \(getuid())) this runtime has none: the host's cgroups belong to root and none is delegated to this user (cgroup v2 with systemd's Delegate=yes would be); run as root, or without the limit"
-        )
-    }
     try stopIfInterrupted()
     removeLeftovers()
 
