@@ -137,6 +137,28 @@ extension ContainerTests {
             #expect(!FileManager.default.fileExists(atPath: home + "/.local/share/scratch"), "an image store was made")
         }
 
+        @Test("rootless without --rm: kept in the user's own state, listed by ps -a, removed by rm")
+        func keptAndRemoved() throws {
+            try #require(setupProblem == nil, "\(setupProblem ?? "")")
+            func scratch(_ arguments: [String]) -> Support.Output {
+                Support.run(
+                    [
+                        "runuser", "-u", name, "--", "env", "-u", "SCRATCH_HOME", "-u", "XDG_DATA_HOME", "HOME=" + home,
+                        "XDG_RUNTIME_DIR=" + home + "/run", Support.scratch,
+                    ] + arguments, directory: home)
+            }
+            let ran = scratch(["run", "--", "sh", "-c", "echo kept > /file"])
+            #expect(ran.status == 0, "\(ran.stderr)")
+            let ids = scratch(["ps", "-a", "-q"]).stdout.split(separator: "\n").map(String.init)
+            #expect(ids.count == 1, "\(ids)")
+            #expect(!FileManager.default.fileExists(atPath: "/run/scratch/stopped/" + (ids.first ?? "-")), "in root's state")
+            let removed = scratch(["rm"] + ids)
+            #expect(removed.status == 0, "\(removed.stderr)")
+            #expect(scratch(["ps", "-a", "-q"]).stdout.isEmpty)
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: home + "/.local/share/scratch/containers")) ?? []
+            #expect(left.isEmpty, "\(left)")
+        }
+
         @Test("--help says --userns")
         func help() throws {
             let result = Support.run([Support.scratch, "run", "--help"])
