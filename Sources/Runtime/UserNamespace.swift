@@ -30,6 +30,8 @@ struct IDMaps: Sendable, Equatable {
     var gid: gid_t
     /// From /etc/subuid and /etc/subgid: host ids 1..65536 of the container.
     var range: (uidStart: UInt32, gidStart: UInt32)?
+    /// newuidmap and newgidmap, for a range.
+    var helpers = (uid: UserNamespaceFiles.host.newuidmap, gid: UserNamespaceFiles.host.newgidmap)
 
     static func == (a: IDMaps, b: IDMaps) -> Bool {
         a.uid == b.uid && a.gid == b.gid && a.range?.uidStart == b.range?.uidStart && a.range?.gidStart == b.range?.gidStart
@@ -49,16 +51,27 @@ struct IDMaps: Sendable, Equatable {
     }
 }
 
-/// Where newuidmap and newgidmap are looked for (absolute: the helper is setuid root,
-/// and PATH is the caller's to choose).
-let idMapHelpers = (uid: "/usr/bin/newuidmap", gid: "/usr/bin/newgidmap")
+/// The host files a plan reads (the tests point them at files of their own).
+struct UserNamespaceFiles: Sendable {
+    var maxUserNamespaces = "/proc/sys/user/max_user_namespaces"
+    var unprivilegedClone = "/proc/sys/kernel/unprivileged_userns_clone"
+    var subuid = "/etc/subuid"
+    var subgid = "/etc/subgid"
+    /// Absolute: the helpers are setuid root, and PATH is the caller's to choose.
+    var newuidmap = "/usr/bin/newuidmap"
+    var newgidmap = "/usr/bin/newgidmap"
+
+    static let host = UserNamespaceFiles()
+}
 
 /// Checks that this kernel lets us make a user namespace, and plans its maps: a
 /// range when the caller has one in /etc/subuid and /etc/subgid, else one id.
-func planUserNamespace() throws(ContainerError) -> IDMaps {
+func planUserNamespace(
+    uid: uid_t = getuid(), gid: gid_t = getgid(), name: String? = nil, files: UserNamespaceFiles = .host
+) throws(ContainerError) -> IDMaps {
     func refused(_ reason: String) -> ContainerError { ContainerError(step: "check user namespaces", reason: reason) }
     // 0 here stops every user namespace, root's too (clone fails with ENOSPC).
-    if let text = try? readFile("/proc/sys/user/max_user_namespaces"), let value = Int(trimmed(text)), value == 0 {
+    if let text = try? readFile(files.maxUserNamespaces), let value = Int(trimmed(text)), value == 0 {
         throw refused(
             "user namespaces are disabled on this host (/proc/sys/user/max_user_namespaces is 0); an administrator can allow them: sysctl -w user.max_user_namespaces=15000"
         )
@@ -66,25 +79,26 @@ func planUserNamespace() throws(ContainerError) -> IDMaps {
     // Debian's own switch (its kernels only): 0 refuses them to everyone but root,
     // because bugs in code a user namespace lets ordinary users reach have been
     // exploited (CVE-2022-0185 in the filesystem-context code, among others).
-    if getuid() != 0, let text = try? readFile("/proc/sys/kernel/unprivileged_userns_clone"), trimmed(text) == "0" {
+    if uid != 0, let text = try? readFile(files.unprivilegedClone), trimmed(text) == "0" {
         throw refused(
             "this kernel refuses user namespaces to users other than root (kernel.unprivileged_userns_clone is 0); an administrator can allow them: sysctl -w kernel.unprivileged_userns_clone=1"
         )
     }
-    var maps = IDMaps(uid: getuid(), gid: getgid(), range: nil)
-    let name = userName(getuid())
-    let uidRange = subordinateRange(file: "/etc/subuid", user: name, id: maps.uid)
-    let gidRange = subordinateRange(file: "/etc/subgid", user: name, id: maps.uid)
+    var maps = IDMaps(uid: uid, gid: gid, range: nil)
+    let name = name ?? userName(uid)
+    let uidRange = subordinateRange(file: files.subuid, user: name, id: uid)
+    let gidRange = subordinateRange(file: files.subgid, user: name, id: uid)
     guard let uidStart = uidRange, let gidStart = gidRange else { return maps }
     // The range is asked for by the administrator's /etc/subuid: without the helpers
     // we could only map one id, and the image's files of other owners would fail to
     // be chowned — say so rather than run a different container than asked.
-    for helper in [idMapHelpers.uid, idMapHelpers.gid] where access(helper, X_OK) != 0 {
+    for helper in [files.newuidmap, files.newgidmap] where access(helper, X_OK) != 0 {
         throw refused(
             "\(helper) is missing, and \(name ?? "uid \(maps.uid)") has a range in /etc/subuid and /etc/subgid that only it may map; install it (apt-get install uidmap) or remove the user's lines from /etc/subuid and /etc/subgid"
         )
     }
     maps.range = (uidStart, gidStart)
+    maps.helpers = (files.newuidmap, files.newgidmap)
     return maps
 }
 
@@ -94,7 +108,7 @@ func writeIDMaps(_ maps: IDMaps, child: pid_t) throws {
     if let range = maps.range {
         // The helpers take the lines as arguments and check each against
         // /etc/subuid (or /etc/subgid) and the caller's own id.
-        for (helper, id, start) in [(idMapHelpers.uid, maps.uid, range.uidStart), (idMapHelpers.gid, maps.gid, range.gidStart)] {
+        for (helper, id, start) in [(maps.helpers.uid, maps.uid, range.uidStart), (maps.helpers.gid, maps.gid, range.gidStart)] {
             let arguments = [helper, "\(child)", "0", "\(id)", "1", "1", "\(start)", "\(IDMaps.rangeSize)"]
             let result = try runProgram(arguments)
             guard case .exited(0) = result.status else {
