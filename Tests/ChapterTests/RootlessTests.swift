@@ -73,6 +73,7 @@ extension ContainerTests {
             }
             runner.start()
             var containerPID: pid_t?
+            var containerID = ""
             for _ in 0..<60 where containerPID == nil {
                 usleep(100_000)
                 let names = (try? FileManager.default.contentsOfDirectory(atPath: stateRoot)) ?? []
@@ -80,6 +81,7 @@ extension ContainerTests {
                     let state = (try? String(contentsOfFile: stateRoot + "/" + entry + "/state", encoding: .utf8)) ?? ""
                     if let line = state.split(separator: "\n").first(where: { $0.hasPrefix("pid=") }) {
                         containerPID = pid_t(line.dropFirst(4))
+                        containerID = entry
                     }
                 }
             }
@@ -89,6 +91,13 @@ extension ContainerTests {
             let uidLine = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }.map(String.init) ?? ""
             let ids = uidLine.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().map(String.init)
             #expect(ids == Array(repeating: "\(uid)", count: 4), "\(uidLine)")
+            // scratch exec, rootless: the user namespace joined first.
+            let exec = Support.run(
+                [
+                    "runuser", "-u", name, "--", "env", "-u", "SCRATCH_HOME", "HOME=" + home, "XDG_RUNTIME_DIR=" + home + "/run",
+                    Support.scratch, "exec", containerID, "--", "sh", "-c", "id -u; cat /proc/1/cmdline",
+                ], directory: home)
+            #expect(exec.status == 0 && exec.stdout.hasPrefix("0\nsleep"), "exec: \(exec.stdout)\(exec.stderr)")
             var result = ""
             for _ in 0..<100 {
                 usleep(100_000)
