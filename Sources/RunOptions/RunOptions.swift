@@ -91,6 +91,13 @@ public struct RunFlags: ParsableArguments {
         help: ArgumentHelp("private (default: a cgroup namespace of its own, its group shown as /) or host.", valueName: "mode"))
     public var cgroupns: String?
 
+    // Chapter 8.
+    @Flag(
+        help:
+            "Run in a user namespace of its own (always, when the caller is not root: rootless). Container root is then the caller on the host; the maps are automatic: with a range for the caller in /etc/subuid and /etc/subgid, ids 0-65536 (0 the caller, 1.. the range, through newuidmap/newgidmap), else the caller's one id."
+    )
+    public var userns = false
+
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
@@ -188,6 +195,7 @@ extension RunFlags {
         request.workingDirectory = workdir
         request.entrypoint = entrypoint
         request.configFile = config
+        request.userns = userns
         // After a leading "--" everything is the command, as on the fast path.
         if command.first != "--" { request.takeImage() }
         // Chapter 6's volumes.
@@ -215,6 +223,8 @@ public struct RunRequest: Equatable, Sendable {
     public var capDrop: [String] = []
     public var securityOpt: [String] = []
     public var cgroupns: String?
+    /// Chapter 8's `--userns`.
+    public var userns = false
     /// The command and its arguments, as execve(2) will see them (a "--" that ended
     /// the flags is gone).
     public var command: [String] = []
@@ -362,6 +372,8 @@ extension RunRequest {
     func applySecurity(to spec: inout ContainerSpec) throws(ContainerError) {
         func invalid(_ reason: String) -> ContainerError { ContainerError(step: "check the request", reason: reason) }
         spec.privileged = privileged
+        // Chapter 8: not root on the host, a user namespace is the only way in.
+        spec.userNamespace = userns || getuid() != 0
         spec.capabilities = try requestedCapabilities(adding: capAdd, dropping: capDrop)
         spec.securityFlagsGiven = !capAdd.isEmpty || !capDrop.isEmpty || !securityOpt.isEmpty || cgroupns != nil
         switch cgroupns {
@@ -466,6 +478,7 @@ extension RunRequest {
             case "--rm": removeWhenDone = true
             case "--unsafe-chroot": chrootOnly = true
             case "--privileged": privileged = true
+            case "--userns": userns = true
             case "--hostname":
                 // Any next word, as for the limits: `--hostname -x` reaches the
                 // hostname check, which says what is wrong with it.

@@ -5,9 +5,16 @@ import Syscalls
 // applets. Built offline from Debian's busybox-static, in well under a second.
 
 /// Where scratch keeps what it builds: $SCRATCH_HOME, else $XDG_CACHE_HOME/scratch,
-/// else ~/.cache/scratch.
+/// else ~/.cache/scratch (for root; chapter 8: other users, $XDG_DATA_HOME/scratch, else
+/// ~/.local/share/scratch).
 public func scratchHome() -> String {
     if let home = environmentValue("SCRATCH_HOME"), !home.isEmpty { return home }
+    // Chapter 8: a user other than root keeps images and layers with their own data
+    // (the XDG base directory rule), as rootless Podman does in ~/.local/share.
+    if getuid() != 0 {
+        if let data = environmentValue("XDG_DATA_HOME"), !data.isEmpty { return data + "/scratch" }
+        return (environmentValue("HOME") ?? "/tmp") + "/.local/share/scratch"
+    }
     if let cache = environmentValue("XDG_CACHE_HOME"), !cache.isEmpty { return cache + "/scratch" }
     return (environmentValue("HOME") ?? "/root") + "/.cache/scratch"
 }

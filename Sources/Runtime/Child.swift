@@ -98,6 +98,22 @@ func setUpContainer(
         if !spec.mounts.isEmpty {
             try step("mount the volumes") { try mountVolumes(spec.mounts, rootfs: rootfs, steps: steps) }
         }
+        // Chapter 8: in a user namespace /proc, /dev and /sys are mounted here, before
+        // the pivot. The kernel lets a user namespace mount a procfs only while a
+        // procfs is fully visible in its mount namespace (mount_too_revealing: else a
+        // fresh one would show what the host had masked over), and after the pivot
+        // the host's is gone; /dev and /sys are bound from the host's, reachable only
+        // now. The mount points are checked first, as below: each name in the rootfs
+        // is looked at without following a link.
+        let rootless = inUserNamespace()
+        if rootless {
+            try step("check the rootfs's /proc, /dev and /sys") { try checkKernelMountPoints(readOnly: spec.readOnlyRootfs, root: rootfs) }
+            try step("mount /proc") {
+                try mount(source: "proc", target: rootfs + "/proc", type: "proc", flags: [.noSuid, .noDev, .noExec])
+            }
+            try step("mount /dev from the host's device nodes") { try mountDev(root: rootfs) }
+            try step("bind the host's /sys read-only (no network namespace of its own for sysfs)") { try mountSys(root: rootfs) }
+        }
         if spec.chrootOnly {
             try step("chroot into the rootfs") { try chrootToRootfs(rootfs) }
         } else {
@@ -106,10 +122,12 @@ func setUpContainer(
         // From here on "/" is the rootfs: a path can no longer lead to the host. But a
         // rootfs's own /proc that is a symlink to its /etc would have /proc mounted
         // over /etc: each of these must be a plain directory.
-        try step("check the rootfs's /proc, /dev and /sys") { try checkKernelMountPoints(readOnly: spec.readOnlyRootfs) }
-        try step("mount /proc") { try steps.rootFilesystem.mountProc() }
-        try step("mount /dev") { try mountDev() }
-        try step("mount /sys") { try mountSys() }
+        if !rootless {
+            try step("check the rootfs's /proc, /dev and /sys") { try checkKernelMountPoints(readOnly: spec.readOnlyRootfs) }
+            try step("mount /proc") { try steps.rootFilesystem.mountProc() }
+            try step("mount /dev") { try mountDev() }
+            try step("mount /sys") { try mountSys() }
+        }
         // Before a read-only remount, and as root: a -w the image lacks is made here.
         if let directory = spec.workingDirectory {
             try step("make the working directory") { try makeWorkingDirectory(directory) }

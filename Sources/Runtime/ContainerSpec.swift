@@ -35,6 +35,9 @@ public struct ContainerSpec: Sendable {
     public var seccomp = SeccompChoice.defaultProfile
     /// Chapter 7: `--cgroupns host` keeps the host's cgroup namespace (Docker's flag).
     public var hostCgroupNamespace = false
+    /// Chapter 8: a user namespace of its own — always for a caller who is not root
+    /// (rootless), and with `--userns` for root.
+    public var userNamespace = false
     /// Chapter 7 asked for explicitly (a flag other than --privileged): refused at an
     /// earlier stage, as the limits are before chapter 4.
     public var securityFlagsGiven = false
@@ -106,6 +109,17 @@ public struct ContainerSpec: Sendable {
             throw invalid("--memory, --pids-limit and --cpus need cgroups, which come in chapter 4 — run at chapter 4's stage or later")
         }
         try limits.validate()
+        // Chapter 8, before the default image is built: a user namespace the kernel
+        // refuses, or a range without its helpers, leaves nothing behind.
+        if userNamespace { _ = try planUserNamespace() }
+        // Rootless, the host's cgroups are root's: on v1 (this book's host) nothing is
+        // delegated to users, so a limit could not be kept. Say so rather than run
+        // without the limit that was asked for.
+        if userNamespace && getuid() != 0 && !limits.isEmpty {
+            throw invalid(
+                "--memory, --pids-limit and --cpus need a cgroup, and rootless (uid \(getuid())) this runtime has none: the host's cgroups belong to root and none is delegated to this user (cgroup v2 with systemd's Delegate=yes would be); run as root, or without the limit"
+            )
+        }
         if securityFlagsGiven && !stage.includes(.leastPrivilege) {
             throw invalid(
                 "--cap-add, --cap-drop, --security-opt and --cgroupns come in chapter 7 — run at chapter 7's stage or later")

@@ -6,8 +6,10 @@ import Syscalls
 // keeps for each namespace (/proc/PID/ns/*) and the container's cgroup.
 
 /// The namespaces a process joins to be inside the container, in this order: the
-/// mount namespace last, since once in it the host's /proc is out of sight.
-let joinedNamespaces = ["uts", "ipc", "net", "pid", "cgroup", "mnt"]
+/// mount namespace last, since once in it the host's /proc is out of sight; the user
+/// namespace (chapter 8) first, because joining the others takes CAP_SYS_ADMIN in the
+/// user namespace that owns them — which a rootless caller has only once inside it.
+let joinedNamespaces = ["user", "uts", "ipc", "net", "pid", "cgroup", "mnt"]
 
 /// Runs `command` inside the running container `state`, as its child would be, and
 /// returns the exit code its user should see.

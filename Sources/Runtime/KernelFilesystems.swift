@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import Syscalls
 
@@ -18,14 +19,44 @@ extension Reference {
 ///
 /// Binding the host's /dev would hand the container every disk (/dev/sda), and the
 /// host's terminals. These six are harmless: they touch no hardware and no host state.
-public func mountDev() throws {
-    try makeDirectory("/dev")
-    try mount(source: "tmpfs", target: "/dev", type: "tmpfs", flags: [.noSuid], data: "mode=755,size=65536k")
-    let devices: [(name: String, major: UInt32, minor: UInt32)] = [
-        ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
-        ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
+///
+/// `root` is "" after the pivot; in a user namespace (chapter 8) this runs before it,
+/// on the rootfs's path, because the host's device nodes must still be in reach.
+public func mountDev(root: String = "") throws {
+    try makeDirectory(root + "/dev")
+    try mount(source: "tmpfs", target: root + "/dev", type: "tmpfs", flags: [.noSuid], data: "mode=755,size=65536k")
+    if inUserNamespace() {
+        try bindHostDevices(root: root)
+    } else {
+        try makeDeviceNodes()
+    }
+    let links = [
+        ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+        ("pts/ptmx", "/dev/ptmx"),
     ]
-    for device in devices {
+    for (target, path) in links { try makeSymlink(target: target, at: root + path) }
+    // A devpts of our own ("newinstance"): the container's ptys are numbered from 0
+    // and the host's terminals are not in it.
+    try makeDirectory(root + "/dev/pts")
+    try mount(
+        source: "devpts", target: root + "/dev/pts", type: "devpts", flags: [.noSuid, .noExec],
+        data: "newinstance,ptmxmode=0666,mode=0620")
+    try makeDirectory(root + "/dev/shm", mode: 0o1777)
+    try mount(
+        source: "shm", target: root + "/dev/shm", type: "tmpfs", flags: [.noSuid, .noDev, .noExec],
+        data: "mode=1777,size=65536k")
+}
+
+/// The devices a program expects to find: harmless, they touch no hardware.
+private let deviceNodes: [(name: String, major: UInt32, minor: UInt32)] = [
+    ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
+    ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
+]
+
+/// As real root: make the nodes.
+private func makeDeviceNodes() throws {
+    for device in deviceNodes {
         let path = "/dev/" + device.name
         // makedev() for small numbers: major in bits 8-19, minor in bits 0-7.
         let number = dev_t((device.major << 8) | device.minor)
@@ -33,29 +64,73 @@ public func mountDev() throws {
         // The umask (022) trimmed the mode mknod was given; everyone may use these.
         if chmod(path, 0o666) == -1 { throw SyscallError("chmod", path: path) }
     }
-    let links = [
-        ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
-        ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
-        ("pts/ptmx", "/dev/ptmx"),
-    ]
-    for (target, path) in links { try makeSymlink(target: target, at: path) }
-    // A devpts of our own ("newinstance"): the container's ptys are numbered from 0
-    // and the host's terminals are not in it.
-    try makeDirectory("/dev/pts")
-    try mount(
-        source: "devpts", target: "/dev/pts", type: "devpts", flags: [.noSuid, .noExec],
-        data: "newinstance,ptmxmode=0666,mode=0620")
-    try makeDirectory("/dev/shm", mode: 0o1777)
-    try mount(
-        source: "shm", target: "/dev/shm", type: "tmpfs", flags: [.noSuid, .noDev, .noExec],
-        data: "mode=1777,size=65536k")
+}
+
+/// In a user namespace (chapter 8): bind the host's own nodes onto empty files.
+///
+/// mknod(2) of a device needs CAP_MKNOD in the *host's* user namespace: a device node
+/// is a door to a driver, and a user who could make one could make /dev/sda. And a
+/// tmpfs mounted in a user namespace is nodev for good (the kernel sets SB_I_NODEV), so
+/// even a node made elsewhere would not open there. A bind mount of the host's node is
+/// the same door the host gives: opening it still goes through the host's permission
+/// bits, as that user. This is what rootless Podman and crun do.
+private func bindHostDevices(root: String) throws {
+    for device in deviceNodes {
+        let path = root + "/dev/" + device.name
+        try touchFile(path, mode: 0o666)
+        do {
+            try mount(source: "/dev/" + device.name, target: path, type: nil, flags: [.bind])
+        } catch {
+            // No controlling terminal for the runtime: the host's /dev/tty cannot be
+            // opened to bind it. Leave the empty file, as crun does.
+            if device.name == "tty" && error.errno == ENXIO { continue }
+            throw error
+        }
+    }
 }
 
 /// sysfs, read-only. It describes the host's hardware and kernel knobs; a container
 /// may read it (some programs look up CPUs there) but must not write to it.
-public func mountSys() throws {
-    try makeDirectory("/sys", mode: 0o555)
-    try mount(source: "sysfs", target: "/sys", type: "sysfs", flags: [.readOnly, .noSuid, .noDev, .noExec])
+public func mountSys(root: String = "") throws {
+    try makeDirectory(root + "/sys", mode: 0o555)
+    guard inUserNamespace() else {
+        try mount(source: "sysfs", target: root + "/sys", type: "sysfs", flags: [.readOnly, .noSuid, .noDev, .noExec])
+        return
+    }
+    // Chapter 8. The kernel lets a user namespace mount sysfs only with a network
+    // namespace of its own (sysfs shows the network devices of the mounter's network
+    // namespace, and this one is the host's). So the host's /sys is bound instead, as
+    // rootless Podman does without --network: recursively, because its submounts
+    // (/sys/fs/cgroup, ...) are locked to it — a user namespace may not uncover what
+    // the host mounted over — then made read-only, the whole tree where the kernel
+    // can (mount_setattr, 5.12+): the host's cgroup hierarchies below it too.
+    try mount(source: "/sys", target: root + "/sys", type: nil, flags: [.bind, .recursive])
+    let fd = open(root + "/sys", CL_O_PATH | O_CLOEXEC)
+    if fd == -1 { throw SyscallError("open", path: root + "/sys") }
+    let sys = FileDescriptor(owning: fd)
+    if try !makeMountTreeReadOnly(sys) {
+        try remountReadOnly(root + "/sys", adding: [.noSuid, .noDev, .noExec])
+    }
+}
+
+/// A bind mount made read-only by a remount of its own.
+///
+/// The remount replaces the mount's flags. In a user namespace those that came with a
+/// mount from the host (nosuid, nodev, noexec, atime) are locked: a remount that would
+/// drop one fails with EPERM, so the rootless container cannot loosen the host's
+/// mount. runc's answer, ours too: on EPERM read the mount's flags with statvfs and
+/// try again keeping them.
+func remountReadOnly(_ path: String, adding flags: MountFlags = []) throws {
+    do {
+        try mount(source: nil, target: path, type: nil, flags: flags.union([.remount, .bind, .readOnly]))
+    } catch {
+        guard error.errno == EPERM else { throw error }
+        let fd = open(path, CL_O_PATH | O_CLOEXEC)
+        if fd == -1 { throw SyscallError("open", path: path) }
+        let descriptor = FileDescriptor(owning: fd)
+        let locked = try lockedMountFlags(descriptor)
+        try mount(source: nil, target: path, type: nil, flags: flags.union(locked).union([.remount, .bind, .readOnly]))
+    }
 }
 
 /// Checks, after the pivot, that the rootfs's /proc, /dev and /sys are plain
@@ -66,8 +141,9 @@ public func mountSys() throws {
 /// device nodes in its top directory. Before the pivot, such a link could lead onto
 /// the host: runc refuses a symlinked /proc since CVE-2019-19921. We refuse them all,
 /// naming the one at fault.
-func checkKernelMountPoints(readOnly: Bool) throws {
-    for path in ["/proc", "/dev", "/sys"] {
+func checkKernelMountPoints(readOnly: Bool, root: String = "") throws {
+    for name in ["/proc", "/dev", "/sys"] {
+        let path = root + name
         switch fileKind(path, followLinks: false) {
         case .directory?:
             continue
@@ -77,21 +153,21 @@ func checkKernelMountPoints(readOnly: Bool) throws {
             } catch {
                 throw ContainerError(
                     step: "check the rootfs",
-                    reason: "the rootfs has no \(path) and it cannot be made (\(error.errnoDescription))"
-                        + (readOnly || error.errno == EROFS ? " — a read-only rootfs must have \(path) already" : ""))
+                    reason: "the rootfs has no \(name) and it cannot be made (\(error.errnoDescription))"
+                        + (readOnly || error.errno == EROFS ? " — a read-only rootfs must have \(name) already" : ""))
             }
         case .symlink?:
             let target = (try? symlinkTarget(path)) ?? "?"
             throw ContainerError(
                 step: "check the rootfs",
                 reason:
-                    "\(path) in the rootfs is a symbolic link (to \(target)): a rootfs's /proc, /dev and /sys must be plain directories, or the kernel's filesystem would be mounted wherever the link points (CVE-2019-19921)"
+                    "\(name) in the rootfs is a symbolic link (to \(target)): a rootfs's /proc, /dev and /sys must be plain directories, or the kernel's filesystem would be mounted wherever the link points (CVE-2019-19921)"
             )
         default:
             throw ContainerError(
                 step: "check the rootfs",
                 reason:
-                    "\(path) in the rootfs is not a directory: the kernel's filesystem needs an empty directory to be mounted on — remove the file from the rootfs"
+                    "\(name) in the rootfs is not a directory: the kernel's filesystem needs an empty directory to be mounted on — remove the file from the rootfs"
             )
         }
     }

@@ -32,13 +32,15 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     // Chapter 7: the seccomp profile compiled now (or found in the cache), so a profile
     // libseccomp refuses is bad input that leaves nothing behind.
     let confinement = try step("compile the seccomp filter") { try plannedConfinement(spec, stage: stage, steps: steps) }
+    // Chapter 8: whether the kernel allows a user namespace, and which ids it maps.
+    let idMaps = spec.userNamespace ? try step("plan the user namespace") { try planUserNamespace() } : nil
     try stopIfInterrupted()
     removeLeftovers()
 
     // 2. Record the container, then prepare what lives outside it: its cgroup.
     var cgroup: Cgroup?
     var limitFiles: [CgroupFile] = []
-    if stage.includes(.cgroups) {
+    if stage.includes(.cgroups) && !isRootless(spec) {
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
         limitFiles = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
         // Chapter 7: on v1 the devices controller's files; v2 has a program instead (below).
@@ -95,6 +97,12 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if stage.includes(.leastPrivilege) {
         namespaces.insert(.newIPC)
     }
+    // Chapter 8: with the others in one clone. The kernel makes the user namespace
+    // first, and the others belong to it: root in it may then mount, set the
+    // hostname and so on in them — and in nothing of the host's.
+    if idMaps != nil {
+        namespaces.insert(.newUser)
+    }
     try stopIfInterrupted()
     let channel = try step("create the setup pipes") { try SetupChannel() }
     var childEnds = channel.childEnds
@@ -110,8 +118,13 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     var reaped = false
     defer { if !reaped { killAndReap(child) } }
     try step("record the container's pid") { try record.recordPID(child) }
+    // Chapter 8: the maps, before the go-ahead — until then the child's ids are
+    // unmapped, and the kernel would refuse it even its own files.
+    if let idMaps {
+        try step("write the user namespace's maps") { try writeIDMaps(idMaps, child: child) }
+    }
 
-    // 4. Set up from outside — the cgroup (uid maps, network come in later chapters)
+    // 4. Set up from outside — the cgroup (the network comes in a later chapter)
     //    — then let the child go on. It waits for this before anything else, so
     //    everything it does happens inside its limits.
     if let cgroup {

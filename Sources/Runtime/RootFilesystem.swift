@@ -53,6 +53,9 @@ public func chrootToRootfs(_ rootfs: String) throws {
 
 /// With --read-only: remount the (bind-mounted) root read-only. A bind mount takes
 /// its own flags only through a remount; the flags given with MS_BIND are ignored.
+///
+/// In a user namespace (chapter 8) the flags the host's mount had are locked:
+/// `remountReadOnly` keeps them.
 public func makeRootReadOnly() throws {
-    try mount(source: nil, target: "/", type: nil, flags: [.remount, .bind, .readOnly])
+    try remountReadOnly("/")
 }

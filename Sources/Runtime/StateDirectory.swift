@@ -15,8 +15,16 @@ import Syscalls
 // once by the next run or by `scratch gc`. runc keeps the same kind of directory under
 // /run/runc; chapter 10's create/start split stands on it.
 
-/// Where the state directories live.
-public let stateRoot = "/run/scratch"
+/// Where the state directories live: /run/scratch for root; for any other user
+/// (chapter 8, rootless) their own runtime directory, as Podman's: /run is root's to
+/// write, and one user must not see or remove another's containers.
+public let stateRoot = defaultStateRoot()
+
+private func defaultStateRoot() -> String {
+    if getuid() == 0 { return "/run/scratch" }
+    if let runtime = environmentValue("XDG_RUNTIME_DIR"), runtime.hasPrefix("/") { return runtime + "/scratch" }
+    return "/run/user/\(getuid())/scratch"
+}
 
 /// What the state directory says about one container.
 public struct ContainerState: Sendable, Equatable {

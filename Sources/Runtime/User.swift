@@ -110,7 +110,11 @@ func findContainerUser(_ value: String?, extraGroups: [gid_t]) throws -> Contain
 /// replaced whole: without the call the command inherits whatever groups the runtime
 /// had on the host.
 func becomeUser(_ user: ContainerUser) throws(SyscallError) {
-    try setSupplementaryGroups(user.groups)
+    // Chapter 8: in a user namespace whose single-id map was written without a helper,
+    // setgroups(2) is denied for good (UserNamespace.swift says why) and the process
+    // keeps the caller's groups, unmapped (they show as 65534): the kernel's answer,
+    // and the price of mapping without newgidmap.
+    if !setgroupsDenied() { try setSupplementaryGroups(user.groups) }
     try setGroupID(user.gid)
     try setUserID(user.uid)
 }
@@ -140,4 +144,10 @@ private func colonEntries(_ text: String?, fields: Int) -> [[Substring]] {
         let entry = line.split(separator: ":", omittingEmptySubsequences: false)
         return entry.count == fields ? entry : nil
     }
+}
+
+/// True when /proc/self/setgroups says "deny" (chapter 8).
+private func setgroupsDenied() -> Bool {
+    guard let bytes = try? readFile("/proc/self/setgroups") else { return false }
+    return bytes.starts(with: Array("deny".utf8))
 }

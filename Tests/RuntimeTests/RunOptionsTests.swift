@@ -43,6 +43,8 @@ import Testing
         // Chapter 7: --privileged is plain; the others are left to ArgumentParser.
         ["--privileged", "--rm", "--", "true"],
         ["--privileged", "sh"],
+        // Chapter 8: --userns is plain too.
+        ["--userns", "--rm", "--", "id"],
     ]
 
     /// Command lines the hand reader leaves to ArgumentParser.

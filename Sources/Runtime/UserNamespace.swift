@@ -1,0 +1,164 @@
+import Glibc
+import Syscalls
+
+// Chapter 8 — rootless: the user namespace.
+//
+// A user namespace renumbers users. Its uid_map says which ids of the namespace stand
+// for which ids of the host, line by line: `0 1000 1` makes uid 0 inside the host's
+// uid 1000. The process that made the namespace holds every capability *in it* — root
+// over what the namespace owns (its mount, UTS, PID namespaces made with it), nothing
+// over the host: to the host's kernel checks it is still uid 1000. So an ordinary user
+// can be root in a container and nothing more than themselves outside.
+//
+// Who may write the maps (user_namespaces(7)), and why the parent does it:
+//  - only once per namespace, and from a process that has CAP_SETUID over it;
+//  - a process of the parent namespace with the same euid as the namespace's creator
+//    may map one id: its own (`0 UID 1`). For gid_map it must first write "deny" to
+//    /proc/PID/setgroups: otherwise root in the namespace could setgroups(2) away a
+//    supplementary group the user was put in to be *kept out* of files (a group with
+//    fewer rights in an ACL, mode 0707) — CVE-2014-8989.
+//  - more ids need a privileged helper: newuidmap/newgidmap (setuid root, Debian's
+//    `uidmap`) check /etc/subuid and /etc/subgid, where the administrator gave the
+//    user a range of host ids of their own, and write the maps for us.
+// The child waits for the go-ahead until the maps are written: before that its ids
+// are unmapped (65534, the "overflow" id) and it could not even write a file.
+
+/// The ids a container's user namespace maps, planned before anything exists.
+struct IDMaps: Sendable, Equatable {
+    /// The caller: container 0 stands for them.
+    var uid: uid_t
+    var gid: gid_t
+    /// From /etc/subuid and /etc/subgid: host ids 1..65536 of the container.
+    var range: (uidStart: UInt32, gidStart: UInt32)?
+    /// newuidmap and newgidmap, for a range.
+    var helpers = (uid: UserNamespaceFiles.host.newuidmap, gid: UserNamespaceFiles.host.newgidmap)
+
+    static func == (a: IDMaps, b: IDMaps) -> Bool {
+        a.uid == b.uid && a.gid == b.gid && a.range?.uidStart == b.range?.uidStart && a.range?.gidStart == b.range?.gidStart
+    }
+
+    /// How many ids the range maps above 0: 65,536 as Podman's default, so every id
+    /// an image's files use (up to 65535, `nobody`) has an owner.
+    static let rangeSize: UInt32 = 65536
+
+    var uidMapLines: String {
+        guard let range else { return "0 \(uid) 1\n" }
+        return "0 \(uid) 1\n1 \(range.uidStart) \(IDMaps.rangeSize)\n"
+    }
+    var gidMapLines: String {
+        guard let range else { return "0 \(gid) 1\n" }
+        return "0 \(gid) 1\n1 \(range.gidStart) \(IDMaps.rangeSize)\n"
+    }
+}
+
+/// The host files a plan reads (the tests point them at files of their own).
+struct UserNamespaceFiles: Sendable {
+    var maxUserNamespaces = "/proc/sys/user/max_user_namespaces"
+    var unprivilegedClone = "/proc/sys/kernel/unprivileged_userns_clone"
+    var subuid = "/etc/subuid"
+    var subgid = "/etc/subgid"
+    /// Absolute: the helpers are setuid root, and PATH is the caller's to choose.
+    var newuidmap = "/usr/bin/newuidmap"
+    var newgidmap = "/usr/bin/newgidmap"
+
+    static let host = UserNamespaceFiles()
+}
+
+/// Checks that this kernel lets us make a user namespace, and plans its maps: a
+/// range when the caller has one in /etc/subuid and /etc/subgid, else one id.
+func planUserNamespace(
+    uid: uid_t = getuid(), gid: gid_t = getgid(), name: String? = nil, files: UserNamespaceFiles = .host
+) throws(ContainerError) -> IDMaps {
+    func refused(_ reason: String) -> ContainerError { ContainerError(step: "check user namespaces", reason: reason) }
+    // 0 here stops every user namespace, root's too (clone fails with ENOSPC).
+    if let text = try? readFile(files.maxUserNamespaces), let value = Int(trimmed(text)), value == 0 {
+        throw refused(
+            "user namespaces are disabled on this host (/proc/sys/user/max_user_namespaces is 0); an administrator can allow them: sysctl -w user.max_user_namespaces=15000"
+        )
+    }
+    // Debian's own switch (its kernels only): 0 refuses them to everyone but root,
+    // because bugs in code a user namespace lets ordinary users reach have been
+    // exploited (CVE-2022-0185 in the filesystem-context code, among others).
+    if uid != 0, let text = try? readFile(files.unprivilegedClone), trimmed(text) == "0" {
+        throw refused(
+            "this kernel refuses user namespaces to users other than root (kernel.unprivileged_userns_clone is 0); an administrator can allow them: sysctl -w kernel.unprivileged_userns_clone=1"
+        )
+    }
+    var maps = IDMaps(uid: uid, gid: gid, range: nil)
+    let name = name ?? userName(uid)
+    let uidRange = subordinateRange(file: files.subuid, user: name, id: uid)
+    let gidRange = subordinateRange(file: files.subgid, user: name, id: uid)
+    guard let uidStart = uidRange, let gidStart = gidRange else { return maps }
+    // The range is asked for by the administrator's /etc/subuid: without the helpers
+    // we could only map one id, and the image's files of other owners would fail to
+    // be chowned — say so rather than run a different container than asked.
+    for helper in [files.newuidmap, files.newgidmap] where access(helper, X_OK) != 0 {
+        throw refused(
+            "\(helper) is missing, and \(name ?? "uid \(maps.uid)") has a range in /etc/subuid and /etc/subgid that only it may map; install it (apt-get install uidmap) or remove the user's lines from /etc/subuid and /etc/subgid"
+        )
+    }
+    maps.range = (uidStart, gidStart)
+    maps.helpers = (files.newuidmap, files.newgidmap)
+    return maps
+}
+
+/// Writes the child's maps, from the parent, before the go-ahead.
+func writeIDMaps(_ maps: IDMaps, child: pid_t) throws {
+    let proc = "/proc/\(child)"
+    if let range = maps.range {
+        // The helpers take the lines as arguments and check each against
+        // /etc/subuid (or /etc/subgid) and the caller's own id.
+        for (helper, id, start) in [(maps.helpers.uid, maps.uid, range.uidStart), (maps.helpers.gid, maps.gid, range.gidStart)] {
+            let arguments = [helper, "\(child)", "0", "\(id)", "1", "1", "\(start)", "\(IDMaps.rangeSize)"]
+            let result = try runProgram(arguments)
+            guard case .exited(0) = result.status else {
+                throw ContainerError(
+                    step: "write the user namespace's maps",
+                    reason: "\(arguments.joined(separator: " ")) failed (\(result.status)); its message is above")
+            }
+        }
+        return
+    }
+    // One id, written by ourselves. setgroups first: the kernel takes gid_map from an
+    // unprivileged writer only once setgroups(2) is denied in the namespace.
+    try writeFile(proc + "/setgroups", Array("deny".utf8), create: false)
+    try writeFile(proc + "/uid_map", Array(maps.uidMapLines.utf8), create: false)
+    try writeFile(proc + "/gid_map", Array(maps.gidMapLines.utf8), create: false)
+}
+
+/// True in a user namespace other than the host's: the host's maps every id to itself
+/// (`0 0 4294967295`). The child's setup asks this where a user namespace cannot do
+/// what real root does.
+func inUserNamespace() -> Bool {
+    guard let text = try? readFile("/proc/self/uid_map") else { return false }
+    let fields = String(decoding: text, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" })
+    return fields != ["0", "0", "4294967295"]
+}
+
+/// True when this process runs rootless: a user namespace made by a user who is not
+/// root on the host. Then the host's cgroups (v1, not delegated) are out of reach.
+func isRootless(_ spec: ContainerSpec) -> Bool { spec.userNamespace && getuid() != 0 }
+
+/// The user's range from /etc/subuid or /etc/subgid (`name:start:count` or
+/// `uid:start:count`), when it holds the 65,536 ids we map.
+func subordinateRange(file: String, user name: String?, id: uid_t) -> UInt32? {
+    guard let bytes = try? readFile(file) else { return nil }
+    for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
+        let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+        guard fields.count == 3, fields[0] == "\(id)" || (name.map { fields[0] == $0 } ?? false),
+            let start = UInt32(fields[1]), let count = UInt32(fields[2]), count >= IDMaps.rangeSize
+        else { continue }
+        return start
+    }
+    return nil
+}
+
+/// The caller's login name, as /etc/subuid names users.
+private func userName(_ uid: uid_t) -> String? {
+    guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return nil }
+    return String(cString: name)
+}
+
+private func trimmed(_ bytes: [UInt8]) -> String {
+    String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }
+}
