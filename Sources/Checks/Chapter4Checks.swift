@@ -200,12 +200,16 @@ let chapter4Checks: [Check] = [
             )
         }
         let shown = (seconds * 100).rounded() / 100
-        // 0.2 s is the limit; up to 0.5 s allows for the accounting of an emulated or a
-        // loaded machine, and is still half of what an unlimited spinner uses.
-        let limited = seconds <= 0.5 && (throttled ?? 0) > 0
+        // 0.2 s is the limit; up to 0.5 s allows for the accounting of a loaded machine,
+        // and is still half of what an unlimited spinner uses. An emulated machine (the
+        // v2 VM: a slowdown over 1) accounts more loosely still: 0.6 s there, where only
+        // the reference runs (a limit not held reads about 1 s).
+        let bound = CheckContext.slowdown > 1 ? 0.6 : 0.5
+        let limited = seconds <= bound && (throttled ?? 0) > 0
         return all(
             expect(
-                limited, "at most 0.5 s of CPU used in 1 s of spinning (0.2 s is the limit), and the group throttled" + HostCgroups.note(mode),
+                limited,
+                "at most \(bound) s of CPU used in 1 s of spinning (0.2 s is the limit), and the group throttled" + HostCgroups.note(mode),
                 saw: "\(shown) s (from \(usageFile)), throttled in \(throttled.map(String.init) ?? "?") periods"
                     + (limited
                         ? ""

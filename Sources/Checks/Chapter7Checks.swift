@@ -314,11 +314,15 @@ let chapter7Checks: [Check] = [
         ]
     ) { context in
         guard let probe = context.probe else { return .skipped(context.probeProblem ?? "no probe") }
+        // The cgroup escape mounts a hierarchy of the host's kind: v1's pids tree (on
+        // v2-only kernels a v1 mount of a controller v2 holds is refused even to
+        // --privileged), or the cgroup2 tree.
+        let cgroupMount = HostCgroups.mode() == .v2 ? "mount -t cgroup2 none /dev/shm/v1" : "mount -t cgroup -o pids none /dev/shm/v1"
         let script = """
             echo "open-by-handle $(\(probe) open-by-handle /)"
             if mknod /dev/shm/kmsg c 1 11 2>/dev/null; then echo "mknod made"; rm -f /dev/shm/kmsg; else echo "mknod refused"; fi
             mkdir -p /dev/shm/v1
-            if mount -t cgroup -o pids none /dev/shm/v1 2>/dev/null; then echo "cgroup-mount mounted"; umount /dev/shm/v1; else echo "cgroup-mount refused"; fi
+            if \(cgroupMount) 2>/dev/null; then echo "cgroup-mount mounted"; umount /dev/shm/v1; else echo "cgroup-mount refused"; fi
             rmdir /dev/shm/v1
             if unshare -U true 2>/dev/null; then echo "unshare worked"; else echo "unshare refused"; fi
             if mount -o remount,rw / 2>/dev/null; then echo "remount worked"; else echo "remount refused"; fi
