@@ -276,6 +276,22 @@ public func recordedContainers(includingUnborn: Bool = false) -> [RecordedContai
     }
 }
 
+/// The seccomp cache's filters older than a minute, and the directory once empty.
+func removeIdleSeccompCache() -> [String] {
+    guard let names = try? listDirectory(seccompCacheDirectory) else { return [] }
+    let now = secondsSinceEpoch()
+    var removed: [String] = []
+    for name in names {
+        let path = seccompCacheDirectory + "/" + name
+        guard let changed = try? changeTime(path), now - changed > 60 else { continue }
+        if (try? removeFile(path)) != nil { removed.append(path) }
+    }
+    if (try? listDirectory(seccompCacheDirectory))?.isEmpty == true, (try? removeDirectory(seccompCacheDirectory)) != nil {
+        removed.append(seccompCacheDirectory)
+    }
+    return removed
+}
+
 /// `.new-<id>-<pid>`: a state directory being made by runtime `pid`.
 func unbornName(_ name: String) -> (id: String, runtime: pid_t)? {
     guard name.hasPrefix(".new-") else { return nil }
@@ -418,6 +434,13 @@ public func collectGarbage() -> [String] {
     let stoppedBefore = Set(stoppedContainers().map(\.directory))
     removed += stoppedBefore.subtracting(stoppedContainers(pruning: true).map(\.directory)).sorted()
     removed += removeUnrecordedLayers()
+    // Chapter 7's compiled filters are a cache that `scratch exec` needs while its
+    // container lives. With no container recorded it goes too — all but a filter made
+    // in the last minute: a run between compiling its filter (step 1) and recording
+    // its state (step 2) would find it gone at its first exec.
+    if recordedContainers(includingUnborn: true).isEmpty {
+        removed += removeIdleSeccompCache()
+    }
     // Empty, the directories themselves go too: a host with no container has no trace
     // of one. (A run making them again meanwhile retries: `makeDirectory(inside:_:)`.)
     for directory in [stoppedRoot, stateRoot] where (try? listDirectory(directory))?.isEmpty == true {
