@@ -64,33 +64,45 @@ extension CheckContext {
     }
 
     private func makeChapter5Image() -> PreparedImage {
-        guard access("/usr/bin/umoci", X_OK) == 0 || CheckContext.runHost(["sh", "-c", "command -v umoci"]).status == 0 else {
-            return .problem(.skipped("umoci is not installed: it makes the test image, offline — `apt-get install umoci`"))
-        }
-        let directory = workDirectory + "/image"
-        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
-            return .problem(.failed(expected: "a directory for the test image", saw: "mkdir \(directory): \(String(cString: strerror(errno)))"))
-        }
-        let built = CheckContext.runHost(["bash", "-euo", "pipefail", "-c", testImageScript, "bash", directory, rootfs], timeout: 60)
-        guard built.status == 0 else {
-            return .problem(.failed(expected: "umoci to make the test image (three layers)", saw: describe(built)))
-        }
-        let layout = directory + "/layout"
-        let imported = RunningProcess(
-            importCommandLine(source: layout, name: TestImage.name), environment: environment, outputDirectory: workDirectory
-        ).wait(timeout: 60)
-        guard imported.status == 0 else {
-            // The program by its name (`workbook image import 5 …`), not its path under .build.
-            var shown = importCommandLine(source: "LAYOUT", name: TestImage.name)
-            if let program = shown.first { shown[0] = String(program.split(separator: "/").last ?? Substring(program)) }
-            return .problem(.failed(expected: "the three-layer test image imported (\(shown.joined(separator: " ")))", saw: describe(imported)))
-        }
+        // The program by its name (`workbook image import 5 …`), not its path under .build.
+        var shown = importCommandLine(source: "LAYOUT", name: TestImage.name)
+        if let program = shown.first { shown[0] = String(program.split(separator: "/").last ?? Substring(program)) }
+        let prepared = makeImportedImage(
+            in: "image", script: testImageScript, name: TestImage.name, what: "the test image (three layers)",
+            imported: "the three-layer test image imported (\(shown.joined(separator: " ")))")
+        guard case .image(let image) = prepared else { return prepared }
         let record = (try? String(contentsOfFile: scratchHome + "/images/layers-test/1", encoding: .utf8)) ?? ""
         let layers = record.split(separator: "\n").filter { $0.hasPrefix("layer=") }.map { scratchHome + "/layers/" + $0.dropFirst(6) }
         guard layers.count == 3 else {
             return .problem(.failed(expected: "3 layers in the image record \(scratchHome)/images/layers-test/1", saw: quote(record)))
         }
-        return .image(TestImage(layout: layout, layers: layers))
+        return .image(TestImage(layout: image.layout, layers: layers))
+    }
+
+    /// A test image made offline with umoci in `workDirectory/<subdirectory>` (`script`
+    /// gets that directory and the check's busybox rootfs), then imported as `name` by
+    /// the runtime under test. Chapters 5 and 6 make theirs so; `layers` is left empty.
+    func makeImportedImage(in subdirectory: String, script: String, name: String, what: String, imported expectation: String)
+        -> PreparedImage
+    {
+        guard access("/usr/bin/umoci", X_OK) == 0 || CheckContext.runHost(["sh", "-c", "command -v umoci"]).status == 0 else {
+            return .problem(.skipped("umoci is not installed: it makes the test image, offline — `apt-get install umoci`"))
+        }
+        let directory = workDirectory + "/" + subdirectory
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+            return .problem(.failed(expected: "a directory for the test image", saw: "mkdir \(directory): \(String(cString: strerror(errno)))"))
+        }
+        let built = CheckContext.runHost(["bash", "-euo", "pipefail", "-c", script, "bash", directory, rootfs], timeout: 60)
+        guard built.status == 0 else {
+            return .problem(.failed(expected: "umoci to make \(what)", saw: describe(built)))
+        }
+        let layout = directory + "/layout"
+        let imported = RunningProcess(importCommandLine(source: layout, name: name), environment: environment, outputDirectory: workDirectory)
+            .wait(timeout: 60)
+        guard imported.status == 0 else {
+            return .problem(.failed(expected: expectation, saw: describe(imported)))
+        }
+        return .image(TestImage(layout: layout, layers: []))
     }
 
     /// The runtime's image import: `scratch run` → `scratch image import`, `workbook

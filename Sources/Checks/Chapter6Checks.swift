@@ -40,28 +40,10 @@ extension CheckContext {
     }
 
     private func makeChapter6Image() -> PreparedImage {
-        guard access("/usr/bin/umoci", X_OK) == 0 || CheckContext.runHost(["sh", "-c", "command -v umoci"]).status == 0 else {
-            return .problem(.skipped("umoci is not installed: it makes the test image, offline — `apt-get install umoci`"))
-        }
-        let directory = workDirectory + "/config-image"
-        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
-            return .problem(.failed(expected: "a directory for the test image", saw: "mkdir \(directory): \(String(cString: strerror(errno)))"))
-        }
-        let built = CheckContext.runHost(["bash", "-euo", "pipefail", "-c", configurationImageScript, "bash", directory, rootfs], timeout: 60)
-        guard built.status == 0 else {
-            return .problem(.failed(expected: "umoci to make the test image (busybox with an Env)", saw: describe(built)))
-        }
-        let layout = directory + "/layout"
-        let imported = RunningProcess(
-            importCommandLine(source: layout, name: configurationImageName), environment: environment, outputDirectory: workDirectory
-        ).wait(timeout: 60)
-        guard imported.status == 0 else {
-            return .problem(
-                .failed(
-                    expected: "the test image imported (chapter 5's import; `workbook check 5` must pass first)",
-                    saw: describe(imported)))
-        }
-        return .image(TestImage(layout: layout, layers: []))
+        makeImportedImage(
+            in: "config-image", script: configurationImageScript, name: configurationImageName,
+            what: "the test image (busybox with an Env)",
+            imported: "the test image imported (chapter 5's import; `workbook check 5` must pass first)")
     }
 
     /// Runs a container of chapter 6's image, to the end.

@@ -323,11 +323,11 @@ private func parseConfig(_ bytes: [UInt8]) throws(ContainerError) -> ImageConfig
 /// `workdir=`, `user=`); the config itself beside it as `<tag>.config.json`.
 private func writeImageRecord(_ reference: String, layers: [String], config: ImageConfig, configBytes: [UInt8]) throws(ContainerError) {
     var lines = layers.map { "layer=" + $0 }
-    lines += config.env.map { "env=" + escapedValue($0) }
-    lines += config.entrypoint.map { "entrypoint=" + escapedValue($0) }
-    lines += config.cmd.map { "cmd=" + escapedValue($0) }
-    if !config.workingDir.isEmpty { lines.append("workdir=" + escapedValue(config.workingDir)) }
-    if !config.user.isEmpty { lines.append("user=" + escapedValue(config.user)) }
+    lines += config.env.map { "env=" + escapedRecordValue($0) }
+    lines += config.entrypoint.map { "entrypoint=" + escapedRecordValue($0) }
+    lines += config.cmd.map { "cmd=" + escapedRecordValue($0) }
+    if !config.workingDir.isEmpty { lines.append("workdir=" + escapedRecordValue(config.workingDir)) }
+    if !config.user.isEmpty { lines.append("user=" + escapedRecordValue(config.user)) }
     lines.append("created=\(secondsSinceEpoch())")
     let record = imageRecordFile(reference)
     do {
@@ -338,8 +338,4 @@ private func writeImageRecord(_ reference: String, layers: [String], config: Ima
     } catch {
         throw importFailure("\(error)")
     }
-}
-
-private func escapedValue(_ value: String) -> String {
-    value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
 }

@@ -156,23 +156,6 @@ public func imageRecordFile(_ reference: String) -> String {
     return scratchHome() + "/images/" + name + "/" + tag
 }
 
-private func unescapedRecordValue(_ value: Substring) -> String {
-    guard value.contains("\\") else { return String(value) }
-    var result = ""
-    var escaping = false
-    for character in value {
-        if escaping {
-            result.append(character == "n" ? "\n" : character)
-            escaping = false
-        } else if character == "\\" {
-            escaping = true
-        } else {
-            result.append(character)
-        }
-    }
-    return result
-}
-
 /// The default busybox image, built on first use, and its layers.
 ///
 /// Its one layer is the busybox rootfs, built under the store's lock in a temporary

@@ -81,21 +81,21 @@ public struct ContainerState: Sendable, Equatable {
     /// Newlines and backslashes in values are escaped.
     func encoded() -> String {
         var lines = [
-            "id=\(id)", "runtime=\(runtimePID)", "created=\(created)", "rootfs=\(escaped(rootfs))",
-            "hostname=\(escaped(hostname))",
+            "id=\(id)", "runtime=\(runtimePID)", "created=\(created)", "rootfs=\(escapedRecordValue(rootfs))",
+            "hostname=\(escapedRecordValue(hostname))",
         ]
-        lines += command.map { "arg=\(escaped($0))" }
-        lines += cgroups.map { "cgroup=\(escaped($0))" }
-        if let layer { lines.append("layer=\(escaped(layer))") }
-        if let image { lines.append("image=\(escaped(image))") }
+        lines += command.map { "arg=\(escapedRecordValue($0))" }
+        lines += cgroups.map { "cgroup=\(escapedRecordValue($0))" }
+        if let layer { lines.append("layer=\(escapedRecordValue(layer))") }
+        if let image { lines.append("image=\(escapedRecordValue(image))") }
         if let exitCode { lines.append("exited=\(exitCode)") }
-        lines += environment.map { "env=\(escaped($0))" }
-        if let user { lines.append("user=\(escaped(user))") }
-        if let workingDirectory { lines.append("workdir=\(escaped(workingDirectory))") }
+        lines += environment.map { "env=\(escapedRecordValue($0))" }
+        if let user { lines.append("user=\(escapedRecordValue(user))") }
+        if let workingDirectory { lines.append("workdir=\(escapedRecordValue(workingDirectory))") }
         lines += volumes.map { "volume=\($0)" }
         if let capabilities { lines.append("caps=\(String(capabilities, radix: 16))") }
         if noNewPrivileges { lines.append("no-new-privileges=1") }
-        if let seccompFilter { lines.append("seccomp=\(escaped(seccompFilter))") }
+        if let seccompFilter { lines.append("seccomp=\(escapedRecordValue(seccompFilter))") }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -108,7 +108,7 @@ public struct ContainerState: Sendable, Equatable {
         for line in text.split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = String(line[..<equals])
-            let value = unescaped(String(line[line.index(after: equals)...]))
+            let value = unescapedRecordValue(line[line.index(after: equals)...])
             switch key {
             case "arg": command.append(value)
             case "cgroup": cgroups.append(value)
@@ -141,11 +141,16 @@ public struct ContainerState: Sendable, Equatable {
     public var stopped: Bool { exitCode != nil }
 }
 
-private func escaped(_ value: String) -> String {
+/// A value for one `key=value` line of a record (the state file, an image record):
+/// a backslash and a newline escaped, so every value is one line.
+public func escapedRecordValue(_ value: String) -> String {
     value.replacingAll("\\", with: "\\\\").replacingAll("\n", with: "\\n")
 }
 
-private func unescaped(_ value: String) -> String {
+/// A record value as it was before `escapedRecordValue`: the state file's and the image record's
+/// (Layers.swift) lines share the escaping.
+func unescapedRecordValue(_ value: some StringProtocol) -> String {
+    guard value.contains("\\") else { return String(value) }
     var result = ""
     var escaping = false
     for character in value {
