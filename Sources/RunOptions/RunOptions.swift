@@ -291,6 +291,10 @@ public struct RunRequest: Equatable, Sendable {
                 )
             }
         }
+        if userns && !stage.includes(.userNamespace) {
+            throw ContainerError(
+                step: "check the request", reason: "--userns: the user namespace comes in chapter 8 — run at chapter 8's stage or later")
+        }
         var spec = ContainerSpec(command: command)
         // Parsed first: bad input must fail before anything (the default rootfs
         // included) is made.

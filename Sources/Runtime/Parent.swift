@@ -121,7 +121,15 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     // Chapter 8: the maps, before the go-ahead — until then the child's ids are
     // unmapped, and the kernel would refuse it even its own files.
     if let idMaps {
-        try step("write the user namespace's maps") { try writeIDMaps(idMaps, child: child) }
+        do {
+            try steps.userNamespace.writeIDMaps(idMaps, child: child)
+        } catch {
+            // The maps asked for beside the refusal: a wrong line (a swapped id, host
+            // root) reads at once against the caller's ids.
+            let reason = (error as? ContainerError)?.reason ?? "\(error)"
+            let asked = describeMapLines(idMaps, steps: steps)
+            throw ContainerError(step: "write the user namespace's maps", reason: reason + (asked.isEmpty ? "" : " (\(asked))"))
+        }
     }
 
     // 4. Set up from outside — the cgroup (the network comes in a later chapter)

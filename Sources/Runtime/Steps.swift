@@ -120,6 +120,19 @@ public protocol PrivilegeSteps: Sendable {
     func compileSeccompFilter(_ profile: SeccompProfile, capabilities: CapabilitySet) throws -> [UInt8]
 }
 
+/// Chapter 8 — rootless: the maps of the container's user namespace, written from the
+/// parent before the go-ahead.
+public protocol UserNamespaceSteps: Sendable {
+    /// The lines of the child's uid_map and gid_map for `maps`: container id, host id,
+    /// count, one mapping a line. Container 0 is the caller; with a range, container
+    /// ids 1 and up are the range's.
+    func mapLines(_ maps: IDMaps) throws -> (uid: String, gid: String)
+    /// Runs in the parent, once the child exists and before it may go on: write the
+    /// maps of `child`'s user namespace (and, for one id, deny setgroups first), or
+    /// have newuidmap and newgidmap write them for a range.
+    func writeIDMaps(_ maps: IDMaps, child: pid_t) throws
+}
+
 /// The reference runtime's side of every chapter. Each chapter's file holds its part
 /// (`extension Reference: HostnameSteps` in Hostname.swift, and so on).
 public struct Reference: Sendable {
@@ -136,11 +149,12 @@ public struct Steps: Sendable {
     public var layers: any LayerSteps
     public var configuration: any ConfigurationSteps
     public var privileges: any PrivilegeSteps
+    public var userNamespace: any UserNamespaceSteps
 
     public init(
         exitStatus: any ExitStatusSteps, hostname: any HostnameSteps, processTree: any ProcessTreeSteps,
         rootFilesystem: any RootFilesystemSteps, cgroups: any CgroupSteps, layers: any LayerSteps,
-        configuration: any ConfigurationSteps, privileges: any PrivilegeSteps
+        configuration: any ConfigurationSteps, privileges: any PrivilegeSteps, userNamespace: any UserNamespaceSteps
     ) {
         self.exitStatus = exitStatus
         self.hostname = hostname
@@ -150,15 +164,17 @@ public struct Steps: Sendable {
         self.layers = layers
         self.configuration = configuration
         self.privileges = privileges
+        self.userNamespace = userNamespace
     }
 
     /// The reference runtime's own functions, every chapter.
     public static let reference = Steps(
         exitStatus: Reference(), hostname: Reference(), processTree: Reference(), rootFilesystem: Reference(),
-        cgroups: Reference(), layers: Reference(), configuration: Reference(), privileges: Reference())
+        cgroups: Reference(), layers: Reference(), configuration: Reference(), privileges: Reference(),
+        userNamespace: Reference())
 
     /// The chapters that have learner functions, in order.
-    public static let chapters = 0...7
+    public static let chapters = 0...8
 
     /// These steps with chapter `chapter`'s value taken from `other`, whole.
     public func replacing(chapter: Int, from other: Steps) -> Steps {
@@ -172,6 +188,7 @@ public struct Steps: Sendable {
         case 5: result.layers = other.layers
         case 6: result.configuration = other.configuration
         case 7: result.privileges = other.privileges
+        case 8: result.userNamespace = other.userNamespace
         default: break
         }
         return result
@@ -183,7 +200,7 @@ public struct Steps: Sendable {
         [
             0: "\(type(of: exitStatus))", 1: "\(type(of: hostname))", 2: "\(type(of: processTree))",
             3: "\(type(of: rootFilesystem))", 4: "\(type(of: cgroups))", 5: "\(type(of: layers))",
-            6: "\(type(of: configuration))", 7: "\(type(of: privileges))",
+            6: "\(type(of: configuration))", 7: "\(type(of: privileges))", 8: "\(type(of: userNamespace))",
         ]
     }
 }

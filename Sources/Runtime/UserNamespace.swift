@@ -24,35 +24,27 @@ import Syscalls
 // are unmapped (65534, the "overflow" id) and it could not even write a file.
 
 /// The ids a container's user namespace maps, planned before anything exists.
-struct IDMaps: Sendable, Equatable {
+public struct IDMaps: Sendable, Equatable {
     /// The caller: container 0 stands for them.
-    var uid: uid_t
-    var gid: gid_t
-    /// From /etc/subuid and /etc/subgid: host ids 1..65536 of the container.
-    var range: (uidStart: UInt32, gidStart: UInt32)?
-    /// newuidmap and newgidmap, for a range.
-    var helpers = (uid: UserNamespaceFiles.host.newuidmap, gid: UserNamespaceFiles.host.newgidmap)
+    public var uid: uid_t
+    public var gid: gid_t
+    /// From /etc/subuid and /etc/subgid: the first host id of the caller's range, which
+    /// container id 1 stands for. nil: one id only.
+    public var range: (uidStart: UInt32, gidStart: UInt32)?
+    /// newuidmap and newgidmap (absolute paths), for a range.
+    public var helpers = (uid: UserNamespaceFiles.host.newuidmap, gid: UserNamespaceFiles.host.newgidmap)
 
-    static func == (a: IDMaps, b: IDMaps) -> Bool {
+    public static func == (a: IDMaps, b: IDMaps) -> Bool {
         a.uid == b.uid && a.gid == b.gid && a.range?.uidStart == b.range?.uidStart && a.range?.gidStart == b.range?.gidStart
     }
 
     /// How many ids the range maps above 0: 65,536 as Podman's default, so every id
     /// an image's files use (up to 65535, `nobody`) has an owner.
-    static let rangeSize: UInt32 = 65536
-
-    var uidMapLines: String {
-        guard let range else { return "0 \(uid) 1\n" }
-        return "0 \(uid) 1\n1 \(range.uidStart) \(IDMaps.rangeSize)\n"
-    }
-    var gidMapLines: String {
-        guard let range else { return "0 \(gid) 1\n" }
-        return "0 \(gid) 1\n1 \(range.gidStart) \(IDMaps.rangeSize)\n"
-    }
+    public static let rangeSize: UInt32 = 65536
 }
 
 /// The host files a plan reads (the tests point them at files of their own).
-struct UserNamespaceFiles: Sendable {
+public struct UserNamespaceFiles: Sendable {
     var maxUserNamespaces = "/proc/sys/user/max_user_namespaces"
     var unprivilegedClone = "/proc/sys/kernel/unprivileged_userns_clone"
     var subuid = "/etc/subuid"
@@ -61,7 +53,7 @@ struct UserNamespaceFiles: Sendable {
     var newuidmap = "/usr/bin/newuidmap"
     var newgidmap = "/usr/bin/newgidmap"
 
-    static let host = UserNamespaceFiles()
+    public static let host = UserNamespaceFiles()
 }
 
 /// Checks that this kernel lets us make a user namespace, and plans its maps: a
@@ -102,28 +94,56 @@ func planUserNamespace(
     return maps
 }
 
-/// Writes the child's maps, from the parent, before the go-ahead.
-func writeIDMaps(_ maps: IDMaps, child: pid_t) throws {
-    let proc = "/proc/\(child)"
-    if let range = maps.range {
-        // The helpers take the lines as arguments and check each against
-        // /etc/subuid (or /etc/subgid) and the caller's own id.
-        for (helper, id, start) in [(maps.helpers.uid, maps.uid, range.uidStart), (maps.helpers.gid, maps.gid, range.gidStart)] {
-            let arguments = [helper, "\(child)", "0", "\(id)", "1", "1", "\(start)", "\(IDMaps.rangeSize)"]
-            let result = try runProgram(arguments)
-            guard case .exited(0) = result.status else {
-                throw ContainerError(
-                    step: "write the user namespace's maps",
-                    reason: "\(arguments.joined(separator: " ")) failed (\(result.status)); its message is above")
-            }
-        }
-        return
+extension Reference: UserNamespaceSteps {
+    public func mapLines(_ maps: IDMaps) throws -> (uid: String, gid: String) {
+        // One line, "inside outside count": container 0 is the caller. A range adds
+        // its ids above it; 0 must stay the caller's own id, or the container's root
+        // would be a stranger's uid (and the user could not even reach their files).
+        guard let range = maps.range else { return ("0 \(maps.uid) 1\n", "0 \(maps.gid) 1\n") }
+        return (
+            "0 \(maps.uid) 1\n1 \(range.uidStart) \(IDMaps.rangeSize)\n",
+            "0 \(maps.gid) 1\n1 \(range.gidStart) \(IDMaps.rangeSize)\n"
+        )
     }
-    // One id, written by ourselves. setgroups first: the kernel takes gid_map from an
-    // unprivileged writer only once setgroups(2) is denied in the namespace.
-    try writeFile(proc + "/setgroups", Array("deny".utf8), create: false)
-    try writeFile(proc + "/uid_map", Array(maps.uidMapLines.utf8), create: false)
-    try writeFile(proc + "/gid_map", Array(maps.gidMapLines.utf8), create: false)
+
+    public func writeIDMaps(_ maps: IDMaps, child: pid_t) throws {
+        let lines = try mapLines(maps)
+        if maps.range != nil {
+            // The kernel takes more than one's own id only from a writer with
+            // CAP_SETUID over the parent namespace: the setuid helpers are that writer.
+            // They take the lines as arguments and check each against /etc/subuid (or
+            // /etc/subgid) and the caller's own id.
+            for (helper, text) in [(maps.helpers.uid, lines.uid), (maps.helpers.gid, lines.gid)] {
+                let arguments = [helper, "\(child)"] + text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+                let result = try runProgram(arguments)
+                guard case .exited(0) = result.status else {
+                    throw ContainerError(
+                        step: "write the user namespace's maps",
+                        reason: "\(arguments.joined(separator: " ")) failed (\(result.status)); its message is above")
+                }
+            }
+            return
+        }
+        // One id, written by ourselves. setgroups first: the kernel takes gid_map from
+        // an unprivileged writer only once setgroups(2) is denied in the namespace
+        // (CVE-2014-8989: root inside could otherwise drop a group that keeps the user
+        // *out* of a file).
+        let proc = "/proc/\(child)"
+        try writeFile(proc + "/setgroups", Array("deny".utf8), create: false)
+        try writeFile(proc + "/uid_map", Array(lines.uid.utf8), create: false)
+        try writeFile(proc + "/gid_map", Array(lines.gid.utf8), create: false)
+    }
+}
+
+/// The maps' lines for an error message, as `steps` make them: what the kernel (or
+/// newuidmap) was asked for, so a refusal can be read against it.
+func describeMapLines(_ maps: IDMaps, steps: Steps) -> String {
+    guard let lines = try? steps.userNamespace.mapLines(maps) else { return "" }
+    func quoted(_ text: String) -> String {
+        "\"" + text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n") + "\""
+    }
+    return "uid_map \(quoted(lines.uid)), gid_map \(quoted(lines.gid)) for uid \(maps.uid), gid \(maps.gid)"
+        + (maps.range.map { ", range from \($0.uidStart) (uids), \($0.gidStart) (gids), \(IDMaps.rangeSize) ids" } ?? "")
 }
 
 /// True in a user namespace other than the host's: the host's maps every id to itself

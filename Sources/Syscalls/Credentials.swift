@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 // Who a process is: its user, its group and its supplementary groups. The argument
@@ -18,4 +19,11 @@ public func setGroupID(_ gid: gid_t) throws(SyscallError) {
 /// setuid(2): the real, effective and saved user id (as root). There is no way back.
 public func setUserID(_ uid: uid_t) throws(SyscallError) {
     if setuid(uid) == -1 { throw SyscallError("setuid", path: String(uid)) }
+}
+
+/// prctl(PR_SET_DUMPABLE, 1). A process that changed its user is made undumpable, and
+/// its /proc/PID files then belong to root: a user namespace's maps there (chapter 8)
+/// could no longer be written by the user it now is.
+public func setDumpable() throws(SyscallError) {
+    if cl_set_dumpable() == -1 { throw SyscallError("prctl(PR_SET_DUMPABLE, 1)") }
 }

@@ -48,7 +48,7 @@ public enum ChapterCatalog {
             exerciseFolder: "exercises/07-least-privilege", exerciseFiles: ["exercises/07-least-privilege/Privileges.swift"]),
         Chapter(
             number: 8, title: "Rootless: the user namespace", file: "chapters/08-rootless.md",
-            exerciseFolder: "exercises/08-rootless", exerciseFiles: []),
+            exerciseFolder: "exercises/08-rootless", exerciseFiles: ["exercises/08-rootless/UserNamespace.swift"]),
         Chapter(
             number: 9, title: "Networking: the network namespace", file: "chapters/09-networking.md",
             exerciseFolder: "exercises/09-networking", exerciseFiles: []),

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import RunOptions
 import Runtime
+import Syscalls
 
 // The stand-in host: every run of a learner's runtime happens inside namespaces the
 // workbook makes first, so that no mistake in an exercise can change the machine.
@@ -36,11 +37,24 @@ public func useWorkbookImageStore() {
     setenv("SCRATCH_HOME", scratchHome() + "-workbook", 1)
 }
 
-public func runInStandInHost(_ request: RunRequest, stage: Stage, steps: Steps, programName: String) -> Never {
+///
+/// `asUser` (chapter 8): once the stand-in is made, the process becomes that user —
+/// groups, gid, uid, no capability left — so the runtime runs rootless, as it would
+/// for them, and still cannot touch the machine's hostname or mounts.
+public func runInStandInHost(_ request: RunRequest, stage: Stage, steps: Steps, programName: String, asUser user: String? = nil) -> Never {
     let host: StandInHost
     do {
         try requireRoot(programName)
         host = try StandInHost.enter()
+        if let user {
+            guard stage.includes(.userNamespace) else {
+                throw WorkbookError(
+                    "--as-user \(user): a runtime started by a user who is not root needs a user namespace, which comes in chapter 8 — run at chapter 8's stage or later"
+                )
+            }
+            try becomeUser(user)
+            if stage.includes(.layers) { useWorkbookImageStore() }
+        }
     } catch {
         standInError("\(programName): \(error)")
         exit((error as? ContainerError)?.exitCode ?? Runtime.ExitCode.runtimeFailed)
@@ -59,6 +73,34 @@ public func runInStandInHost(_ request: RunRequest, stage: Stage, steps: Steps, 
         standInError("\(programName): \(problem)")
     }
     exit(code)
+}
+
+/// Becomes `name` for good: its groups, its gid, its uid (in that order: setuid takes
+/// away the right to change groups), dumpable again (a change of user makes /proc/PID
+/// root's, and the user must write its child's maps there), and its own HOME. XDG
+/// directories that are not the user's are dropped, so the runtime picks the user's.
+func becomeUser(_ name: String) throws {
+    guard let entry = getpwnam(name) else {
+        throw WorkbookError("--as-user \(name): no such user (getpwnam); make one with `useradd \(name)`")
+    }
+    let uid = entry.pointee.pw_uid
+    let gid = entry.pointee.pw_gid
+    let home = entry.pointee.pw_dir.map { String(cString: $0) } ?? "/"
+    guard uid != 0 else { throw WorkbookError("--as-user \(name): that is root; name a user who is not") }
+    guard initgroups(name, gid) == 0 else {
+        throw WorkbookError("--as-user \(name): initgroups: \(String(cString: strerror(errno)))")
+    }
+    try setGroupID(gid)
+    try setUserID(uid)
+    try setDumpable()
+    setenv("HOME", home, 1)
+    setenv("USER", name, 1)
+    setenv("LOGNAME", name, 1)
+    for variable in ["XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CACHE_HOME"] {
+        guard let value = getenv(variable).map({ String(cString: $0) }) else { continue }
+        var information = stat()
+        if stat(value, &information) != 0 || information.st_uid != uid { unsetenv(variable) }
+    }
 }
 
 /// What the host looked like when the stand-in was made: what the learner's runtime

@@ -307,13 +307,17 @@ struct Run: ParsableCommand {
     @Argument(help: "The chapter whose stage to run.") var chapter: Int
     @Flag(help: "Use the reference runtime at this stage.") var reference = false
     @Option(help: .hidden) var learnerChapters: String?
+    @Option(
+        help: ArgumentHelp(
+            "Chapter 8: run the runtime as USER (not root), rootless, inside the stand-in host (made as root first).",
+            valueName: "user")) var asUser: String?
     @OptionGroup var options: LearnerRunOptions
 
     func run() throws {
-        try Run.start(chapter: chapter, reference: reference, learnerChapters: learnerChapters, request: options.request)
+        try Run.start(chapter: chapter, reference: reference, learnerChapters: learnerChapters, asUser: asUser, request: options.request)
     }
 
-    static func start(chapter: Int, reference: Bool, learnerChapters: String?, request: RunRequest) throws -> Never {
+    static func start(chapter: Int, reference: Bool, learnerChapters: String?, asUser: String? = nil, request: RunRequest) throws -> Never {
         let repository = try Repository.locate()
         // Any stage the runtime has can run, even before its lesson is written.
         guard CheckCatalog.chapters.contains(chapter) else {
@@ -328,8 +332,10 @@ struct Run: ParsableCommand {
         } else {
             steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
         }
-        if Stage(chapter: chapter).includes(.layers) { useWorkbookImageStore() }
-        runInStandInHost(configuredRequest(request, stage: chapter), stage: Stage(chapter: chapter), steps: steps, programName: "workbook")
+        // As another user, the store is that user's (chosen once the workbook has become them).
+        if Stage(chapter: chapter).includes(.layers) && asUser == nil { useWorkbookImageStore() }
+        runInStandInHost(
+            configuredRequest(request, stage: chapter), stage: Stage(chapter: chapter), steps: steps, programName: "workbook", asUser: asUser)
     }
 
     /// `workbook run N [--reference | --learner-chapters LIST] FLAGS -- COMMAND`, the
@@ -339,25 +345,31 @@ struct Run: ParsableCommand {
     /// that costs about 0.1 s of CPU per container: most of a chapter's checks' time
     /// on two cores. Anything else (--help, --flag=value, an unknown or repeated flag)
     /// gives nil, and ArgumentParser reads it, with its errors and help.
-    static func plainRequest(_ arguments: ArraySlice<String>) -> (chapter: Int, reference: Bool, learnerChapters: String?, request: RunRequest)? {
+    static func plainRequest(_ arguments: ArraySlice<String>) -> (
+        chapter: Int, reference: Bool, learnerChapters: String?, asUser: String?, request: RunRequest
+    )? {
         var rest = arguments
         guard rest.popFirst() == "run", let word = rest.popFirst(), !word.isEmpty, word.allSatisfy(\.isASCII),
             word.allSatisfy(\.isNumber), let chapter = Int(word)
         else { return nil }
         var reference = false
         var learnerChapters: String?
-        while let word = rest.first, word == "--reference" || word == "--learner-chapters" {
+        var asUser: String?
+        while let word = rest.first, word == "--reference" || word == "--learner-chapters" || word == "--as-user" {
             rest.removeFirst()
             if word == "--reference" {
                 guard !reference else { return nil }
                 reference = true
+            } else if word == "--as-user" {
+                guard asUser == nil, let name = rest.popFirst(), !name.hasPrefix("-") else { return nil }
+                asUser = name
             } else {
                 guard learnerChapters == nil, let list = rest.popFirst(), !list.hasPrefix("-") else { return nil }
                 learnerChapters = list
             }
         }
         guard let request = RunRequest(plainLearnerArguments: rest) else { return nil }
-        return (chapter, reference, learnerChapters, request)
+        return (chapter, reference, learnerChapters, asUser, request)
     }
 }
 
@@ -744,7 +756,11 @@ func openReader(_ arguments: [String]) {
 
 prepare(CommandLine.arguments)
 if let plain = Run.plainRequest(CommandLine.arguments.dropFirst()) {
-    do { try Run.start(chapter: plain.chapter, reference: plain.reference, learnerChapters: plain.learnerChapters, request: plain.request) } catch {
+    do {
+        try Run.start(
+            chapter: plain.chapter, reference: plain.reference, learnerChapters: plain.learnerChapters, asUser: plain.asUser,
+            request: plain.request)
+    } catch {
         WorkbookCommand.exit(withError: error)
     }
 }

@@ -155,6 +155,26 @@ extension ContainerTests {
             .init(
                 mutant: "Ch7ArgumentsDropped", chapter: 7, caughtBy: [("refused-syscalls", "argument comparisons")],
                 notBlamed: ["capabilities-default", "ordinary-workload"]),
+
+            .init(
+                mutant: "Ch8GidMapBeforeSetgroups", chapter: 8, caughtBy: [("root-inside", "only after \"deny\""), ("setgroups-denied", "setgroups")],
+                notBlamed: ["subuid-range"]),
+            .init(
+                mutant: "Ch8NoSetgroupsDeny", chapter: 8, caughtBy: [("root-inside", "only after \"deny\""), ("setgroups-denied", "setgroups")],
+                notBlamed: ["subuid-range"]),
+            .init(
+                mutant: "Ch8MapsHostRoot", chapter: 8,
+                caughtBy: [("root-inside", "the container's root the host's root"), ("subuid-range", "the container's root the host's root")]),
+            .init(mutant: "Ch8UIDAndGIDSwapped", chapter: 8, caughtBy: [("root-inside", "swapped"), ("volume-file-owner", "swapped")]),
+            .init(
+                mutant: "Ch8RangeWithoutRootLine", chapter: 8, caughtBy: [("subuid-range", "uid 0 inside is not mapped")],
+                notBlamed: ["root-inside", "host-sees-user", "volume-file-owner"]),
+            .init(
+                mutant: "Ch8RangeOneTooLong", chapter: 8, caughtBy: [("subuid-range", "count the range's ids")],
+                notBlamed: ["root-inside", "host-sees-user", "volume-file-owner"]),
+            .init(
+                mutant: "Ch8RangeIgnored", chapter: 8, caughtBy: [("subuid-range", "uid 1000 is not mapped")],
+                notBlamed: ["root-inside", "host-sees-user", "volume-file-owner"]),
         ]
 
         static var mutantRuntime: String { Support.binDirectory + "/mutant-runtime" }

@@ -19,6 +19,7 @@ func mutant(_ chapter: Int, _ value: any Sendable) -> Mutant {
     case let value as any LayerSteps where chapter == 5: steps.layers = value
     case let value as any ConfigurationSteps where chapter == 6: steps.configuration = value
     case let value as any PrivilegeSteps where chapter == 7: steps.privileges = value
+    case let value as any UserNamespaceSteps where chapter == 8: steps.userNamespace = value
     default: fatalError("\(name) does not conform to chapter \(chapter)'s protocol")
     }
     return Mutant(name: name, chapter: chapter, steps: steps)
@@ -91,4 +92,12 @@ let mutantCatalog: [Mutant] = [
     mutant(7, Ch7CapabilityConditionsIgnored()),
     mutant(7, Ch7RepeatedArgumentInOneRule()),
     mutant(7, Ch7ArgumentsDropped()),
+
+    mutant(8, Ch8GidMapBeforeSetgroups()),
+    mutant(8, Ch8NoSetgroupsDeny()),
+    mutant(8, Ch8MapsHostRoot()),
+    mutant(8, Ch8UIDAndGIDSwapped()),
+    mutant(8, Ch8RangeWithoutRootLine()),
+    mutant(8, Ch8RangeOneTooLong()),
+    mutant(8, Ch8RangeIgnored()),
 ]

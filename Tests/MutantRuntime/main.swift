@@ -41,9 +41,16 @@ guard arguments.count >= 3, arguments[1] == "run", let stageNumber = Int(argumen
         "usage: mutant-runtime MUTANT run N [run flags] -- CMD | mutant-runtime MUTANT image import N SOURCE [NAME:TAG] | mutant-runtime --list\n")
     exit(2)
 }
+// Chapter 8's checks run the runtime as a user of their own: `run N --as-user NAME ...`.
+var runArguments = Array(arguments.dropFirst(3))
+var asUser: String?
+if runArguments.first == "--as-user", runArguments.count >= 2 {
+    asUser = runArguments[1]
+    runArguments.removeFirst(2)
+}
 let options: LearnerRunOptions
 do {
-    options = try LearnerRunOptions.parse(Array(arguments.dropFirst(3)))
+    options = try LearnerRunOptions.parse(runArguments)
 } catch {
     writeToStandardError("mutant-runtime: \(LearnerRunOptions.message(for: error))\n")
     exit(125)
@@ -57,4 +64,4 @@ do {
     writeToStandardError("mutant-runtime: \(error)\n")
     exit(125)
 }
-runInStandInHost(request, stage: Stage(chapter: stageNumber), steps: steps, programName: "mutant-runtime")
+runInStandInHost(request, stage: Stage(chapter: stageNumber), steps: steps, programName: "mutant-runtime", asUser: asUser)

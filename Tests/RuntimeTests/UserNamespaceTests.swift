@@ -34,8 +34,9 @@ import Testing
         try withFiles(["max_user_namespaces": "15000\n"]) { files in
             let maps = try planUserNamespace(uid: 1001, gid: 1002, name: "ann", files: files)
             #expect(maps.range == nil)
-            #expect(maps.uidMapLines == "0 1001 1\n")
-            #expect(maps.gidMapLines == "0 1002 1\n")
+            let lines = try Reference().mapLines(maps)
+            #expect(lines.uid == "0 1001 1\n")
+            #expect(lines.gid == "0 1002 1\n")
         }
     }
 
@@ -46,8 +47,9 @@ import Testing
         ]) { files in
             for helper in [files.newuidmap, files.newgidmap] { chmod(helper, 0o755) }
             let maps = try planUserNamespace(uid: 1001, gid: 1002, name: "ann", files: files)
-            #expect(maps.uidMapLines == "0 1001 1\n1 200000 65536\n")
-            #expect(maps.gidMapLines == "0 1002 1\n1 300000 65536\n")
+            let lines = try Reference().mapLines(maps)
+            #expect(lines.uid == "0 1001 1\n1 200000 65536\n")
+            #expect(lines.gid == "0 1002 1\n1 300000 65536\n")
         }
     }
 

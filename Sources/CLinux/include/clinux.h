@@ -133,6 +133,9 @@ int cl_ambient_clear(void);
 // prctl(PR_SET_NO_NEW_PRIVS, 1): execve can no longer grant privileges (setuid bits,
 // file capabilities). One way: no call turns it off again.
 int cl_set_no_new_privs(void);
+// prctl(PR_SET_DUMPABLE, 1): /proc/PID of this process (and of its clones) belongs to
+// its own user again after a change of user, which sets it to root's.
+int cl_set_dumpable(void);
 // seccomp(SECCOMP_SET_MODE_FILTER, 0, prog) with an already compiled classic-BPF program
 // of `count` 8-byte instructions (struct sock_filter). Returns 0 or -1.
 int cl_seccomp_load(const void *instructions, unsigned short count);
