@@ -332,14 +332,15 @@ let chapter8Checks: [Check] = [
         guard let probe = context.probe else { return .skipped(context.probeProblem ?? "no probe") }
         let user = try context.checkUser(range: false)
         // As chapter 7's check: a hierarchy of the host's kind. Mounted or not, its
-        // release_agent (the root's) must not be writable; nothing is written to it.
+        // release_agent (the root's) must not open for writing. `: >>` opens it and
+        // writes nothing (busybox's `test -w` would only say that uid 0 may write).
         let cgroupMount = HostCgroups.mode() == .v2 ? "mount -t cgroup2 none /dev/shm/cg" : "mount -t cgroup -o pids none /dev/shm/cg"
         let script = """
             echo "open-by-handle $(\(probe) open-by-handle /)"
             if mknod /dev/shm/kmsg c 1 11 2>/dev/null; then echo "mknod made"; rm -f /dev/shm/kmsg; else echo "mknod refused"; fi
             mkdir -p /dev/shm/cg
             if \(cgroupMount) 2>/dev/null; then
-              if [ -w /dev/shm/cg/release_agent ]; then echo "release_agent writable"; else echo "release_agent refused"; fi
+              if ( : >> /dev/shm/cg/release_agent ) 2>/dev/null; then echo "release_agent writable"; else echo "release_agent refused"; fi
               umount /dev/shm/cg
             else echo "release_agent refused"; fi
             echo "uid $(id -u)"

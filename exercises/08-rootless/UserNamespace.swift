@@ -1,6 +1,7 @@
 import Glibc
 // Only these names come from the reference runtime, so your functions are never
 // confused with (or quietly replaced by) the reference ones of the same name.
+import struct Runtime.ContainerError
 import struct Runtime.IDMaps
 import struct Runtime.NotDoneYet
 import protocol Runtime.UserNamespaceSteps
@@ -19,7 +20,8 @@ import Syscalls
 //
 // Building blocks (Sources/Syscalls): `writeFile(path, bytes, create: false)` for a
 // file of /proc/PID; `runProgram([path, arguments...])` for a helper, which returns
-// its exit status (`.exited(0)` when it worked). `IDMaps` (Sources/Runtime/
+// its exit status (`.exited(0)` when it worked); `ContainerError(step:reason:)` to
+// say a helper failed. `IDMaps` (Sources/Runtime/
 // UserNamespace.swift): `uid`, `gid` (the caller's), `range` (nil, or the first host
 // uid and gid of the caller's /etc/subuid and /etc/subgid range), `helpers` (the
 // paths of newuidmap and newgidmap), `IDMaps.rangeSize` (65,536).
