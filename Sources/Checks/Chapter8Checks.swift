@@ -316,7 +316,8 @@ let chapter8Checks: [Check] = [
         return wanted.allSatisfy(lines.contains)
             ? .passed
             : rootlessFailure(
-                "`null ok`, `zero 4`, `tty 5:0` (the host's node) and `tty ok`", RunResult(
+                "`null ok`, `zero 4`, `tty 5:0` (the host's node) and `tty ok`",
+                RunResult(
                     status: result.status, stdout: lines.joined(separator: "\n"), stderr: result.stderr, timedOut: result.timedOut),
                 user: user)
     },
@@ -380,7 +381,9 @@ let chapter8Checks: [Check] = [
         if lines.first == "65534" {
             return rootlessFailure(
                 expected, result, user: user,
-                extra: "uid 0 inside is not mapped (65534 is the overflow id): with a range the maps still start with 0 \(user.uid) 1, the range's line after it")
+                extra:
+                    "uid 0 inside is not mapped (65534 is the overflow id): with a range the maps still start with 0 \(user.uid) 1, the range's line after it"
+            )
         }
         guard result.status == 0, lines.last == "chowned" else {
             let notMapped = result.stdout.contains("Invalid argument") || result.stderr.contains("Invalid argument")

@@ -157,7 +157,8 @@ extension ContainerTests {
                 notBlamed: ["capabilities-default", "ordinary-workload"]),
 
             .init(
-                mutant: "Ch8GidMapBeforeSetgroups", chapter: 8, caughtBy: [("root-inside", "only after \"deny\""), ("setgroups-denied", "setgroups")],
+                mutant: "Ch8GidMapBeforeSetgroups", chapter: 8,
+                caughtBy: [("root-inside", "only after \"deny\""), ("setgroups-denied", "setgroups")],
                 notBlamed: ["subuid-range"]),
             .init(
                 mutant: "Ch8NoSetgroupsDeny", chapter: 8, caughtBy: [("root-inside", "only after \"deny\""), ("setgroups-denied", "setgroups")],
