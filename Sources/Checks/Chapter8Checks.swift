@@ -188,6 +188,10 @@ func mapsDiagnosis(_ result: RunResult, user: CheckUser) -> String? {
         return
             "newuidmap refused a line: past `0 UID 1`, every line must lie inside the user's /etc/subuid range — count the range's ids (65,536), not the range plus root"
     }
+    if text.contains("Value too large for defined data type") {
+        return
+            "uid 0 inside is not mapped: the kernel creates no file for an id no map names (EOVERFLOW) — the maps start with 0 \(user.uid) 1 (a range's line comes after it)"
+    }
     if text.contains("gid_map"), text.contains("not permitted") {
         return
             "the kernel refused gid_map: from a user who is not root it takes gid_map only after \"deny\" was written to /proc/PID/setgroups (CVE-2014-8989)"
