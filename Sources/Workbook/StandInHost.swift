@@ -77,8 +77,9 @@ public func runInStandInHost(_ request: RunRequest, stage: Stage, steps: Steps, 
 
 /// Becomes `name` for good: its groups, its gid, its uid (in that order: setuid takes
 /// away the right to change groups), dumpable again (a change of user makes /proc/PID
-/// root's, and the user must write its child's maps there), and its own HOME. XDG
-/// directories that are not the user's are dropped, so the runtime picks the user's.
+/// root's, and the user must write its child's maps there), its own HOME and runtime
+/// directory. XDG data and cache directories that are not the user's are dropped, so
+/// the runtime picks the user's own.
 func becomeUser(_ name: String) throws {
     guard let entry = getpwnam(name) else {
         throw WorkbookError("--as-user \(name): no such user (getpwnam); make one with `useradd \(name)`")
@@ -87,6 +88,19 @@ func becomeUser(_ name: String) throws {
     let gid = entry.pointee.pw_gid
     let home = entry.pointee.pw_dir.map { String(cString: $0) } ?? "/"
     guard uid != 0 else { throw WorkbookError("--as-user \(name): that is root; name a user who is not") }
+    // The runtime keeps its state in the user's runtime directory. A user who never
+    // logged in has none: make /run/user/UID as pam_systemd would at a login (logind
+    // mounts its tmpfs over it when one comes).
+    let given = getenv("XDG_RUNTIME_DIR").map { String(cString: $0) }
+    var information = stat()
+    if given.map({ stat($0, &information) == 0 && information.st_uid == uid }) != true {
+        let directory = "/run/user/\(uid)"
+        if stat(directory, &information) != 0 {
+            mkdir("/run/user", 0o755)
+            if mkdir(directory, 0o700) == 0 { chown(directory, uid, gid) }
+        }
+        setenv("XDG_RUNTIME_DIR", directory, 1)
+    }
     guard initgroups(name, gid) == 0 else {
         throw WorkbookError("--as-user \(name): initgroups: \(String(cString: strerror(errno)))")
     }
@@ -96,7 +110,7 @@ func becomeUser(_ name: String) throws {
     setenv("HOME", home, 1)
     setenv("USER", name, 1)
     setenv("LOGNAME", name, 1)
-    for variable in ["XDG_RUNTIME_DIR", "XDG_DATA_HOME", "XDG_CACHE_HOME"] {
+    for variable in ["XDG_DATA_HOME", "XDG_CACHE_HOME"] {
         guard let value = getenv(variable).map({ String(cString: $0) }) else { continue }
         var information = stat()
         if stat(value, &information) != 0 || information.st_uid != uid { unsetenv(variable) }
