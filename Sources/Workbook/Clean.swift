@@ -11,7 +11,10 @@ import Runtime
 ///   (`collectGarbage`), which leaves everything alive alone;
 /// - `workbook-check-*` work directories in the temporary directory that no process
 ///   uses any more (a `workbook check` killed before its cleanup), and any mount under
-///   them, unmounted first.
+///   them, unmounted first;
+/// - chapter 8's check users (`wb8…`, home in a check's work directory) whose work
+///   directory is gone or abandoned: their processes, then the user (`userdel -r`,
+///   which takes their /etc/subuid and /etc/subgid lines too).
 public enum Cleaner {
     public struct Leftover: Sendable, Equatable {
         public let path: String
@@ -42,12 +45,19 @@ public enum Cleaner {
             for point in mounts(under: directory) { found.append(Leftover(path: point, why: "mount under a check's work directory")) }
             found.append(Leftover(path: directory, why: "work directory of a check that was interrupted"))
         }
+        for user in abandonedCheckUsers(in: temporaryDirectories) {
+            found.append(Leftover(path: "user " + user.name, why: "user of chapter 8's checks, its check interrupted"))
+        }
         return found
     }
 
     /// Removes them; returns what was removed.
     public static func clean(temporaryDirectories: [String] = defaultTemporaryDirectories()) -> [String] {
         var removed = collectGarbage()
+        // Users first: their homes are in the work directories removed below.
+        for user in abandonedCheckUsers(in: temporaryDirectories) where removeCheckUser(user) {
+            removed.append("user " + user.name)
+        }
         for directory in abandonedCheckDirectories(in: temporaryDirectories) {
             // Deepest first; MNT_DETACH so a busy mount cannot keep its directory.
             for point in mounts(under: directory).reversed() where umount2(point, Int32(MNT_DETACH)) == 0 {
@@ -82,6 +92,42 @@ public enum Cleaner {
 
     static func isContainerID(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    /// Chapter 8's check users (`wb8…`, made by `CheckUser.make` with their home in a
+    /// check's work directory) whose work directory is gone or abandoned.
+    static func abandonedCheckUsers(in temporaryDirectories: [String]) -> [(name: String, uid: uid_t)] {
+        let text = (try? String(contentsOfFile: "/etc/passwd", encoding: .utf8)) ?? ""
+        var users: [(name: String, uid: uid_t, workDirectory: String)] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count >= 6, fields[0].hasPrefix("wb8"), let uid = uid_t(fields[2]), uid != 0,
+                fields[5].hasSuffix("/home-" + fields[0]), fields[5].contains("/workbook-check-")
+            else { continue }
+            users.append((fields[0], uid, (fields[5] as NSString).deletingLastPathComponent))
+        }
+        guard !users.isEmpty else { return [] }
+        let abandoned = Set(abandonedCheckDirectories(in: temporaryDirectories))
+        return users.filter { !FileManager.default.fileExists(atPath: $0.workDirectory) || abandoned.contains($0.workDirectory) }
+            .map { ($0.name, $0.uid) }
+    }
+
+    /// Kills the user's processes (by pid) and removes the user; true when it is gone.
+    static func removeCheckUser(_ user: (name: String, uid: uid_t)) -> Bool {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), let status = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
+                line.split(whereSeparator: { $0 == "\t" || $0 == " " }).dropFirst().first == Substring("\(user.uid)")
+            else { continue }
+            kill(pid, SIGKILL)
+        }
+        let userdel = Process()
+        userdel.executableURL = URL(fileURLWithPath: "/usr/sbin/userdel")
+        userdel.arguments = ["-r", user.name]
+        userdel.standardError = FileHandle.nullDevice
+        guard (try? userdel.run()) != nil else { return false }
+        userdel.waitUntilExit()
+        return getpwnam(user.name) == nil
     }
 
     /// `workbook-check-*` directories older than the grace period that no process has

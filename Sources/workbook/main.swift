@@ -600,8 +600,9 @@ struct Clean: ParsableCommand {
         abstract: "Remove what a crashed or interrupted run left on this host (only what the workbook and scratch made).",
         discussion: """
             State directories of runtimes that are gone and their cgroups, cgroups under scratch/ that no \
-            running container owns, half-built rootfses, and work directories of interrupted checks with \
-            any mount under them. Anything alive is left alone.
+            running container owns, half-built rootfses, work directories of interrupted checks with \
+            any mount under them, and the users chapter 8's interrupted checks made (wb8…). Anything \
+            alive is left alone.
             """)
     @Flag(help: "List what would be removed, and remove nothing.") var dryRun = false
 
