@@ -121,16 +121,33 @@ final class CheckUser: @unchecked Sendable {
 }
 
 extension CheckContext {
-    /// The check run's user (`range`: with 65,536 subordinate ids), made on first use.
-    func checkUser(range: Bool) throws -> CheckUser {
-        try userLock.withLock {
-            if let user = checkUsers[range] { return user }
+    /// The check run's user (`range`: with 65,536 subordinate ids), made on first use;
+    /// a failure to make it is kept too, and every check of the run is skipped with it
+    /// (a chapter is never passed without its users).
+    func checkUser(range: Bool) -> Result<CheckUser, CheckSetupError> {
+        userLock.withLock {
+            if let made = checkUsers[range] { return made }
             // The user's runtime must reach the rootfs copies in the work directory.
             chmod(workDirectory, 0o711)
-            let user = try CheckUser.make(in: workDirectory, withRange: range)
-            checkUsers[range] = user
-            return user
+            let made: Result<CheckUser, CheckSetupError>
+            do {
+                made = .success(try CheckUser.make(in: workDirectory, withRange: range))
+            } catch let error as CheckSetupError {
+                made = .failure(error)
+            } catch {
+                made = .failure(CheckSetupError("\(error)"))
+            }
+            checkUsers[range] = made
+            return made
         }
+    }
+
+    /// The check run's user, or nil when it could not be made (`userSkip` says why).
+    func checkUserOrSkip(range: Bool) -> CheckUser? { try? checkUser(range: range).get() }
+
+    func userSkip(range: Bool) -> Outcome {
+        if case .failure(let error) = checkUser(range: range) { return .skipped(error.description) }
+        return .skipped("the check's user has no subordinate range")
     }
 
     /// The runtime under test, started by `user`: the workbook and the mutant runtime
@@ -222,7 +239,7 @@ let chapter8Checks: [Check] = [
             "`mapLines`: `(\"0 \\(maps.uid) 1\\n\", \"0 \\(maps.gid) 1\\n\")` without a range. `writeIDMaps`: `try writeFile(\"/proc/\\(child)/setgroups\", Array(\"deny\".utf8), create: false)`, then uid_map, then gid_map, each with `create: false`.",
         ]
     ) { context in
-        let user = try context.checkUser(range: false)
+        guard let user = context.checkUserOrSkip(range: false) else { return context.userSkip(range: false) }
         let result = context.run(as: user, ["sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map"])
         let lines = result.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
         let expected = "id -u and id -g 0; uid_map \"0 \(user.uid) 1\", gid_map \"0 \(user.gid) 1\""
@@ -245,7 +262,7 @@ let chapter8Checks: [Check] = [
             "`mapLines` returns `\"0 \\(maps.uid) 1\\n\"` for uid_map and `\"0 \\(maps.gid) 1\\n\"` for gid_map; writeIDMaps writes them into /proc/CHILD/uid_map and gid_map.",
         ]
     ) { context in
-        let user = try context.checkUser(range: false)
+        guard let user = context.checkUserOrSkip(range: false) else { return context.userSkip(range: false) }
         let running = context.start(as: user, ["sleep", "5"])
         let pid = running.containerPID()
         let uids = pid.flatMap { CheckUser.statusIDs($0, field: "Uid") }
@@ -268,7 +285,7 @@ let chapter8Checks: [Check] = [
             "uid_map \"0 UID 1\" and gid_map \"0 GID 1\", written by writeIDMaps before the go-ahead (setgroups \"deny\" first).",
         ]
     ) { context in
-        let user = try context.checkUser(range: false)
+        guard let user = context.checkUserOrSkip(range: false) else { return context.userSkip(range: false) }
         let directory = user.home + "/volume"
         let marker = directory + "/made-\(UUID().uuidString.prefix(8))"
         let name = URL(fileURLWithPath: marker).lastPathComponent
@@ -292,7 +309,7 @@ let chapter8Checks: [Check] = [
             "In writeIDMaps, before uid_map and gid_map: `try writeFile(\"/proc/\\(child)/setgroups\", Array(\"deny\".utf8), create: false)`.",
         ]
     ) { context in
-        let user = try context.checkUser(range: false)
+        guard let user = context.checkUserOrSkip(range: false) else { return context.userSkip(range: false) }
         let result = context.run(as: user, ["cat", "/proc/self/setgroups"])
         return result.status == 0 && result.stdout.trimmed == "deny"
             ? .passed : rootlessFailure("/proc/self/setgroups to say deny", result, user: user)
@@ -306,7 +323,7 @@ let chapter8Checks: [Check] = [
             "writeIDMaps: setgroups \"deny\", uid_map \"0 UID 1\", gid_map \"0 GID 1\" (or newuidmap/newgidmap with a range).",
         ]
     ) { context in
-        let user = try context.checkUser(range: false)
+        guard let user = context.checkUserOrSkip(range: false) else { return context.userSkip(range: false) }
         let script = """
             echo x > /dev/null && echo null ok
             echo "zero $(head -c 4 /dev/zero | wc -c)"
@@ -335,7 +352,7 @@ let chapter8Checks: [Check] = [
         ]
     ) { context in
         guard let probe = context.probe else { return .skipped(context.probeProblem ?? "no probe") }
-        let user = try context.checkUser(range: false)
+        guard let user = context.checkUserOrSkip(range: false) else { return context.userSkip(range: false) }
         // As chapter 7's check: a hierarchy of the host's kind. Mounted or not, its
         // release_agent (the root's) must not open for writing. `: >>` opens it and
         // writes nothing (busybox's `test -w` would only say that uid 0 may write).
@@ -371,8 +388,7 @@ let chapter8Checks: [Check] = [
             "`mapLines` with a range: `(\"0 \\(maps.uid) 1\\n1 \\(range.uidStart) \\(IDMaps.rangeSize)\\n\", \"0 \\(maps.gid) 1\\n1 \\(range.gidStart) \\(IDMaps.rangeSize)\\n\")`; writeIDMaps runs `[maps.helpers.uid, \"\\(child)\"] + the uid line's numbers` with `runProgram`, then the same for gids, and checks each exited 0.",
         ]
     ) { context in
-        let user = try context.checkUser(range: true)
-        guard let range = user.range else { return .skipped("the check's user has no subordinate range") }
+        guard let user = context.checkUserOrSkip(range: true), let range = user.range else { return context.userSkip(range: true) }
         let directory = user.home + "/volume"
         let name = "chowned-\(UUID().uuidString.prefix(8))"
         let marker = directory + "/" + name

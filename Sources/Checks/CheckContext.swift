@@ -139,11 +139,11 @@ public final class CheckContext: @unchecked Sendable {
     /// Chapter 8's users, made on first use (`checkUser(range:)`), keyed by whether
     /// they have a subordinate range; removed by `tearDown`.
     let userLock = NSLock()
-    var checkUsers: [Bool: CheckUser] = [:]
+    var checkUsers: [Bool: Result<CheckUser, CheckSetupError>] = [:]
 
     /// Removes the work directory and everything in it, and the users the checks made.
     public func tearDown() {
-        for user in userLock.withLock({ Array(checkUsers.values) }) { user.remove() }
+        for case .success(let user) in userLock.withLock({ Array(checkUsers.values) }) { user.remove() }
         // Containers run on layers without --rm are kept, stopped, with a record in
         // /run/scratch/stopped: those of this run's store go with it.
         for container in stoppedContainers() where container.state?.layer?.hasPrefix(workDirectory + "/") == true {
