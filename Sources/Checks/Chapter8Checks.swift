@@ -196,7 +196,7 @@ func mapsDiagnosis(_ result: RunResult, user: CheckUser) -> String? {
     let gidLines = quotedLines(after: "gid_map") ?? []
     if uidLines.contains(where: { $0.count == 3 && $0[1] == "0" }) || gidLines.contains(where: { $0.count == 3 && $0[1] == "0" }) {
         return
-            "the maps name host id 0: that would make the container's root the host's root. A user may map only their own id (0 \(user.uid) 1); the kernel refused"
+            "the maps name host id 0: that would make the container's root the host's root. A user may map only their own id (0 \(user.uid) 1), and the kernel (or newuidmap) refused"
     }
     if let first = uidLines.first, first.count == 3, first[1] == "\(user.gid)", gidLines.first?.dropFirst().first == "\(user.uid)" {
         return "uid and gid are swapped: uid_map takes the user's uid (\(user.uid)), gid_map their gid (\(user.gid))"
