@@ -85,6 +85,33 @@ import Testing
         #expect(Cleaner.abandonedCheckDirectories(in: [temporary]) == [old])
     }
 
+    /// Chapter 8's checks make users (`wb8…`, home in their work directory); a check
+    /// killed before its tearDown leaves them. Their subordinate lines go with them.
+    @Test func aCheckUserWhoseWorkDirectoryIsGoneIsRemoved() throws {
+        let temporary = try Support.temporaryDirectory()
+        let live = temporary + "/workbook-check-live01"
+        try FileManager.default.createDirectory(atPath: live, withIntermediateDirectories: true)
+        let fd = open(live, O_RDONLY | O_DIRECTORY)
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let gone = "wb8" + suffix + "g"
+        let kept = "wb8" + suffix + "k"
+        defer {
+            close(fd)
+            for name in [gone, kept] { _ = Support.run(["userdel", name]) }
+            try? FileManager.default.removeItem(atPath: temporary)
+        }
+        let madeGone = Support.run(["useradd", "-M", "-N", "-g", "users", "-d", temporary + "/workbook-check-gone01/home-" + gone, gone])
+        let madeKept = Support.run(["useradd", "-M", "-N", "-g", "users", "-d", live + "/home-" + kept, kept])
+        try #require(madeGone.status == 0 && madeKept.status == 0, "useradd: \(madeGone.stderr)\(madeKept.stderr)")
+        let found = Cleaner.abandonedCheckUsers(in: [temporary]).map(\.name)
+        #expect(found.contains(gone) && !found.contains(kept), "\(found)")
+        let removed = Cleaner.clean(temporaryDirectories: [temporary])
+        #expect(removed.contains("user " + gone), "\(removed)")
+        #expect(getpwnam(gone) == nil && getpwnam(kept) != nil)
+        let subuid = (try? String(contentsOfFile: "/etc/subuid", encoding: .utf8)) ?? ""
+        #expect(!subuid.contains(gone + ":"), "its /etc/subuid line stayed")
+    }
+
     @Test func mountinfoEscapesAreRead() {
         #expect(Cleaner.unescapeMountPath("/tmp/a\\040b") == "/tmp/a b")
         #expect(Cleaner.unescapeMountPath("/plain") == "/plain")
