@@ -290,7 +290,8 @@ private func refuseOverlayAttributes(_ entry: OpaquePointer, name: String, layer
     while archive_entry_xattr_next(entry, &attribute, &value, &size) == ARCHIVE_OK {
         guard let attribute else { continue }
         let text = String(cString: attribute)
-        if text.hasPrefix("trusted.overlay.") {
+        // user.overlay.* too: a rootless overlay (chapter 8, `userxattr`) reads those.
+        if text.hasPrefix("trusted.overlay.") || text.hasPrefix("user.overlay.") {
             throw importFailure(
                 "layer \(shortDigest(layer)): \(name) carries the xattr \(text), overlayfs's own — a layer says what it hides with .wh. names, never with overlayfs's attributes; refused"
             )
@@ -334,6 +335,9 @@ public enum LayerConversion {
 private func setDirectoryAttribute(_ directory: String, _ name: String, _ value: String, in layer: String) throws(ContainerError) {
     try realDirectory(directory, in: layer)
     let target = directory.isEmpty ? "." : directory
+    // Rootless (chapter 8: the import runs in the user's own user namespace) the
+    // opaque mark is user.overlay.opaque, which a `userxattr` overlay reads.
+    let name = overlayAttributeName(name)
     if lsetxattr(target, name, value, value.utf8.count, 0) != 0 {
         throw importFailure("\(SyscallError("lsetxattr \(name)", path: layer + "/" + target))")
     }
