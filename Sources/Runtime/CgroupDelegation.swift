@@ -80,7 +80,7 @@ func delegatedCgroup(needing needed: [String], root: String = cgroupRoot) -> Cgr
     }
     return .refused(
         nearest
-            ?? "no group from this process's own (\(ownDirectory)) upward is owned by uid \(uid) — none is delegated (systemd delegates user@\(uid).service's subtree: start from it, e.g. `systemd-run --user --scope`, or set SCRATCH_CGROUP_PARENT to a delegated group)"
+            ?? "no group from this process's own (\(ownDirectory)) upward is owned by uid \(uid) (systemd delegates user@\(uid).service's subtree: start from it, e.g. `systemd-run --user --scope`, or set SCRATCH_CGROUP_PARENT to a delegated group)"
     )
 }
 

@@ -120,7 +120,7 @@ public struct ContainerSpec: Sendable {
         if userNamespace && getuid() != 0 && !limits.isEmpty && stage.includes(.cgroups) {
             if case .refused(let why) = delegatedCgroup(needing: limits.controllers) {
                 throw invalid(
-                    "--memory, --pids-limit and --cpus need a cgroup, and rootless (uid \(getuid())) this runtime may only use one delegated to the user: \(why); run as root, or without the limit"
+                    "--memory, --pids-limit and --cpus need a cgroup, and rootless (uid \(getuid())) only a cgroup v2 subtree delegated to the user will do; none is delegated to this user: \(why); run as root, or without the limit"
                 )
             }
         }
