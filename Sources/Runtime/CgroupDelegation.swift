@@ -55,7 +55,8 @@ func delegatedCgroup(needing needed: [String], root: String = cgroupRoot) -> Cgr
         }
         guard info.st_uid == uid else {
             if explicit != nil {
-                return .refused("SCRATCH_CGROUP_PARENT names \(candidate), which belongs to uid \(info.st_uid), not to uid \(uid): it is not delegated")
+                return .refused(
+                    "SCRATCH_CGROUP_PARENT names \(candidate), which belongs to uid \(info.st_uid), not to uid \(uid): it is not delegated")
             }
             break  // Above the delegation boundary: nothing higher is ours either.
         }
@@ -74,7 +75,8 @@ func delegatedCgroup(needing needed: [String], root: String = cgroupRoot) -> Cgr
         // The move into the container's group is decided at the common ancestor.
         guard ownDirectory == candidate || ownDirectory.hasPrefix(candidate + "/") else {
             return .refused(
-                "this process's group \(ownDirectory) is not inside \(candidate): the kernel lets a user move a process only within a subtree the user owns")
+                "this process's group \(ownDirectory) is not inside \(candidate): the kernel lets a user move a process only within a subtree the user owns"
+            )
         }
         return .delegated(parent: candidate, controllers: containerControllers.filter { enabled.contains($0) })
     }

@@ -114,6 +114,9 @@ public struct ContainerSpec: Sendable {
         // Chapter 8, before the default image is built: a user namespace the kernel
         // refuses, or a range without its helpers, leaves nothing behind.
         if userNamespace { _ = try planUserNamespace(mapping: userNamespaceMap) }
+        // Rootless without XDG_RUNTIME_DIR: the state's fallback in /tmp must be the
+        // user's own before anything (the seccomp cache first) is written into it.
+        if userNamespace && getuid() != 0, let problem = stateRootProblem() { throw invalid(problem) }
         // Rootless, the host's cgroups are root's unless a cgroup v2 subtree is
         // delegated to the user (CgroupDelegation.swift). Without one, say why rather
         // than run without the limit that was asked for.

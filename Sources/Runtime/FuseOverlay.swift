@@ -27,13 +27,14 @@ func mountRootlessOverlay(options: String, layers: ContainerLayers) throws {
         do {
             try mount(source: "overlay", target: layers.mountPoint, type: "overlay", flags: [], data: options + ",userxattr")
             return
-        } catch where error.errno == EPERM || error.errno == EINVAL || error.errno == ENODEV {
+        } catch  where error.errno == EPERM || error.errno == EINVAL || error.errno == ENODEV {
             refused = error
         } catch {
             throw error
         }
     }
-    let why = refused.map { "the kernel refused the overlay in a user namespace (\($0)); Linux 5.11 or later mounts it" }
+    let why =
+        refused.map { "the kernel refused the overlay in a user namespace (\($0)); Linux 5.11 or later mounts it" }
         ?? "SCRATCH_OVERLAY=fuse-overlayfs asks for it"
     let program = fuseOverlayfsPath()
     guard access(program, X_OK) == 0 else {

@@ -43,7 +43,8 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     var limitFiles: [CgroupFile] = []
     // Chapter 8: rootless, a group only for limits, and only in a subtree delegated to
     // the user (CgroupDelegation.swift; step 1 refused the limits where there is none).
-    let delegation = stage.includes(.cgroups) && isRootless(spec) && !spec.limits.isEmpty
+    let delegation =
+        stage.includes(.cgroups) && isRootless(spec) && !spec.limits.isEmpty
         ? delegatedCgroup(needing: spec.limits.controllers) : nil
     if stage.includes(.cgroups) && (!isRootless(spec) || delegation != nil) {
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
