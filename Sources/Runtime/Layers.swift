@@ -240,7 +240,8 @@ public func lockStore(blocking: Bool) throws(SyscallError) -> FileDescriptor {
 /// store's lock.
 public func removeUnfinishedLayers() -> [String] {
     let names = ((try? listDirectory(layerStore())) ?? []).filter { $0.hasPrefix("new-") }
-    for name in names { removeTree(layerStore() + "/" + name) }
+    // (Rootless, an interrupted import's files have the image's owners: removeOwnTree.)
+    for name in names { removeOwnTree(layerStore() + "/" + name) }
     return names.map { layerStore() + "/" + $0 }
 }
 
