@@ -47,10 +47,14 @@ func mountRootlessOverlay(options: String, layers: ContainerLayers) throws {
     // allow_other: FUSE lets in only processes with the mounter's ids otherwise, and
     // a container's `-u nobody` is another id. In a user namespace the kernel allows
     // it for processes of that namespace only.
-    let result = try runProgram([program, "-o", options + ",allow_other", layers.mountPoint])
+    // Its output is read to the end: the daemon it leaves behind points its standard
+    // output and error at /dev/null once the mount is there. Shown only on failure
+    // (1.10 says "unknown argument ignored: lazytime" on every mount).
+    let result = try runProgram([program, "-o", options + ",allow_other", layers.mountPoint], withStandardError: true)
     guard result.status == .exited(0) else {
+        let message = String(decoding: result.output, as: UTF8.self).split(separator: "\n").joined(separator: "; ")
         throw ContainerError(
             step: "mount the overlay",
-            reason: "\(why), and fuse-overlayfs -o \(options) \(layers.mountPoint) failed (\(result.status)); its message is above")
+            reason: "\(why), and fuse-overlayfs -o \(options) \(layers.mountPoint) failed (\(result.status)): \(message)")
     }
 }

@@ -118,6 +118,7 @@ extension ContainerTests {
         @Test("rootless overlay through fuse-overlayfs when asked (SCRATCH_OVERLAY), and a clear error without it")
         func fuseOverlayFallback() throws {
             try #require(user.setupProblem == nil, "\(user.setupProblem ?? "")")
+            #expect(scratch(["rootfs", "build"]).status == 0)  // so the run's standard error is its own
             let fuse = ["SCRATCH_OVERLAY": "fuse-overlayfs"]
             let result = scratch(
                 [
@@ -127,12 +128,17 @@ extension ContainerTests {
                 fuse)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("fuse.fuse-overlayfs"), "\(result.stdout)")
+            #expect(result.stderr.isEmpty, "fuse-overlayfs's chatter on success: \(result.stderr)")
             #expect(result.stdout.hasSuffix("chowned\n") && !result.stdout.contains("passwd"), "\(result.stdout)")
             var missing = fuse
             missing["SCRATCH_FUSE_OVERLAYFS"] = "/nonexistent/fuse-overlayfs"
             let refused = scratch(["run", "--rm", "--", "true"], missing)
             #expect(refused.status == 125)
             #expect(refused.stderr.contains("apt-get install fuse-overlayfs"), "\(refused.stderr)")
+            // A fuse-overlayfs that fails: its status (and what it said) in the error.
+            missing["SCRATCH_FUSE_OVERLAYFS"] = "/bin/false"
+            let failed = scratch(["run", "--rm", "--", "true"], missing)
+            #expect(failed.status == 125 && failed.stderr.contains("failed (exited(1))"), "\(failed.stderr)")
             let left = (try? FileManager.default.contentsOfDirectory(atPath: state)) ?? []
             #expect(left.allSatisfy { $0 == "seccomp-cache" || $0 == "stopped" }, "\(left)")
             #expect(((try? FileManager.default.contentsOfDirectory(atPath: store + "/containers")) ?? []).isEmpty)
