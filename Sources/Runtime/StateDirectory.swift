@@ -40,14 +40,15 @@ private func defaultStateRoot() -> String {
 }
 
 /// Why the rootless fallback state root (`/tmp/scratch-run-UID`) cannot be used: it
-/// is not a directory the user alone owns and writes. nil when it can, or when the
-/// state root is elsewhere. Makes the directory (0700) when it is missing.
+/// is there and not a directory the user alone owns and enters. nil when it can (a
+/// missing one is made 0700 with the state, by `makeDirectory(inside:_:)`), or when the
+/// state root is elsewhere.
 func stateRootProblem() -> String? {
     let parent = parentDirectory(of: stateRoot)
     guard getuid() != 0, parent == "/tmp/scratch-run-\(getuid())" else { return nil }
-    _ = mkdir(parent, 0o700)
     var info = stat()
-    if lstat(parent, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR && info.st_uid == getuid() && info.st_mode & 0o077 == 0 {
+    if lstat(parent, &info) == -1 && errno == ENOENT { return nil }
+    if (info.st_mode & S_IFMT) == S_IFDIR && info.st_uid == getuid() && info.st_mode & 0o077 == 0 {
         return nil
     }
     return
@@ -490,7 +491,9 @@ public func collectGarbage() -> [String] {
 /// an empty `parent`; should it do so between the two, make it again.
 func makeDirectory(inside parent: String, _ directory: String) throws(SyscallError) {
     for attempt in 0..<3 {
-        try makeDirectory(parentDirectory(of: parent), mode: 0o755)
+        // (Rootless, the directory above is the user's runtime directory, or its
+        // fallback in /tmp: the user's alone.)
+        try makeDirectory(parentDirectory(of: parent), mode: getuid() == 0 ? 0o755 : 0o700)
         try makeDirectory(parent, mode: 0o700)
         do {
             try makeDirectory(directory, mode: 0o700)
