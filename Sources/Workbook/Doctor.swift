@@ -171,6 +171,13 @@ public struct Doctor {
                     "allowed, but \(missing.joined(separator: " and ")) missing: a user's range of ids (/etc/subuid) cannot be mapped (chapter 8) — `apt-get install uidmap`"
             )
         }
+        // Root itself maps a range only with --userns: its own line is not the point.
+        if user == "root" {
+            return Finding(
+                ok: true, required: false, what: what,
+                detail: "allowed, newuidmap and newgidmap present (chapter 8; a user's range in \(subuidFile) is checked when doctor runs under sudo)"
+            )
+        }
         let ranges = [subuidFile, subgidFile].map { subordinateCount(in: $0, user: user) }
         if ranges.contains(where: { ($0 ?? 0) < 65536 }) {
             return Finding(
