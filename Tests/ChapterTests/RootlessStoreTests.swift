@@ -195,5 +195,37 @@ extension ContainerTests {
             #expect(!FileManager.default.fileExists(atPath: user.home + "/run/scratch"), "a state directory was made")
             #expect(!FileManager.default.fileExists(atPath: user.home + "/.local/share/scratch"), "an image store was made")
         }
+
+        @Test("an image with a file of uid 1000, imported by a user with one id: exit 125, the range named, the image not recorded")
+        func foreignOwnerWithoutRange() throws {
+            try #require(user.setupProblem == nil, "\(user.setupProblem ?? "")")
+            // The image, made by root in a store of the test's own.
+            let store = try Support.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: store) }
+            let root = ["SCRATCH_HOME": store]
+            let ran = Support.run([Support.scratch, "run", "--", "sh", "-c", "touch /f; chown 1000:1000 /f"], environment: root)
+            // (Root's `ps -a` lists other runs' containers too: this one's layer is the
+            // only one in the test's store.)
+            let id = ((try? FileManager.default.contentsOfDirectory(atPath: store + "/containers")) ?? []).first ?? ""
+
+            defer { _ = Support.run([Support.scratch, "rm", id], environment: root) }
+            #expect(ran.status == 0 && !id.isEmpty, "\(ran.stderr)")
+            #expect(Support.run([Support.scratch, "commit", id, "owned:1"], environment: root).status == 0)
+            let tar = user.home + "/owned.tar"
+            #expect(Support.run([Support.scratch, "image", "export", "owned:1", tar], environment: root).status == 0)
+            chmod(tar, 0o644)
+            let imported = Support.run(
+                [
+                    "runuser", "-u", user.name, "--", "env", "-u", "SCRATCH_HOME", "-u", "XDG_DATA_HOME", "HOME=" + user.home,
+                    "XDG_RUNTIME_DIR=" + user.home + "/run", Support.scratch, "image", "import", tar, "owned:1",
+                ], directory: user.home)
+            #expect(imported.status == 125)
+            #expect(imported.stderr.contains("Can't set user=1000") && imported.stderr.contains("usermod --add-subuids"), "\(imported.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: user.home + "/.local/share/scratch/images/owned"), "the image was recorded")
+            let layers = (try? FileManager.default.contentsOfDirectory(atPath: user.home + "/.local/share/scratch/layers")) ?? []
+            // (The base layer, complete, stays stored, as for any import that fails
+            // later; the refused layer's temporary directory goes.)
+            #expect(!layers.contains { $0.hasPrefix("new-") }, "left in the store: \(layers)")
+        }
     }
 }
