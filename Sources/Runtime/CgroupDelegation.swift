@@ -37,7 +37,9 @@ func delegatedCgroup(needing needed: [String], root: String = cgroupRoot) -> Cgr
     var candidates: [String] = []
     let explicit = environmentValue("SCRATCH_CGROUP_PARENT").flatMap { $0.isEmpty ? nil : $0 }
     if let explicit {
-        let path = explicit.hasPrefix(root + "/") ? explicit : root + (explicit.hasPrefix("/") ? "" : "/") + explicit
+        // A path in the tree (as /proc/self/cgroup writes it) or under its mount.
+        var path = explicit.hasPrefix(root + "/") ? explicit : root + (explicit.hasPrefix("/") ? "" : "/") + explicit
+        while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
         candidates = [path]
     } else {
         var path = ownDirectory

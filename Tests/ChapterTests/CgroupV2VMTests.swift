@@ -80,6 +80,10 @@ extension ContainerTests {
             #expect(
                 console.contains("@@vm: rootless undelegated rc=125, said: scratch: check the request: --memory")
                     && console.contains("none is delegated to this user: no group from this process's own"), "\(log)")
+            #expect(
+                console.contains("@@vm: rootless foreign parent rc=125")
+                    && console.contains("SCRATCH_CGROUP_PARENT names /sys/fs/cgroup, which belongs to uid 0"),
+                "\(log)")
             // Chapter 7: the eBPF device program lets /dev's devices through and refuses
             // a node of the kernel log; --privileged attaches none.
             #expect(
