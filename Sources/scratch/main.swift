@@ -399,8 +399,17 @@ if arguments.first == "image" || arguments.first == "commit" {
     // user's store and state are handed over by name.
     setenv("SCRATCH_HOME", absoluteStoreDirectory(), 1)
     setenv("SCRATCH_STATE_ROOT", stateRoot, 1)
+    // Ctrl-C reaches the helper from the terminal, and the helper cleans up (an
+    // import removes its half-made layer): this waiting parent must outlive it, or
+    // the helper's parent-death signal (SIGKILL) would cut that short.
+    signal(SIGINT, SIG_IGN)
+    signal(SIGQUIT, SIG_IGN)
     do {
-        switch try runInOwnUserNamespace({ execHelper() }) {
+        switch try runInOwnUserNamespace({
+            signal(SIGINT, SIG_DFL)
+            signal(SIGQUIT, SIG_DFL)
+            return execHelper()
+        }) {
         case .exited(let code): Glibc.exit(code)
         case .signaled(let signal): Glibc.exit(ExitCode.signalBase + signal)
         }
