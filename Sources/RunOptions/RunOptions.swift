@@ -94,7 +94,7 @@ public struct RunFlags: ParsableArguments {
     // Chapter 8.
     @Flag(
         help:
-            "Run in a user namespace of its own (always, when the caller is not root: rootless). Container root is then the caller on the host; the maps are automatic: with a range for the caller in /etc/subuid and /etc/subgid, ids 0-65536 (0 the caller, 1.. the range, through newuidmap/newgidmap), else the caller's one id."
+            "Run in a user namespace of its own (always, when the caller is not root: rootless). Container root is then the caller on the host; the maps are automatic unless --userns-map says otherwise: with a range for the caller in /etc/subuid and /etc/subgid, ids 0-65536 (0 the caller, 1.. the range, through newuidmap/newgidmap), else the caller's one id."
     )
     public var userns = false
 
