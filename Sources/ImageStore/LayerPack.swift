@@ -286,11 +286,14 @@ final class LayerPacker {
         var kept: [(String, [UInt8])] = []
         var opaque = false
         for raw in list.prefix(max(length, 0)).split(separator: 0) {
-            let name = String(decoding: raw, as: UTF8.self)
+            let rawName = String(decoding: raw, as: UTF8.self)
             var value = [UInt8](repeating: 0, count: 65536)
-            let size = fgetxattr(fd, name, &value, value.count)
-            if size == -1 { throw syscallFailure("fgetxattr \(name)", path) }
+            let size = fgetxattr(fd, rawName, &value, value.count)
+            if size == -1 { throw syscallFailure("fgetxattr \(rawName)", path) }
             let bytes = Array(value.prefix(size))
+            // Rootless (chapter 8) the overlay was mounted with `userxattr`: its marks
+            // are user.overlay.*, read here as the trusted.* ones they stand for.
+            let name = rawName.hasPrefix("user.overlay.") && runsInUserNamespace() ? "trusted." + rawName.dropFirst("user.".count) : rawName
             if name == "trusted.overlay.redirect" || name == "trusted.overlay.metacopy" {
                 throw ContainerError(
                     step: step,

@@ -238,7 +238,7 @@ private func extractLayer(blob: String, expected: String, diffID: String, into d
         }
         try refuseOverlayAttributes(entry, name: name, layer: expected)
         if archive_write_header(disk, entry) != ARCHIVE_OK {
-            throw importFailure("layer \(shortDigest(expected)): \(name): \(archiveError(disk)); refused")
+            throw importFailure("layer \(shortDigest(expected)): \(name): \(archiveError(disk))\(ownerHint(disk) ?? "; refused")")
         }
         if archive_entry_size(entry) > 0 {
             var block: UnsafeRawPointer?
@@ -254,7 +254,7 @@ private func extractLayer(blob: String, expected: String, diffID: String, into d
             }
         }
         if archive_write_finish_entry(disk) != ARCHIVE_OK {
-            throw importFailure("layer \(shortDigest(expected)): \(name): \(archiveError(disk))")
+            throw importFailure("layer \(shortDigest(expected)): \(name): \(archiveError(disk))\(ownerHint(disk) ?? "")")
         }
     }
     // Directories' times and modes are set at the end, by the writer's close.
@@ -290,12 +290,21 @@ private func refuseOverlayAttributes(_ entry: OpaquePointer, name: String, layer
     while archive_entry_xattr_next(entry, &attribute, &value, &size) == ARCHIVE_OK {
         guard let attribute else { continue }
         let text = String(cString: attribute)
-        if text.hasPrefix("trusted.overlay.") {
+        // user.overlay.* too: a rootless overlay (chapter 8, `userxattr`) reads those.
+        if text.hasPrefix("trusted.overlay.") || text.hasPrefix("user.overlay.") {
             throw importFailure(
                 "layer \(shortDigest(layer)): \(name) carries the xattr \(text), overlayfs's own — a layer says what it hides with .wh. names, never with overlayfs's attributes; refused"
             )
         }
     }
+}
+
+/// Rootless (chapter 8), chown works only to ids the user namespace maps: without a
+/// subuid range, only the user's own (root of the image). The fix, when that is why.
+func ownerHint(_ disk: OpaquePointer) -> String? {
+    guard runsInUserNamespace(), archiveError(disk).contains("Can't set user") else { return nil }
+    return
+        " — rootless, an image's owners must be ids of your user namespace: give your user a range of 65,536 ids in /etc/subuid and /etc/subgid (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)"
 }
 
 func archiveError(_ archive: OpaquePointer) -> String {
@@ -334,6 +343,9 @@ public enum LayerConversion {
 private func setDirectoryAttribute(_ directory: String, _ name: String, _ value: String, in layer: String) throws(ContainerError) {
     try realDirectory(directory, in: layer)
     let target = directory.isEmpty ? "." : directory
+    // Rootless (chapter 8: the import runs in the user's own user namespace) the
+    // opaque mark is user.overlay.opaque, which a `userxattr` overlay reads.
+    let name = overlayAttributeName(name)
     if lsetxattr(target, name, value, value.utf8.count, 0) != 0 {
         throw importFailure("\(SyscallError("lsetxattr \(name)", path: layer + "/" + target))")
     }

@@ -94,9 +94,16 @@ public struct RunFlags: ParsableArguments {
     // Chapter 8.
     @Flag(
         help:
-            "Run in a user namespace of its own (always, when the caller is not root: rootless). Container root is then the caller on the host; the maps are automatic: with a range for the caller in /etc/subuid and /etc/subgid, ids 0-65536 (0 the caller, 1.. the range, through newuidmap/newgidmap), else the caller's one id."
+            "Run in a user namespace of its own (always, when the caller is not root: rootless). Container root is then the caller on the host; the maps are automatic unless --userns-map says otherwise: with a range for the caller in /etc/subuid and /etc/subgid, ids 0-65536 (0 the caller, 1.. the range, through newuidmap/newgidmap), else the caller's one id."
     )
     public var userns = false
+
+    @Option(
+        name: .customLong("userns-map"),
+        help: ArgumentHelp(
+            "Which ids the user namespace maps: auto (the default: the caller's subuid range when /etc/subuid has one, else one id), range (65,536 ids from /etc/subuid and /etc/subgid, an error without them) or single (the caller's one id, 0 inside). Implies --userns.",
+            valueName: "mode"))
+    public var usernsMap: String?
 
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
@@ -196,6 +203,7 @@ extension RunFlags {
         request.entrypoint = entrypoint
         request.configFile = config
         request.userns = userns
+        request.usernsMap = usernsMap
         // After a leading "--" everything is the command, as on the fast path.
         if command.first != "--" { request.takeImage() }
         // Chapter 6's volumes.
@@ -225,6 +233,8 @@ public struct RunRequest: Equatable, Sendable {
     public var cgroupns: String?
     /// Chapter 8's `--userns`.
     public var userns = false
+    /// Chapter 8's `--userns-map auto|range|single`.
+    public var usernsMap: String?
     /// The command and its arguments, as execve(2) will see them (a "--" that ended
     /// the flags is gone).
     public var command: [String] = []
@@ -377,7 +387,13 @@ extension RunRequest {
         func invalid(_ reason: String) -> ContainerError { ContainerError(step: "check the request", reason: reason) }
         spec.privileged = privileged
         // Chapter 8: not root on the host, a user namespace is the only way in.
-        spec.userNamespace = userns || getuid() != 0
+        spec.userNamespace = userns || usernsMap != nil || getuid() != 0
+        if let usernsMap {
+            guard let mapping = UserNamespaceMapping(rawValue: usernsMap) else {
+                throw invalid("--userns-map \(usernsMap): give auto, range or single")
+            }
+            spec.userNamespaceMap = mapping
+        }
         spec.capabilities = try requestedCapabilities(adding: capAdd, dropping: capDrop)
         spec.securityFlagsGiven = !capAdd.isEmpty || !capDrop.isEmpty || !securityOpt.isEmpty || cgroupns != nil
         switch cgroupns {
@@ -483,6 +499,9 @@ extension RunRequest {
             case "--unsafe-chroot": chrootOnly = true
             case "--privileged": privileged = true
             case "--userns": userns = true
+            case "--userns-map":
+                guard let value = rest.popFirst() else { return nil }
+                usernsMap = value
             case "--hostname":
                 // Any next word, as for the limits: `--hostname -x` reaches the
                 // hostname check, which says what is wrong with it.

@@ -385,6 +385,15 @@ func mountCgroupTree(_ cgroup: Cgroup) throws {
     let target = cgroupRoot
     let readOnly: MountFlags = [.readOnly, .noSuid, .noDev, .noExec]
     switch cgroup.mode {
+    case .v2 where inUserNamespace():
+        // Chapter 8, rootless in a delegated subtree: a new cgroup2 mount would be a
+        // second superblock of the host's one tree for another user namespace, which
+        // the kernel refuses (sget_fc: EBUSY). The host's tree is here already, in the
+        // /sys bound from the host: its view of the container's own group is bound in
+        // its place, read-only, as crun does rootless.
+        guard let group = cgroup.directories.first else { return }
+        try mount(source: group, target: target, type: nil, flags: [.bind])
+        try remountReadOnly(target, adding: [.noSuid, .noDev, .noExec])
     case .v2:
         try mount(source: "cgroup", target: target, type: "cgroup2", flags: readOnly)
     case .v1:

@@ -38,6 +38,8 @@ public struct ContainerSpec: Sendable {
     /// Chapter 8: a user namespace of its own — always for a caller who is not root
     /// (rootless), and with `--userns` for root.
     public var userNamespace = false
+    /// Chapter 8: which ids the user namespace maps (`--userns-map`).
+    public var userNamespaceMap = UserNamespaceMapping.auto
     /// Chapter 7 asked for explicitly (a flag other than --privileged): refused at an
     /// earlier stage, as the limits are before chapter 4.
     public var securityFlagsGiven = false
@@ -111,14 +113,19 @@ public struct ContainerSpec: Sendable {
         try limits.validate()
         // Chapter 8, before the default image is built: a user namespace the kernel
         // refuses, or a range without its helpers, leaves nothing behind.
-        if userNamespace { _ = try planUserNamespace() }
-        // Rootless, the host's cgroups are root's: on v1 (this book's host) nothing is
-        // delegated to users, so a limit could not be kept. Say so rather than run
-        // without the limit that was asked for.
-        if userNamespace && getuid() != 0 && !limits.isEmpty {
-            throw invalid(
-                "--memory, --pids-limit and --cpus need a cgroup, and rootless (uid \(getuid())) this runtime has none: the host's cgroups belong to root and none is delegated to this user (cgroup v2 with systemd's Delegate=yes would be); run as root, or without the limit"
-            )
+        if userNamespace { _ = try planUserNamespace(mapping: userNamespaceMap) }
+        // Rootless without XDG_RUNTIME_DIR: the state's fallback in /tmp must be the
+        // user's own before anything (the seccomp cache first) is written into it.
+        if userNamespace && getuid() != 0, let problem = stateRootProblem() { throw invalid(problem) }
+        // Rootless, the host's cgroups are root's unless a cgroup v2 subtree is
+        // delegated to the user (CgroupDelegation.swift). Without one, say why rather
+        // than run without the limit that was asked for.
+        if userNamespace && getuid() != 0 && !limits.isEmpty && stage.includes(.cgroups) {
+            if case .refused(let why) = delegatedCgroup(needing: limits.controllers) {
+                throw invalid(
+                    "--memory, --pids-limit and --cpus need a cgroup, and rootless (uid \(getuid())) only a cgroup v2 subtree delegated to the user will do; none is delegated to this user: \(why); run as root, or without the limit"
+                )
+            }
         }
         if securityFlagsGiven && !stage.includes(.leastPrivilege) {
             throw invalid(
@@ -247,4 +254,14 @@ public struct ContainerSpec: Sendable {
 private func hex4(_ value: UInt32) -> String {
     let digits = String(value, radix: 16, uppercase: true)
     return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+}
+
+/// Chapter 8's `--userns-map`: which ids a container's user namespace maps.
+public enum UserNamespaceMapping: String, Sendable, Equatable {
+    /// The caller's subuid range when /etc/subuid and /etc/subgid give one, else one id.
+    case auto
+    /// 65,536 ids from the range, refused (exit 125) when the caller has none.
+    case range
+    /// The caller's one id as 0, even with a range: no helper runs.
+    case single
 }

@@ -240,7 +240,8 @@ public func lockStore(blocking: Bool) throws(SyscallError) -> FileDescriptor {
 /// store's lock.
 public func removeUnfinishedLayers() -> [String] {
     let names = ((try? listDirectory(layerStore())) ?? []).filter { $0.hasPrefix("new-") }
-    for name in names { removeTree(layerStore() + "/" + name) }
+    // (Rootless, an interrupted import's files have the image's owners: removeOwnTree.)
+    for name in names { removeOwnTree(layerStore() + "/" + name) }
     return names.map { layerStore() + "/" + $0 }
 }
 
@@ -275,7 +276,7 @@ func removeContainerLayer(_ layers: ContainerLayers) {
     // In memory: it went with the container's mount namespace; the host has none of it.
     if layers.inMemory { return }
     for path in [layers.upper, layers.work + "/work", layers.work, layers.mountPoint, layers.directory] {
-        if rmdir(path) == -1 && errno != ENOENT { return removeTree(layers.directory) }
+        if rmdir(path) == -1 && errno != ENOENT { return removeOwnTree(layers.directory) }
     }
 }
 
@@ -356,12 +357,25 @@ func mountContainerLayers(_ layers: ContainerLayers, steps: Steps) throws {
     }
     try changeDirectory(layers.store)
     do {
-        try mount(source: "overlay", target: layers.mountPoint, type: "overlay", flags: [], data: options)
-    } catch {
+        // Chapter 8: in a user namespace overlayfs cannot use its trusted.* xattrs
+        // (they need CAP_SYS_ADMIN in the host's namespace): with `userxattr` it
+        // keeps its marks in user.overlay.* instead, as the rootless store's layers do.
+        // Without it a removed directory could not be made opaque (EIO). Where the
+        // kernel refuses the mount (before 5.11), fuse-overlayfs does it in user space.
+        if inUserNamespace() {
+            try mountRootlessOverlay(options: options, layers: layers)
+        } else {
+            try mount(source: "overlay", target: layers.mountPoint, type: "overlay", flags: [], data: options)
+        }
+    } catch let error as ContainerError {
+        throw error
+    } catch let error as SyscallError {
         // The errno (EINVAL, ELOOP) does not say which option the kernel refused: the
         // options, quoted, let the reader (and chapter 5's checks) see it.
         var error = error
         error.hint = (error.hint.map { $0 + "; " } ?? "") + "the options were \(options)"
+        throw error
+    } catch {
         throw error
     }
     try changeDirectory("/")

@@ -33,19 +33,29 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     // libseccomp refuses is bad input that leaves nothing behind.
     let confinement = try step("compile the seccomp filter") { try plannedConfinement(spec, stage: stage, steps: steps) }
     // Chapter 8: whether the kernel allows a user namespace, and which ids it maps.
-    let idMaps = spec.userNamespace ? try step("plan the user namespace") { try planUserNamespace() } : nil
+    let idMaps = spec.userNamespace ? try step("plan the user namespace") { try planUserNamespace(mapping: spec.userNamespaceMap) } : nil
+    if idMaps != nil { pinRootlessPaths() }
     try stopIfInterrupted()
     removeLeftovers()
 
     // 2. Record the container, then prepare what lives outside it: its cgroup.
     var cgroup: Cgroup?
     var limitFiles: [CgroupFile] = []
-    if stage.includes(.cgroups) && !isRootless(spec) {
+    // Chapter 8: rootless, a group only for limits, and only in a subtree delegated to
+    // the user (CgroupDelegation.swift; step 1 refused the limits where there is none).
+    let delegation =
+        stage.includes(.cgroups) && isRootless(spec) && !spec.limits.isEmpty
+        ? delegatedCgroup(needing: spec.limits.controllers) : nil
+    if stage.includes(.cgroups) && (!isRootless(spec) || delegation != nil) {
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
         limitFiles = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
         // Chapter 7: on v1 the devices controller's files; v2 has a program instead (below).
         if confinement != nil && mode == .v1 { limitFiles += deviceCgroupFilesV1() }
-        cgroup = try step("plan the cgroup") { try planCgroup(named: spec.id, mode: mode, setting: limitFiles) }
+        if case .delegated(let parent, let controllers) = delegation {
+            cgroup = delegatedCgroupLayout(named: spec.id, parent: parent, controllers: controllers)
+        } else {
+            cgroup = try step("plan the cgroup") { try planCgroup(named: spec.id, mode: mode, setting: limitFiles) }
+        }
     }
     var state = spec.state(cgroups: cgroup?.directories ?? [])
     state.capabilities = confinement?.capabilities.bits
@@ -76,7 +86,9 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     }
     // 7. Clean up what step 2 made, on every path out of here.
     defer { if let cgroup { cleanUpCgroup(cgroup, steps: steps, programName: spec.programName) } }
-    if let cgroup, cgroup.mode == .v2, confinement != nil, let group = cgroup.directories.first {
+    // (Rootless there is no device program: loading one needs CAP_BPF or CAP_SYS_ADMIN
+    // on the host, and the container's /dev holds only the host's nodes, bound.)
+    if let cgroup, cgroup.mode == .v2, confinement != nil, !isRootless(spec), let group = cgroup.directories.first {
         try step("attach the device program to the cgroup") { try attachDeviceProgram(toGroup: group) }
     }
 

@@ -21,9 +21,38 @@ import Syscalls
 public let stateRoot = defaultStateRoot()
 
 private func defaultStateRoot() -> String {
+    // Set by `scratch` for `scratch image`/`commit`, which it runs as root of the
+    // user's own user namespace (Unshare.swift): there getuid() is 0, and the user's
+    // state is still the user's.
+    if let inherited = environmentValue("SCRATCH_STATE_ROOT"), inherited.hasPrefix("/") { return inherited }
     if getuid() == 0 { return "/run/scratch" }
     if let runtime = environmentValue("XDG_RUNTIME_DIR"), runtime.hasPrefix("/") { return runtime + "/scratch" }
-    return "/run/user/\(getuid())/scratch"
+    // No XDG_RUNTIME_DIR (su, runuser, cron: no login session made one): systemd's
+    // /run/user/UID when it is there and the user's, else a directory of the user's
+    // own in /tmp, as Podman's /tmp/podman-run-UID. Checked where it is made
+    // (`stateRootProblem`): anyone may make a name in /tmp first.
+    let uid = getuid()
+    var info = stat()
+    if lstat("/run/user/\(uid)", &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR && info.st_uid == uid {
+        return "/run/user/\(uid)/scratch"
+    }
+    return "/tmp/scratch-run-\(uid)/scratch"
+}
+
+/// Why the rootless fallback state root (`/tmp/scratch-run-UID`) cannot be used: it
+/// is there and not a directory the user alone owns and enters. nil when it can (a
+/// missing one is made 0700 with the state, by `makeDirectory(inside:_:)`), or when the
+/// state root is elsewhere.
+func stateRootProblem() -> String? {
+    let parent = parentDirectory(of: stateRoot)
+    guard getuid() != 0, parent == "/tmp/scratch-run-\(getuid())" else { return nil }
+    var info = stat()
+    if lstat(parent, &info) == -1 && errno == ENOENT { return nil }
+    if (info.st_mode & S_IFMT) == S_IFDIR && info.st_uid == getuid() && info.st_mode & 0o077 == 0 {
+        return nil
+    }
+    return
+        "XDG_RUNTIME_DIR is not set, and \(parent), the state directory's fallback, is not a directory of this user's own with mode 0700 (someone else made it?) — set XDG_RUNTIME_DIR to a directory of your own (a login session sets it to /run/user/\(getuid()))"
 }
 
 /// What the state directory says about one container.
@@ -191,6 +220,7 @@ public struct StateRecord: ~Copyable {
         // The runtime's pid in the name: a directory left by one killed before it
         // took the lock is known dead by that pid, not guessed dead by its age.
         let temporary = stateRoot + "/.new-\(state.id)-\(getpid())"
+        if let problem = stateRootProblem() { throw SyscallError("mkdir", path: parentDirectory(of: stateRoot), errno: EPERM, hint: problem) }
         // (/run is there on every systemd host; a bare one — a container, an initramfs —
         // may lack it: makeDirectory(inside:) makes it too.)
         try makeDirectory(inside: stateRoot, temporary)
@@ -339,7 +369,7 @@ public func removeLeftovers() -> [String] {
             removed.append(group)
         }
         if let layer = state?.layer, fileKind(layer) != nil {
-            removeTree(layer)
+            removeOwnTree(layer)
             removed.append(layer)
         }
         removeStateFiles(directory)
@@ -379,7 +409,7 @@ public func removeStoppedContainer(_ id: String) throws(ContainerError) -> Strin
         throw ContainerError(
             step: "remove the container", reason: "\(state.id) is running — stop it first (`scratch kill \(state.id)`), then remove it")
     }
-    if let layer = state.layer { removeTree(layer) }
+    if let layer = state.layer { removeOwnTree(layer) }
     removeStateFiles(first.directory)
     return state.id
 }
@@ -398,7 +428,7 @@ func removeUnrecordedLayers() -> [String] {
     for name in names {
         let layer = containerLayerRoot() + "/" + name
         if recorded.contains(layer) { continue }
-        removeTree(layer)
+        removeOwnTree(layer)
         removed.append(layer)
     }
     return removed
@@ -433,7 +463,10 @@ public func runningContainer(_ id: String) throws(ContainerError) -> ContainerSt
 public func collectGarbage() -> [String] {
     var removed = removeLeftovers()
     let recorded = Set(recordedContainers(includingUnborn: true).compactMap { $0.state?.id })
-    removed += removeUnrecordedGroups(recorded: recorded)
+    // Rootless, the host's `scratch` groups are root's containers', which this user's
+    // state does not record: they are not leftovers. (Its own groups, in a delegated
+    // subtree, are recorded and went with removeLeftovers.)
+    if !runsRootless { removed += removeUnrecordedGroups(recorded: recorded) }
     removed += removePartialRootfsBuilds()
     removed += removeUnfinishedLayersIfIdle()
     let stoppedBefore = Set(stoppedContainers().map(\.directory))
@@ -458,7 +491,9 @@ public func collectGarbage() -> [String] {
 /// an empty `parent`; should it do so between the two, make it again.
 func makeDirectory(inside parent: String, _ directory: String) throws(SyscallError) {
     for attempt in 0..<3 {
-        try makeDirectory(parentDirectory(of: parent), mode: 0o755)
+        // (Rootless, the directory above is the user's runtime directory, or its
+        // fallback in /tmp: the user's alone.)
+        try makeDirectory(parentDirectory(of: parent), mode: getuid() == 0 ? 0o755 : 0o700)
         try makeDirectory(parent, mode: 0o700)
         do {
             try makeDirectory(directory, mode: 0o700)

@@ -59,7 +59,8 @@ public struct UserNamespaceFiles: Sendable {
 /// Checks that this kernel lets us make a user namespace, and plans its maps: a
 /// range when the caller has one in /etc/subuid and /etc/subgid, else one id.
 func planUserNamespace(
-    uid: uid_t = getuid(), gid: gid_t = getgid(), name: String? = nil, files: UserNamespaceFiles = .host
+    uid: uid_t = getuid(), gid: gid_t = getgid(), name: String? = nil, files: UserNamespaceFiles = .host,
+    mapping: UserNamespaceMapping = .auto
 ) throws(ContainerError) -> IDMaps {
     func refused(_ reason: String) -> ContainerError { ContainerError(step: "check user namespaces", reason: reason) }
     // 0 here stops every user namespace, root's too (clone fails with ENOSPC).
@@ -80,7 +81,16 @@ func planUserNamespace(
     let name = name ?? userName(uid)
     let uidRange = subordinateRange(file: files.subuid, user: name, id: uid)
     let gidRange = subordinateRange(file: files.subgid, user: name, id: uid)
-    guard let uidStart = uidRange, let gidStart = gidRange else { return maps }
+    if mapping == .single { return maps }
+    guard let uidStart = uidRange, let gidStart = gidRange else {
+        if mapping == .range {
+            let who = name ?? "uid \(uid)"
+            throw refused(
+                "--userns-map range asks for 65,536 ids, and \(who) has no range of that size in \(uidRange == nil ? files.subuid : files.subgid); an administrator can give one (usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \(who)), or use --userns-map single (the caller's one id)"
+            )
+        }
+        return maps
+    }
     // The range is asked for by the administrator's /etc/subuid: without the helpers
     // we could only map one id, and the image's files of other owners would fail to
     // be chowned — say so rather than run a different container than asked.

@@ -414,7 +414,7 @@ public func removeNamedVolume(_ name: String) throws(ContainerError) {
             "\(name) is in use by container\(users.count == 1 ? "" : "s") \(users.joined(separator: ", ")) — stop and remove \(users.count == 1 ? "it" : "them") first (`scratch rm ID`)"
         )
     }
-    removeTree(volumeRoot() + "/" + name)
+    removeOwnTree(volumeRoot() + "/" + name)
     _ = consume lock
 }
 

@@ -22,7 +22,7 @@ public struct Doctor {
     public let repository: Repository
     /// The environment whose PATH and SCRATCH_BUSYBOX are looked at (the tests pass
     /// their own to simulate a missing piece).
-    public let environment: [String: String]
+    public var environment: [String: String]
 
     public init(repository: Repository, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.repository = repository
@@ -138,23 +138,73 @@ public struct Doctor {
         return Finding(ok: false, required: true, what: "cgroups", detail: "\(mode), no \(missing.joined(separator: ", ")) — \(fix)")
     }
 
+    /// Where chapter 8's pieces are read (the tests point them at files of their own).
+    var procSys = "/proc/sys"
+    var subuidFile = "/etc/subuid"
+    var subgidFile = "/etc/subgid"
+    var idMapHelpers = ["/usr/bin/newuidmap", "/usr/bin/newgidmap"]
+
+    /// Chapter 8: may an ordinary user make a user namespace, are the setuid helpers
+    /// there for a range of ids, and has the user (the one behind sudo, if any) a range.
     func unprivilegedUserNamespaces() -> Finding {
         let what = "unprivileged user namespaces"
         // Debian's older kernels had a switch of their own; Ubuntu 24.04 restricts them
         // through AppArmor; everywhere a limit of 0 forbids them.
-        if read("/proc/sys/kernel/unprivileged_userns_clone") == "0" {
+        if read(procSys + "/kernel/unprivileged_userns_clone") == "0" {
             return Finding(ok: false, required: false, what: what, detail: "off (chapter 8) — `sysctl kernel.unprivileged_userns_clone=1`")
         }
-        if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1" {
+        if read(procSys + "/kernel/apparmor_restrict_unprivileged_userns") == "1" {
             return Finding(
                 ok: false, required: false, what: what,
                 detail: "AppArmor restricts them (chapter 8) — `sysctl kernel.apparmor_restrict_unprivileged_userns=0`")
         }
-        if read("/proc/sys/user/max_user_namespaces") == "0" {
+        if read(procSys + "/user/max_user_namespaces") == "0" {
             return Finding(
                 ok: false, required: false, what: what, detail: "max_user_namespaces is 0 (chapter 8) — `sysctl user.max_user_namespaces=15000`")
         }
-        return Finding(ok: true, required: false, what: what, detail: "allowed (chapter 8, rootless)")
+        let user = environment["SUDO_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? currentUserName()
+        let missing = idMapHelpers.filter { access($0, X_OK) != 0 }
+        if !missing.isEmpty {
+            return Finding(
+                ok: false, required: false, what: what,
+                detail:
+                    "allowed, but \(missing.joined(separator: " and ")) missing: a user's range of ids (/etc/subuid) cannot be mapped (chapter 8) — `apt-get install uidmap`"
+            )
+        }
+        // Root itself maps a range only with --userns: its own line is not the point.
+        if user == "root" {
+            return Finding(
+                ok: true, required: false, what: what,
+                detail: "allowed, newuidmap and newgidmap present (chapter 8; a user's range in \(subuidFile) is checked when doctor runs under sudo)"
+            )
+        }
+        let ranges = [subuidFile, subgidFile].map { subordinateCount(in: $0, user: user) }
+        if ranges.contains(where: { ($0 ?? 0) < 65536 }) {
+            return Finding(
+                ok: true, required: false, what: what,
+                detail:
+                    "allowed, newuidmap and newgidmap present; \(user) has no range of 65,536 ids in \(subuidFile) and \(subgidFile), so rootless containers map one id (chapter 8) — for a range: `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \(user)`"
+            )
+        }
+        return Finding(
+            ok: true, required: false, what: what,
+            detail: "allowed, newuidmap and newgidmap present, \(user) has a range in \(subuidFile) and \(subgidFile) (chapter 8, rootless)")
+    }
+
+    /// How many ids `user`'s line in /etc/subuid (or /etc/subgid) gives; nil without one.
+    func subordinateCount(in file: String, user: String) -> Int? {
+        let uid = getpwnam(user).map { String($0.pointee.pw_uid) }
+        for line in (read(file) ?? "").split(separator: "\n") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            guard fields.count == 3, fields[0] == user || (uid.map { fields[0] == $0 } ?? false), let count = Int(fields[2]) else { continue }
+            return count
+        }
+        return nil
+    }
+
+    func currentUserName() -> String {
+        guard let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name else { return "uid \(geteuid())" }
+        return String(cString: name)
     }
 
     // MARK: - Packages

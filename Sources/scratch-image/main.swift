@@ -140,7 +140,11 @@ struct Remove: ParsableCommand {
 
 func requireRootForImages() throws(ContainerError) {
     if geteuid() != 0 {
-        throw ContainerError(step: "check privileges", reason: "images hold files of any owner and overlay whiteouts: run as root")
+        throw ContainerError(
+            step: "check privileges",
+            reason:
+                "images hold files of any owner and overlay whiteouts: run it as `scratch image ...` (rootless, scratch runs it as root of your own user namespace), or as root"
+        )
     }
 }
 

@@ -129,9 +129,9 @@ struct Rm: ParsableCommand {
 
     func run() {
         // Chapter 8: no root needed — each user has a state directory of their own,
-        // so a user finds only their own containers. (A rootless container's files of
-        // subordinate ids are not yet removable this way: that needs the user
-        // namespace, as `podman unshare` gives.)
+        // so a user finds only their own containers. A rootless container's files of
+        // subordinate ids (it ran `chown 1000`) are removed in the user's own user
+        // namespace, as `podman unshare` would (Unshare.swift).
         var failed = false
         for id in ids {
             do {
@@ -226,7 +226,8 @@ struct Gc: ParsableCommand {
         abstract: "Remove what runtimes that died left behind: state, cgroups, container layers, half-built rootfses and layers.")
 
     func run() {
-        exitOnError { try requireRoot("scratch gc") }
+        // Chapter 8: no root needed — a user's gc reads their own state and store, and
+        // removes layers holding subordinate ids in their own user namespace.
         let removed = collectGarbage()
         for path in removed { print("removed \(path)") }
         if removed.isEmpty { print("nothing to remove") }
@@ -283,7 +284,6 @@ struct VolumeCommand: ParsableCommand {
 
         func run() {
             exitOnError {
-                try requireRoot("scratch volume create")
                 try createNamedVolume(name)
                 print(name)
             }
@@ -310,7 +310,6 @@ struct VolumeCommand: ParsableCommand {
         @Argument(help: "The volumes' names.") var names: [String]
 
         func run() {
-            exitOnError { try requireRoot("scratch volume rm") }
             var failed = false
             for name in names {
                 do {
@@ -383,11 +382,41 @@ if arguments.first == "image" || arguments.first == "commit" {
     let helper = parentDirectory(of: (try? symlinkTarget("/proc/self/exe")) ?? "") + "/scratch-image"
     let passed = arguments.first == "image" ? Array(arguments.dropFirst()) : Array(arguments)
     var argv: [UnsafeMutablePointer<CChar>?] = ([helper] + passed).map { strdup($0) } + [nil]
-    execv(helper, &argv)
-    writeToStandardErrorLine(
-        "scratch: \(arguments.first ?? "image"): cannot run \(helper): \(String(cString: strerror(errno))) — build it: swift build --product scratch-image"
-    )
-    Glibc.exit(ExitCode.runtimeFailed)
+    func execHelper() -> Int32 {
+        execv(helper, &argv)
+        writeToStandardErrorLine(
+            "scratch: \(arguments.first ?? "image"): cannot run \(helper): \(String(cString: strerror(errno))) — build it: swift build --product scratch-image"
+        )
+        return ExitCode.runtimeFailed
+    }
+    if !runsRootless { Glibc.exit(execHelper()) }
+    // Chapter 8, rootless: an image's files belong to root and to other ids of the
+    // image. Unpacked by the user they would all be the user's (chown is refused), and
+    // a container of the image would find /etc/shadow or a daemon's files owned by
+    // root inside, wrongly. So the helper runs as root of the user's own user
+    // namespace (Unshare.swift), where the image's ids are mapped into the user's
+    // subordinate range — the same maps its containers get. There getuid() is 0: the
+    // user's store and state are handed over by name.
+    setenv("SCRATCH_HOME", absoluteStoreDirectory(), 1)
+    setenv("SCRATCH_STATE_ROOT", stateRoot, 1)
+    // Ctrl-C reaches the helper from the terminal, and the helper cleans up (an
+    // import removes its half-made layer): this waiting parent must outlive it, or
+    // the helper's parent-death signal (SIGKILL) would cut that short.
+    signal(SIGINT, SIG_IGN)
+    signal(SIGQUIT, SIG_IGN)
+    do {
+        switch try runInOwnUserNamespace({
+            signal(SIGINT, SIG_DFL)
+            signal(SIGQUIT, SIG_DFL)
+            return execHelper()
+        }) {
+        case .exited(let code): Glibc.exit(code)
+        case .signaled(let signal): Glibc.exit(ExitCode.signalBase + signal)
+        }
+    } catch {
+        writeToStandardErrorLine("scratch: \(arguments.first ?? "image"): \(error)")
+        Glibc.exit(ExitCode.runtimeFailed)
+    }
 }
 var command = parseOrExit(Scratch.self)
 do {

@@ -74,6 +74,16 @@ extension ContainerTests {
                     "@@vm: missing controller rc=125, left: nothing, said: scratch: create the cgroup: this host has no pids controller"),
                 "\(log)")
             #expect(!console.contains("pids did not come back"), "\(log)")
+            // Chapter 8: a rootless user's limits, in a subtree delegated to it, read
+            // inside the container (uid 0 there); refused (125) from a group not its own.
+            #expect(console.contains("@@vm: rootless delegated: 0 33554432 20 "), "\(log)")
+            #expect(
+                console.contains("@@vm: rootless undelegated rc=125, said: scratch: check the request: --memory")
+                    && console.contains("none is delegated to this user: no group from this process's own"), "\(log)")
+            #expect(
+                console.contains("@@vm: rootless foreign parent rc=125")
+                    && console.contains("SCRATCH_CGROUP_PARENT names /sys/fs/cgroup, which belongs to uid 0"),
+                "\(log)")
             // Chapter 7: the eBPF device program lets /dev's devices through and refuses
             // a node of the kernel log; --privileged attaches none.
             #expect(

@@ -43,6 +43,41 @@ import Testing
         #expect(doctor.stdout.contains("1 required piece(s) missing: C compiler"), "\(doctor.stdout)")
     }
 
+    /// Chapter 8's line, from files the test writes: the kernel's switches, the helpers,
+    /// /etc/subuid and /etc/subgid.
+    @Test func userNamespacesLineSaysWhatIsMissingAndTheFix() throws {
+        let directory = try Support.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory + "/user", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/kernel", withIntermediateDirectories: true)
+        try "15000\n".write(toFile: directory + "/user/max_user_namespaces", atomically: true, encoding: .utf8)
+        try "ann:100000:65536\n".write(toFile: directory + "/subuid", atomically: true, encoding: .utf8)
+        try "ann:100000:65536\n".write(toFile: directory + "/subgid", atomically: true, encoding: .utf8)
+        var doctor = Doctor(repository: Support.repository, environment: ["SUDO_USER": "ann"])
+        doctor.procSys = directory
+        doctor.subuidFile = directory + "/subuid"
+        doctor.subgidFile = directory + "/subgid"
+        doctor.idMapHelpers = ["/bin/true", "/bin/true"]
+        let fine = doctor.unprivilegedUserNamespaces()
+        #expect(fine.ok && fine.detail.contains("ann has a range"), "\(fine.line)")
+
+        // No range for this user: still usable (one id), with the command that gives one.
+        doctor.environment = ["SUDO_USER": "bob"]
+        let single = doctor.unprivilegedUserNamespaces()
+        #expect(single.ok && single.detail.contains("`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 bob`"), "\(single.line)")
+
+        // newuidmap missing.
+        doctor.idMapHelpers = [directory + "/newuidmap", "/bin/true"]
+        let helper = doctor.unprivilegedUserNamespaces()
+        #expect(!helper.ok && !helper.required, "\(helper.line)")
+        #expect(helper.line.contains("newuidmap missing") && helper.line.contains("`apt-get install uidmap`"), "\(helper.line)")
+
+        // Disabled by the kernel.
+        try "0\n".write(toFile: directory + "/user/max_user_namespaces", atomically: true, encoding: .utf8)
+        let off = doctor.unprivilegedUserNamespaces()
+        #expect(!off.ok && off.line.contains("`sysctl user.max_user_namespaces=15000`"), "\(off.line)")
+    }
+
     @Test func staticExecutablesAreToldFromDynamicOnes() throws {
         let busybox = try #require(FileManager.default.contents(atPath: "/bin/busybox"))
         let ls = try #require(FileManager.default.contents(atPath: "/bin/ls"))

@@ -45,6 +45,7 @@ import Testing
         ["--privileged", "sh"],
         // Chapter 8: --userns is plain too.
         ["--userns", "--rm", "--", "id"],
+        ["--userns-map", "single", "--rm", "--", "id"],
     ]
 
     /// Command lines the hand reader leaves to ArgumentParser.

@@ -85,4 +85,24 @@ import Testing
             _ = try planUserNamespace(uid: 0, gid: 0, name: "root", files: files)
         }
     }
+
+    @Test("--userns-map range without a range: exit 125, usermod and --userns-map single named")
+    func rangeAskedWithoutOne() throws {
+        try withFiles(["subuid": "bob:200000:65536\n", "subgid": "bob:200000:65536\n"]) { files in
+            let error = try #require(
+                problem { () throws(ContainerError) in try planUserNamespace(uid: 1001, gid: 1001, name: "ann", files: files, mapping: .range) })
+            #expect(error.exitCode == 125)
+            #expect("\(error)".contains("usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ann"), "\(error)")
+            #expect("\(error)".contains("--userns-map single"), "\(error)")
+        }
+    }
+
+    @Test("--userns-map single: one id even with a range, and no helper needed")
+    func singleDespiteARange() throws {
+        try withFiles(["subuid": "ann:200000:65536\n", "subgid": "ann:200000:65536\n"]) { files in
+            let maps = try planUserNamespace(uid: 1001, gid: 1002, name: "ann", files: files, mapping: .single)
+            #expect(maps.range == nil)
+            #expect(maps.uidMapLines == "0 1001 1\n")
+        }
+    }
 }
