@@ -102,7 +102,7 @@ import Testing
         try withFiles(["subuid": "ann:200000:65536\n", "subgid": "ann:200000:65536\n"]) { files in
             let maps = try planUserNamespace(uid: 1001, gid: 1002, name: "ann", files: files, mapping: .single)
             #expect(maps.range == nil)
-            #expect(maps.uidMapLines == "0 1001 1\n")
+            #expect(try Reference().mapLines(maps).uid == "0 1001 1\n")
         }
     }
 }
