@@ -16,8 +16,9 @@ import Glibc
 /// compile error is always shown by SwiftPM, as `workbook check` shows it.
 ///
 /// SwiftPM does not know about these runs: at its next build it finds their outputs
-/// changed and runs the same commands again (nothing to compile, one link). Never a
-/// stale program, at worst one link too many.
+/// changed and runs the same commands again (nothing to compile, one link). A save
+/// that lands while these commands run is caught by the caller, which snapshots the
+/// sources before and after (`Freshness.rebuild`) and builds again when they differ.
 public enum QuickBuild {
     public enum Outcome: Equatable, Sendable {
         /// The program is built from the exercises on disk.
@@ -102,6 +103,20 @@ public enum QuickBuild {
             return .failed("cannot write .build/workbook-build-started")
         }
         return .built
+    }
+
+    /// Removes the Exercises driver's incremental record, so that its next run (here or
+    /// SwiftPM's) compiles the module's few files whole from what is on disk: the
+    /// driver trusts the record's times, and a file saved while it compiled once
+    /// looked unchanged to it afterwards (the program kept the code before the save).
+    public static func forgetDriverRecord(repository: Repository) {
+        let mapPath = repository.path(".build/debug/Exercises.build/output-file-map.json")
+        guard let data = FileManager.default.contents(atPath: mapPath),
+            let map = try? JSONSerialization.jsonObject(with: data) as? [String: [String: String]],
+            let record = map[""]?["swift-dependencies"], record.hasSuffix(".swiftdeps")
+        else { return }
+        unlink(record)
+        unlink(String(record.dropLast(".swiftdeps".count)) + ".priors")
     }
 
     /// The commands, from the `args:` lines of SwiftPM's plan (each a JSON array).
