@@ -136,7 +136,7 @@ import Testing
         let verdicts = secondText().split(separator: "\n").filter { $0.contains("→ Chapter 0 ") }
         #expect(verdicts.last?.contains("passed (") == true && verdicts.last?.contains("not passed") == false, "\(secondText())")
         #expect(!String(secondText().utf8.prefix(beforeSecondSave))!.contains("→ Chapter 0 passed"), "\(secondText())")
-        kill(twice.processIdentifier, SIGTERM)
+        kill(twice.processIdentifier, SIGKILL)
         twice.waitUntilExit()
 
         try savesDuringABuild(copy: copy, environment: environment)
