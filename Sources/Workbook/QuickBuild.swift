@@ -68,7 +68,7 @@ public enum QuickBuild {
         if let changed = others.first(where: { (Freshness.modificationTime(repository.path($0)) ?? 0) > stamp }) {
             return .needsSwiftPM("\(changed) changed since SwiftPM's last build")
         }
-        guard let plan = readPlan(repository: repository) else { return .needsSwiftPM("no usable .build/debug.yaml") }
+        guard let plan = cachedPlan(repository: repository) else { return .needsSwiftPM("no usable .build/debug.yaml") }
         let onDisk = Set(
             Freshness.sources(in: repository).filter { $0.hasPrefix("exercises/") && $0.hasSuffix(".swift") }.map { repository.path($0) })
         guard onDisk == plan.exerciseSources else { return .needsSwiftPM("an exercise file was added or removed") }
@@ -117,6 +117,23 @@ public enum QuickBuild {
         else { return }
         unlink(record)
         unlink(String(record.dropLast(".swiftdeps".count)) + ".priors")
+    }
+
+    /// The plan read last, and the identity of the files it was read from.
+    nonisolated(unsafe) static var lastPlan: (key: String, plan: Plan)?
+
+    /// `readPlan`, read again only when SwiftPM wrote its plan or the Exercises source
+    /// list since: half a megabyte of YAML is a tenth of a second of CPU in a debug
+    /// build, four times that in wall time on a busy machine, on every save.
+    static func cachedPlan(repository: Repository) -> Plan? {
+        let files = [".build/debug.yaml", ".build/debug/Exercises.build/sources", ".build/debug/Exercises.build/output-file-map.json"]
+        let identities = files.map { Freshness.identity(of: repository.path($0)) }
+        guard !identities.contains(nil) else { return nil }
+        let key = identities.map { $0 ?? "" }.joined(separator: "|")
+        if let last = lastPlan, last.key == key { return last.plan }
+        guard let plan = readPlan(repository: repository) else { return nil }
+        lastPlan = (key, plan)
+        return plan
     }
 
     /// The commands, from the `args:` lines of SwiftPM's plan (each a JSON array).
