@@ -213,7 +213,15 @@ public enum Freshness {
         if ProcessInfo.processInfo.environment[marker] != nil { return }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
         let (changed, now) = changedSources(in: repository, program: executable)
-        guard let newest = changed.first else {
+        // Started by `./workbook` after a rebuild this function asked for: the sources
+        // as they were before that build, unchanged since, are what it compiled (the
+        // same before-and-after rule as `rebuild`; a file dated in the future, which
+        // the start time would call newer for ever, is no reason to build again).
+        let unchangedSinceBuildStarted = ProcessInfo.processInfo.environment["WORKBOOK_BUILDING_FROM"] == now.fingerprint
+        unsetenv("WORKBOOK_BUILDING_FROM")
+        guard let newest = changed.first, !unchangedSinceBuildStarted else {
+            if !changed.isEmpty { record(program: executable, builtFrom: now, in: repository) }
+            unsetenv("WORKBOOK_REBUILDS")
             setenv(marker, now.fingerprint, 1)
             return
         }
@@ -233,6 +241,7 @@ public enum Freshness {
             exit(125)
         }
         setenv("WORKBOOK_REBUILDS", String(rounds + 1), 1)
+        setenv("WORKBOOK_BUILDING_FROM", now.fingerprint, 1)
         say("\(newest)\(others) changed since this workbook was built: building it again")
         if changed.contains(where: { $0.hasPrefix("exercises/") }) { QuickBuild.forgetDriverRecord(repository: repository) }
         // The script builds in a fixed environment (SwiftPM plans the whole build again
