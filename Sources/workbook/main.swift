@@ -270,7 +270,7 @@ struct Check: ParsableCommand {
             for line in verdict.lines { print("  " + line) }
         }
         print("\n" + ChapterVerdict.summary(results))
-        if let built = ProcessInfo.processInfo.environment[Freshness.marker], built.count > 1 {
+        if !reference, let built = ProcessInfo.processInfo.environment[Freshness.marker], built.count > 1 {
             print("Judged: your code as saved at \(savedAt(repository)) (sources #\(built)).")
         }
 
