@@ -16,8 +16,9 @@ import Glibc
 /// compile error is always shown by SwiftPM, as `workbook check` shows it.
 ///
 /// SwiftPM does not know about these runs: at its next build it finds their outputs
-/// changed and runs the same commands again (nothing to compile, one link). Never a
-/// stale program, at worst one link too many.
+/// changed and runs the same commands again (nothing to compile, one link). A save
+/// that lands while these commands run is caught by the caller, which snapshots the
+/// sources before and after (`Freshness.rebuild`) and builds again when they differ.
 public enum QuickBuild {
     public enum Outcome: Equatable, Sendable {
         /// The program is built from the exercises on disk.
@@ -67,7 +68,7 @@ public enum QuickBuild {
         if let changed = others.first(where: { (Freshness.modificationTime(repository.path($0)) ?? 0) > stamp }) {
             return .needsSwiftPM("\(changed) changed since SwiftPM's last build")
         }
-        guard let plan = readPlan(repository: repository) else { return .needsSwiftPM("no usable .build/debug.yaml") }
+        guard let plan = cachedPlan(repository: repository) else { return .needsSwiftPM("no usable .build/debug.yaml") }
         let onDisk = Set(
             Freshness.sources(in: repository).filter { $0.hasPrefix("exercises/") && $0.hasSuffix(".swift") }.map { repository.path($0) })
         guard onDisk == plan.exerciseSources else { return .needsSwiftPM("an exercise file was added or removed") }
@@ -102,6 +103,37 @@ public enum QuickBuild {
             return .failed("cannot write .build/workbook-build-started")
         }
         return .built
+    }
+
+    /// Removes the Exercises driver's incremental record, so that its next run (here or
+    /// SwiftPM's) compiles the module's few files whole from what is on disk: the
+    /// driver trusts the record's times, and a file saved while it compiled once
+    /// looked unchanged to it afterwards (the program kept the code before the save).
+    public static func forgetDriverRecord(repository: Repository) {
+        let mapPath = repository.path(".build/debug/Exercises.build/output-file-map.json")
+        guard let data = FileManager.default.contents(atPath: mapPath),
+            let map = try? JSONSerialization.jsonObject(with: data) as? [String: [String: String]],
+            let record = map[""]?["swift-dependencies"], record.hasSuffix(".swiftdeps")
+        else { return }
+        unlink(record)
+        unlink(String(record.dropLast(".swiftdeps".count)) + ".priors")
+    }
+
+    /// The plan read last, and the identity of the files it was read from.
+    nonisolated(unsafe) static var lastPlan: (key: String, plan: Plan)?
+
+    /// `readPlan`, read again only when SwiftPM wrote its plan or the Exercises source
+    /// list since: half a megabyte of YAML is a tenth of a second of CPU in a debug
+    /// build, four times that in wall time on a busy machine, on every save.
+    static func cachedPlan(repository: Repository) -> Plan? {
+        let files = [".build/debug.yaml", ".build/debug/Exercises.build/sources", ".build/debug/Exercises.build/output-file-map.json"]
+        let identities = files.map { Freshness.identity(of: repository.path($0)) }
+        guard !identities.contains(nil) else { return nil }
+        let key = identities.map { $0 ?? "" }.joined(separator: "|")
+        if let last = lastPlan, last.key == key { return last.plan }
+        guard let plan = readPlan(repository: repository) else { return nil }
+        lastPlan = (key, plan)
+        return plan
     }
 
     /// The commands, from the `args:` lines of SwiftPM's plan (each a JSON array).

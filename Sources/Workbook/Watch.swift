@@ -48,6 +48,20 @@ public final class ExerciseWatcher: @unchecked Sendable {
         polling ? waitByPolling() : waitByInotify()
     }
 
+    /// Forgets the saves seen so far (the caller is about to look at the files
+    /// themselves): only a save after this wakes `waitForChange`.
+    public func drain() {
+        if polling {
+            snapshot = modificationTimes()
+        } else {
+            while true {
+                var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                guard poll(&waiting, 1, 0) > 0 else { break }
+                _ = readEvents(timeoutMilliseconds: 0)
+            }
+        }
+    }
+
     private func waitByInotify() -> [String] {
         var names: [String] = []
         while names.isEmpty {

@@ -29,6 +29,14 @@ struct WorkbookCommand: ParsableCommand {
 
 func colors() -> Bool { isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil }
 
+/// When the newest exercise was saved, "HH:mm:ss", for a verdict to name its code.
+func savedAt(_ repository: Repository) -> String {
+    guard let time = Freshness.snapshot(of: repository).newestExerciseSave else { return "?" }
+    let formatter = DateFormatter()
+    formatter.dateFormat = "HH:mm:ss"
+    return formatter.string(from: Date(timeIntervalSince1970: time))
+}
+
 func fail(_ message: String, code: Int32 = Runtime.ExitCode.runtimeFailed) -> Never {
     FileHandle.standardError.write(Data("workbook: \(message)\n".utf8))
     Foundation.exit(code)
@@ -249,11 +257,22 @@ struct Check: ParsableCommand {
                 fail("could not set up the checks: \(error)")
             }
             results += stageResults
+            // A verdict is about the code this program was built from: a save while the
+            // checks ran makes it the previous save's, so none is given (nor recorded).
+            if let changed = Freshness.changedSinceBuild(repository: repository) {
+                print(
+                    "\n\(changed) changed while the checks ran: the results above are for the code before that save, so there is no verdict. Run the checks again (watch does it by itself)."
+                )
+                throw ArgumentParser.ExitCode(Freshness.staleStatus)
+            }
             let verdict = ChapterVerdict(chapter: stage, results: stageResults, referenceStoodIn: !reference && !learner.contains(stage))
             verdicts.append(verdict)
             for line in verdict.lines { print("  " + line) }
         }
         print("\n" + ChapterVerdict.summary(results))
+        if !reference, let built = ProcessInfo.processInfo.environment[Freshness.marker], built.count > 1 {
+            print("Judged: your code as saved at \(savedAt(repository)) (sources #\(built)).")
+        }
 
         // Progress records only your own code's verdicts: a chapter the reference
         // stood in for keeps the state your code last had, and shows it again after
@@ -485,42 +504,62 @@ struct Watch: ParsableCommand {
         }
         let watcher = ExerciseWatcher(folder: repository.path("exercises"), forcePolling: poll)
         let terminal = isatty(1) == 1
+        let program = repository.path(".build/debug/workbook")
+        // Only exercises changed since SwiftPM's last build: its compile and link
+        // commands, run directly (QuickBuild, a fraction of a second). Anything else, or
+        // a compile error: ./workbook, which builds in its fixed environment and shows
+        // the compiler's whole message (WORKBOOK_BUILD_ONLY: only the `workbook`
+        // program, no package checks, nothing run after). WORKBOOK_WATCH_BUILD=swiftpm
+        // always takes SwiftPM's way (tools/bench/watch-loop --compare).
+        let swiftPMOnly = ProcessInfo.processInfo.environment["WORKBOOK_WATCH_BUILD"] == "swiftpm"
         var runs = 0
+        // The sources the last verdict on screen was about: a save already judged
+        // (its event came while the checks ran) is not checked twice.
+        var judged: String?
         while true {
             // A fresh screen per run on a terminal, as rustlings does: only this run's verdict shows.
             if terminal { print("\u{1B}[2J\u{1B}[H", terminator: "") }
             print("workbook watch — chapter \(current.number): \(current.title)\n")
-            let changed = Freshness.changedSources(in: repository, since: repository.path(".build/debug/workbook"))
+            // Saves seen from here on are either in the snapshots below or wake the
+            // next round: none is judged on a build that does not hold it.
+            watcher.drain()
+            let (changed, now) = Freshness.changedSources(in: repository, program: program)
             var building = ""
+            var builtFrom = now
             if let newest = changed.first {
                 print("\(newest) changed: building…")
                 let started = Date()
-                // Only exercises changed since SwiftPM's last build: its compile and
-                // link commands, run directly (QuickBuild). Anything else, or a compile
-                // error: ./workbook, which builds in its fixed environment and shows the
-                // compiler's whole message. WORKBOOK_BUILD_ONLY: only the `workbook`
-                // program, no package checks, nothing run after. QuickBuild (SwiftPM's
-                // commands replayed, under 1 s) only with WORKBOOK_WATCH_BUILD=quick: in CI
-                // a save 0.3 s after another was judged on the first one's build once (a
-                // stale verdict, WorkbookWatchTests), and a stale verdict is worse than a
-                // slow one.
-                let quick =
-                    ProcessInfo.processInfo.environment["WORKBOOK_WATCH_BUILD"] == "quick"
-                    ? QuickBuild.rebuild(repository: repository) : .needsSwiftPM("the default: SwiftPM builds")
-                let built =
-                    quick == .built ? 0 : runChild([repository.path("workbook")], quiet: true, environment: ["WORKBOOK_BUILD_ONLY": "1"])
-                building = "rebuild \(seconds(since: started)) · "
-                if built != 0 {
-                    print("\n\(building)the build failed (above): fix it and save; watching \(watchedText(watcher))…")
+                QuickBuild.forgetDriverRecord(repository: repository)
+                var way = ""
+                let result = Freshness.rebuild(repository: repository, program: program) {
+                    let quick = swiftPMOnly ? .needsSwiftPM("WORKBOOK_WATCH_BUILD=swiftpm") : QuickBuild.rebuild(repository: repository)
+                    switch quick {
+                    case .built: return true
+                    case .needsSwiftPM(let why), .failed(let why): way = " (SwiftPM: \(why))"
+                    }
+                    return runChild([repository.path("workbook")], quiet: true, environment: ["WORKBOOK_BUILD_ONLY": "1"]) == 0
+                }
+                building = "rebuild \(seconds(since: started))\(way) · "
+                switch result {
+                case .built(let snapshot):
+                    builtFrom = snapshot
+                case .failed(let why):
+                    print("\n\(building)\(why) (above): fix it and save; watching \(watchedText(watcher))…")
                     fflush(nil)
+                    judged = nil
                     _ = watcher.waitForChange()
                     continue
                 }
             }
             let started = Date()
             let status = runChild(
-                [repository.path(".build/debug/workbook"), "check", String(current.number), "--only"], quiet: false,
-                environment: [Freshness.marker: "1"])
+                [program, "check", String(current.number), "--only"], quiet: false,
+                environment: [Freshness.marker: builtFrom.fingerprint])
+            if status == Freshness.staleStatus {
+                // The checks ran on the previous save's build: build and check again now.
+                continue
+            }
+            judged = builtFrom.fingerprint
             let formatter = DateFormatter()
             formatter.dateFormat = "HH:mm:ss"
             let clock = formatter.string(from: Date())
@@ -537,12 +576,13 @@ struct Watch: ParsableCommand {
                 }
                 print("Chapter \(current.number) passes: on to chapter \(next.number). Read it with `workbook read \(next.number)`.")
                 current = next
+                judged = nil
                 if terminal { sleep(2) }
                 continue
             }
             print("Watching \(watchedText(watcher)); save to check again (Ctrl-C stops).")
             fflush(nil)
-            _ = watcher.waitForChange()
+            repeat { _ = watcher.waitForChange() } while Freshness.snapshot(of: repository).fingerprint == judged
         }
     }
 

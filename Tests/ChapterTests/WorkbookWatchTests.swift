@@ -136,5 +136,95 @@ import Testing
         let verdicts = secondText().split(separator: "\n").filter { $0.contains("→ Chapter 0 ") }
         #expect(verdicts.last?.contains("passed (") == true && verdicts.last?.contains("not passed") == false, "\(secondText())")
         #expect(!String(secondText().utf8.prefix(beforeSecondSave))!.contains("→ Chapter 0 passed"), "\(secondText())")
+        kill(twice.processIdentifier, SIGKILL)
+        twice.waitUntilExit()
+
+        try savesDuringABuild(copy: copy, environment: environment)
+    }
+
+    /// A second save that lands while the first one is built (after the compiler read
+    /// the file, before the link ended), on a loaded machine: the verdict watch ends on
+    /// is the second save's, and names the sources it was judged on. Watch used to take
+    /// the program's modification time (the link's end) for the moment it was built
+    /// from the sources: the save, older than that, looked built, and the verdict of
+    /// the first save stayed on screen. Three rounds, the second save at a different
+    /// point of the build each time; chapters after 0 are skipped, so watch ends when
+    /// chapter 0 passes.
+    func savesDuringABuild(copy: String, environment base: [String: String]) throws {
+        // Two busy loops for the whole test (killed by pid): builds and checks slow down
+        // as on a crowded workshop machine, and the windows between reading a file and
+        // linking widen.
+        var burners: [Process] = []
+        defer {
+            for burner in burners where burner.isRunning {
+                kill(burner.processIdentifier, SIGKILL)
+                burner.waitUntilExit()
+            }
+        }
+        for _ in 0..<2 {
+            let burner = Process()
+            burner.executableURL = URL(fileURLWithPath: "/bin/sh")
+            burner.arguments = ["-c", "while :; do :; done"]
+            try burner.run()
+            burners.append(burner)
+        }
+        let exercise = copy + "/" + ExerciseFiles.chapter0
+        var rebuild = 2.0
+        for (round, fraction) in [0.3, 0.55, 0.8].enumerated() {
+            try ExerciseFiles.exitStatus(signaled: "signal + \(round + 10)").write(toFile: exercise, atomically: false, encoding: .utf8)
+            try #"{"skipped":[1,2,3,4,5,6,7,8,9,10]}"#.write(toFile: copy + "/progress.json", atomically: false, encoding: .utf8)
+            let output = copy + "/watch-during-\(round).out"
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            let watch = Process()
+            watch.executableURL = URL(fileURLWithPath: copy + "/.build/debug/workbook")
+            watch.arguments = ["watch", "0"]
+            var environment = base
+            environment["NO_COLOR"] = "1"
+            watch.environment = environment
+            watch.currentDirectoryURL = URL(fileURLWithPath: copy)
+            watch.standardOutput = handle
+            watch.standardError = handle
+            try watch.run()
+            defer {
+                if watch.isRunning {
+                    kill(watch.processIdentifier, SIGKILL)
+                    watch.waitUntilExit()
+                }
+            }
+            func text(after offset: Int = 0) -> String {
+                String(decoding: ((try? Data(contentsOf: URL(fileURLWithPath: output))) ?? Data()).dropFirst(offset), as: UTF8.self)
+            }
+            func wait(for words: String, after offset: Int = 0, seconds: Double) -> Bool {
+                let deadline = Date().addingTimeInterval(seconds)
+                while Date() < deadline && watch.isRunning && !text(after: offset).contains(words) { usleep(20_000) }
+                return text(after: offset).contains(words)
+            }
+            try #require(wait(for: "save to check again", seconds: 120), "round \(round): \(text())")
+            // How long a rebuild takes here now, from the last one watch timed.
+            if let line = text().split(separator: "\n").last(where: { $0.hasPrefix("rebuild ") }),
+                let value = Double(line.dropFirst("rebuild ".count).prefix { $0 != " " })
+            {
+                rebuild = value
+            }
+            let beforeSaves = text().utf8.count
+            // The first save: still wrong, in another way.
+            try ExerciseFiles.exitStatus(signaled: "signal + \(round + 20)").write(toFile: exercise, atomically: false, encoding: .utf8)
+            try #require(wait(for: "changed: building", after: beforeSaves, seconds: 30), "round \(round): \(text())")
+            usleep(useconds_t(rebuild * fraction * 1e6))
+            try ExerciseFiles.exitStatus(signaled: "ExitCode.signalBase + signal").write(toFile: exercise, atomically: false, encoding: .utf8)
+            let deadline = Date().addingTimeInterval(90)
+            while watch.isRunning && Date() < deadline { usleep(50_000) }
+            let after = text(after: beforeSaves)
+            #expect(
+                !watch.isRunning,
+                "round \(round) (second save \(fraction) of a \(rebuild) s rebuild in): watch never judged the second save: \(after)")
+            let verdicts = after.split(separator: "\n").filter { $0.contains("→ Chapter 0 ") }
+            #expect(verdicts.last?.contains("→ Chapter 0 passed") == true, "round \(round): \(after)")
+            // The verdict names the sources it was judged on: those on disk at the end.
+            let judged = after.split(separator: "\n").filter { $0.hasPrefix("Judged: ") }
+            let onDisk = Freshness.snapshot(of: Repository(root: copy)).fingerprint
+            #expect(judged.last?.contains("#\(onDisk))") == true, "round \(round): on disk #\(onDisk): \(after)")
+        }
     }
 }
