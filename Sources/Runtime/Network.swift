@@ -153,3 +153,63 @@ extension Reference: NetworkSteps {
         try netlink.addDefaultRoute(via: gateway)
     }
 }
+
+extension ContainerSpec {
+    /// Chapter 9's flags, checked before anything exists.
+    func validateNetwork(stage: Stage) throws(ContainerError) {
+        func invalid(_ reason: String) -> ContainerError { ContainerError(step: "check the request", reason: reason) }
+        if networkFlagsGiven && !stage.includes(.network) {
+            throw invalid("--network and -p come in chapter 9 — run at chapter 9's stage or later")
+        }
+        if !publishedPorts.isEmpty && network != .bridge {
+            throw invalid(
+                "-p publishes a port through the bridge, and --network \(network) has none — drop -p, or use --network bridge (the default)")
+        }
+        for (index, port) in publishedPorts.enumerated() {
+            if let other = publishedPorts[..<index].first(where: port.collides) {
+                throw invalid("-p \(port) and -p \(other) both want host port \(port.hostPort)/\(port.transport.rawValue)")
+            }
+        }
+        switch network {
+        case .bridge where getuid() != 0:
+            // Making a veth on the host and plugging it into a bridge needs CAP_NET_ADMIN
+            // in the host's network namespace, which a user namespace never gives.
+            throw invalid(
+                "--network bridge needs root: the veth pair and the bridge are made in the host's network namespace (rootless Podman uses a user-space network stack, pasta or slirp4netns, instead) — run as root, or use --network none or host"
+            )
+        case .cni(let name):
+            throw invalid("--network cni:\(name): CNI networks are not in this runtime yet")
+        default: break
+        }
+    }
+}
+
+/// Writes the container's /etc/hosts, /etc/hostname and /etc/resolv.conf into its
+/// state directory and returns them as binds onto the container's /etc (a volume of
+/// the user's on the same path wins). resolv.conf is the host's, without nameservers
+/// on 127.0.0.0/8: those listen on the host's loopback, which the container's own
+/// loopback is not; with none left, Docker's fallback (Google's public resolvers).
+func writeNetworkFiles(_ spec: ContainerSpec, address: IPv4Address?, directory: String) throws -> [Mount] {
+    let name = spec.effectiveHostname
+    var hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    if let address { hosts += "\(address)\t\(name)\n" } else { hosts += "127.0.1.1\t\(name)\n" }
+    var resolv = ""
+    var nameservers = 0
+    let host = (try? readFile("/etc/resolv.conf", limit: 1 << 16)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    for line in host.split(separator: "\n") {
+        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        if words.first == "nameserver" {
+            if words.count < 2 || words[1].hasPrefix("127.") || words[1] == "::1" { continue }
+            nameservers += 1
+        }
+        resolv += line + "\n"
+    }
+    if nameservers == 0 { resolv += "nameserver 8.8.8.8\nnameserver 8.8.4.4\n" }
+    var mounts: [Mount] = []
+    let taken = Set(spec.mounts.map(\.target))
+    for (file, text) in [("hosts", hosts), ("hostname", name + "\n"), ("resolv.conf", resolv)] where !taken.contains("/etc/" + file) {
+        try writeFile(directory + "/" + file, Array(text.utf8), mode: 0o644)
+        mounts.append(Mount(kind: .bind, source: directory + "/" + file, target: "/etc/" + file, origin: "--network \(spec.network)"))
+    }
+    return mounts
+}
