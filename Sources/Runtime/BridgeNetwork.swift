@@ -162,8 +162,13 @@ func leaveBridge(_ attachment: BridgeAttachment) -> [String] {
 
 private func leaveBridgeLocked(_ attachment: BridgeAttachment) -> [String] {
     var problems: [String] = []
-    if let netlink = try? Netlink(), netlink.linkExists(attachment.pair.containerSide) {
-        do { try netlink.deleteLink(attachment.pair.containerSide) } catch { problems.append("\(error)") }
+    if let netlink = try? Netlink() {
+        if netlink.linkExists(attachment.pair.containerSide) {
+            do { try netlink.deleteLink(attachment.pair.containerSide) } catch { problems.append("\(error)") }
+        }
+        // The next container to get this address has another MAC: the host must ask
+        // again (ARP), not send to this one's until its entry goes stale (seconds).
+        try? netlink.deleteNeighbour(attachment.address.address, on: bridgeName)
     }
     if !attachment.ports.isEmpty, let nft = try? Nftables() {
         do { try nft.run(portElements(attachment, "delete"), what: "unpublish the ports") } catch { problems.append("\(error)") }

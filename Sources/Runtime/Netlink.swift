@@ -135,6 +135,20 @@ public final class Netlink {
         try check(rtnl_link_delete(socket, link), "delete the link \(name)")
     }
 
+    /// `ip neigh del ADDRESS dev NAME`: forget the link-layer address learned for
+    /// `address` (ARP). For the runtime: an address given to a new container with a
+    /// new MAC would otherwise be sent to the old MAC until the entry goes stale.
+    func deleteNeighbour(_ address: IPv4Address, on name: String) throws {
+        let link = try index(of: name)
+        guard let neighbour = rtnl_neigh_alloc() else { throw NetlinkError("rtnl_neigh_alloc", code: -NLE_NOMEM) }
+        defer { rtnl_neigh_put(neighbour) }
+        let destination = try address.netlinkAddress(prefixLength: 32)
+        defer { nl_addr_put(destination) }
+        rtnl_neigh_set_ifindex(neighbour, link)
+        try check(rtnl_neigh_set_dst(neighbour, destination), "forget the neighbour \(address) on \(name)")
+        try check(rtnl_neigh_delete(socket, neighbour, 0), "forget the neighbour \(address) on \(name)")
+    }
+
     /// True when this namespace has a link called `name`.
     public func linkExists(_ name: String) -> Bool {
         (try? index(of: name)) != nil
