@@ -186,8 +186,9 @@ extension ContainerSpec {
 }
 
 /// Writes the container's /etc/hosts, /etc/hostname and /etc/resolv.conf into its
-/// state directory and returns them as binds onto the container's /etc (a volume of
-/// the user's on the same path wins). resolv.conf is the host's, without nameservers
+/// state directory and returns them as binds onto the container's /etc, where the
+/// rootfs has each file (a volume of the user's on the same path wins). Writes to them
+/// inside go to these copies, not to the container's layer, as in Docker. resolv.conf is the host's, without nameservers
 /// on 127.0.0.0/8: those listen on the host's loopback, which the container's own
 /// loopback is not; with none left, Docker's fallback (Google's public resolvers).
 func writeNetworkFiles(_ spec: ContainerSpec, address: IPv4Address?, directory: String) throws -> [Mount] {
@@ -210,7 +211,10 @@ func writeNetworkFiles(_ spec: ContainerSpec, address: IPv4Address?, directory: 
     let taken = Set(spec.mounts.map(\.target))
     for (file, text) in [("hosts", hosts), ("hostname", name + "\n"), ("resolv.conf", resolv)] where !taken.contains("/etc/" + file) {
         try writeFile(directory + "/" + file, Array(text.utf8), mode: 0o644)
-        mounts.append(Mount(kind: .bind, source: directory + "/" + file, target: "/etc/" + file, origin: "--network \(spec.network)"))
+        mounts.append(
+            Mount(
+                kind: .bind, source: directory + "/" + file, target: "/etc/" + file, options: [ifPresentOption],
+                origin: "--network \(spec.network)"))
     }
     return mounts
 }
