@@ -38,7 +38,9 @@ private struct NftablesLibrary: @unchecked Sendable {
     static let loaded: Result<NftablesLibrary, NftablesError> = {
         guard let handle = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL) else {
             let reason = dlerror().map { String(cString: $0) } ?? "not found"
-            return .failure(NftablesError(request: "dlopen(libnftables.so.1)", message: "\(reason) — install libnftables1 (apt-get install libnftables1)"))
+            return .failure(
+                NftablesError(
+                    request: "dlopen(libnftables.so.1)", message: "\(reason) — install libnftables1 (apt-get install libnftables1)"))
         }
         func symbol<T>(_ name: String, _ type: T.Type) -> T? {
             dlsym(handle, name).map { unsafeBitCast($0, to: type) }
