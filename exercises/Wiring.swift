@@ -12,8 +12,8 @@ public enum LearnerSteps {
     public static let all = Steps(
         exitStatus: YourExitStatus(), hostname: YourHostname(), processTree: YourProcessTree(),
         rootFilesystem: YourRootFilesystem(), cgroups: YourCgroups(), layers: YourLayers(),
-        configuration: YourConfiguration(), privileges: YourPrivileges(),
-        userNamespace: YourUserNamespace())
+        configuration: YourConfiguration(), privileges: YourPrivileges(), userNamespace: YourUserNamespace(),
+        network: YourNetwork())
 
     /// The reference, with your code for `chapters`.
     public static func steps(usingLearnerFor chapters: Set<Int>) -> Steps {

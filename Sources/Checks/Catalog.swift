@@ -10,6 +10,7 @@ public enum CheckCatalog {
         6: chapter6Checks,
         7: chapter7Checks,
         8: chapter8Checks,
+        9: chapter9Checks,
     ]
 
     /// The chapters that have checks, in order.

@@ -104,6 +104,17 @@ public struct RunFlags: ParsableArguments {
             "Which ids the user namespace maps: auto (the default: the caller's subuid range when /etc/subuid has one, else one id), range (65,536 ids from /etc/subuid and /etc/subgid, an error without them) or single (the caller's one id, 0 inside). Implies --userns.",
             valueName: "mode"))
     public var usernsMap: String?
+    // Chapter 9, in Docker's names.
+    @Option(
+        help: ArgumentHelp(
+            "bridge (default: a veth pair to the bridge scratch0, an address, NAT out), none (only lo), host (the host's network) or cni:NAME.",
+            valueName: "mode"))
+    public var network: String?
+
+    @Option(
+        name: [.customShort("p"), .customLong("publish")], parsing: .singleValue,
+        help: ArgumentHelp("Publish a container port on the host: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp] (repeatable).", valueName: "port"))
+    public var publish: [String] = []
 
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
@@ -204,6 +215,8 @@ extension RunFlags {
         request.configFile = config
         request.userns = userns
         request.usernsMap = usernsMap
+        request.network = network
+        request.publish = publish
         // After a leading "--" everything is the command, as on the fast path.
         if command.first != "--" { request.takeImage() }
         // Chapter 6's volumes.
@@ -235,6 +248,9 @@ public struct RunRequest: Equatable, Sendable {
     public var userns = false
     /// Chapter 8's `--userns-map auto|range|single`.
     public var usernsMap: String?
+    /// Chapter 9's `--network` and `-p`, as written.
+    public var network: String?
+    public var publish: [String] = []
     /// The command and its arguments, as execve(2) will see them (a "--" that ended
     /// the flags is gone).
     public var command: [String] = []
@@ -319,6 +335,7 @@ public struct RunRequest: Equatable, Sendable {
         let flagTargets = Set(flagMounts.map(\.target))
         spec.mounts = configMounts.filter { !flagTargets.contains($0.target) } + flagMounts
         try applySecurity(to: &spec)
+        try applyNetwork(to: &spec, stage: stage)
         var record = ImageRecord()
         if let image {
             guard stage.includes(.layers) else {
@@ -434,6 +451,19 @@ extension RunRequest {
         }
     }
 
+    /// Chapter 9's flags into the spec. The default is Docker's, bridge — from chapter
+    /// 9's stage on, and for root: a user namespace cannot make links on the host, so
+    /// a rootless container keeps the host's network unless it asks for none.
+    public func applyNetwork(to spec: inout ContainerSpec, stage: Stage) throws(ContainerError) {
+        spec.networkFlagsGiven = network != nil || !publish.isEmpty
+        if let network {
+            spec.network = try NetworkMode(parsing: network)
+        } else if stage.includes(.network) && getuid() == 0 {
+            spec.network = .bridge
+        }
+        spec.publishedPorts = try publish.map { text throws(ContainerError) in try PublishedPort(parsing: text) }
+    }
+
     /// A `--security-opt` as key and value: Docker takes key=value, and the older
     /// key:value.
     static func securityOption(_ option: String) -> (key: String, value: String?) {
@@ -479,11 +509,12 @@ extension RunRequest {
                 return
             }
             // Chapter 6's volume flags may be repeated: each adds a mount.
-            if word == "-v" || word == "--volume" || word == "--tmpfs" || word == "--mount" {
+            if word == "-v" || word == "--volume" || word == "--tmpfs" || word == "--mount" || word == "-p" || word == "--publish" {
                 guard let value = rest.popFirst() else { return nil }
                 switch word {
                 case "--tmpfs": tmpfs.append(value)
                 case "--mount": mounts.append(value)
+                case "-p", "--publish": publish.append(value)
                 default: volumes.append(value)
                 }
                 continue
@@ -541,6 +572,9 @@ extension RunRequest {
             case "--config":
                 guard let value = rest.popFirst() else { return nil }
                 configFile = value
+            case "--network":
+                guard let value = rest.popFirst() else { return nil }
+                network = value
             default:
                 return nil
             }
@@ -574,7 +608,7 @@ extension RunRequest {
     /// The flags the hand reader reads a value after.
     static let valueFlags: Set<String> = [
         "-v", "--volume", "--tmpfs", "--mount", "--hostname", "--rootfs", "--memory", "-m", "--pids-limit", "--cpus", "--env", "-e",
-        "--env-file", "--user", "-u", "--workdir", "-w", "--entrypoint", "--config",
+        "--env-file", "--user", "-u", "--workdir", "-w", "--entrypoint", "--config", "--network", "-p", "--publish",
     ]
 
     /// The short flags the hand reader knows, by their long names.

@@ -40,6 +40,13 @@ public struct ContainerSpec: Sendable {
     public var userNamespace = false
     /// Chapter 8: which ids the user namespace maps (`--userns-map`).
     public var userNamespaceMap = UserNamespaceMapping.auto
+    /// Chapter 9: the container's network (`--network`). Before chapter 9's stage, and
+    /// for a caller who is not root, the host's (today's behaviour).
+    public var network = NetworkMode.host
+    /// Chapter 9: `-p`, the container's ports published on the host (bridge mode).
+    public var publishedPorts: [PublishedPort] = []
+    /// Chapter 9 asked for explicitly (`--network`, `-p`): refused at an earlier stage.
+    public var networkFlagsGiven = false
     /// Chapter 7 asked for explicitly (a flag other than --privileged): refused at an
     /// earlier stage, as the limits are before chapter 4.
     public var securityFlagsGiven = false
@@ -131,6 +138,7 @@ public struct ContainerSpec: Sendable {
             throw invalid(
                 "--cap-add, --cap-drop, --security-opt and --cgroupns come in chapter 7 — run at chapter 7's stage or later")
         }
+        try validateNetwork(stage: stage)
         // Chapter 6: the volumes' flags and their host paths.
         try validateMounts(mounts, stage: stage)
         try validateProcessConfiguration(stage: stage)

@@ -14,6 +14,14 @@ let joinedNamespaces = ["user", "uts", "ipc", "net", "pid", "cgroup", "mnt"]
 /// Runs `command` inside the running container `state`, as its child would be, and
 /// returns the exit code its user should see.
 public func execInContainer(_ state: ContainerState, command: [String], programName: String) -> Int32 {
+    var state = state
+    // Recorded but not cloned yet (chapter 9's bridge is set up in between): wait a
+    // moment for its pid rather than refuse a container that is about to exist.
+    for _ in 0..<200 where state.pid == nil {
+        usleep(10_000)
+        guard let again = try? runningContainer(state.id) else { break }
+        state = again
+    }
     do {
         guard let target = state.pid else {
             throw ContainerError(step: "find the container", reason: "\(state.id) has no process yet: it is still starting")

@@ -81,6 +81,27 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if !spec.namedVolumes.isEmpty {
         try step("make the named volumes") { try makeNamedVolumes(spec.namedVolumes) }
     }
+    // Chapter 9, bridge mode: the container's place on the host — the bridge and its
+    // NAT table on first use, an address, the published ports. Released on every way
+    // out (the defer), by the next run or `scratch gc` if this runtime is killed.
+    var spec = spec
+    var bridge: BridgeAttachment?
+    if stage.includes(.network) && spec.network == .bridge {
+        bridge = try step("join the bridge \(bridgeName)") { try joinBridge(containerID: spec.id, ports: spec.publishedPorts) }
+    }
+    defer {
+        if let bridge {
+            for problem in leaveBridge(bridge) { writeToStandardError("\(spec.programName): leave the bridge: \(problem)\n") }
+        }
+    }
+    // Its name and address for its /etc, as Docker writes them: bound in by the child
+    // with the volumes, so the image's own files stay untouched.
+    if stage.includes(.network) && stage.includes(.rootFilesystem) && spec.network.hasOwnNamespace && spec.rootfs != nil {
+        let files = try step("write the container's /etc/hosts, /etc/hostname and /etc/resolv.conf") {
+            try writeNetworkFiles(spec, address: bridge?.address.address, directory: record.directory)
+        }
+        spec.mounts = files + spec.mounts
+    }
     if let cgroup {
         try step("create the cgroup") { try createCgroup(cgroup, setting: limitFiles, steps: steps) }
     }
@@ -109,6 +130,10 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if stage.includes(.leastPrivilege) {
         namespaces.insert(.newIPC)
     }
+    // Chapter 9: links, addresses, routes and ports of its own (all but --network host).
+    if stage.includes(.network) && spec.network.hasOwnNamespace {
+        namespaces.formUnion(try step("choose namespaces") { try steps.network.networkNamespace() })
+    }
     // Chapter 8: with the others in one clone. The kernel makes the user namespace
     // first, and the others belong to it: root in it may then mount, set the
     // hostname and so on in them — and in nothing of the host's.
@@ -121,8 +146,8 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     childEnds.parentOnly += [signals.descriptor.raw, record.lockDescriptor]
     let heldTerminal = spec.useInit && ownsTerminal()
     let child = try step("clone the container's process") {
-        try clone(flags: namespaces) { [childEnds, cgroup] in
-            containerMain(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup, channel: childEnds)
+        try clone(flags: namespaces) { [spec, childEnds, cgroup, bridge] in
+            containerMain(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup, bridge: bridge, channel: childEnds)
         }
     }
     let ends = channel.parentSide()
@@ -144,11 +169,16 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
         }
     }
 
-    // 4. Set up from outside — the cgroup (the network comes in a later chapter)
-    //    — then let the child go on. It waits for this before anything else, so
-    //    everything it does happens inside its limits.
+    // 4. Set up from outside — the cgroup, the veth pair — then let the child go on.
+    //    It waits for this before anything else, so everything it does happens
+    //    inside its limits, and its end of the pair is there when it looks.
     if let cgroup {
         try step("put the container in its cgroup") { try steps.cgroups.joinCgroup(cgroup.directories, pid: child) }
+    }
+    if let bridge {
+        try step("connect the container to the bridge") {
+            try steps.network.connectContainer(bridge.pair, toNamespaceOf: child, netlink: Netlink())
+        }
     }
     try stopIfInterrupted()
     // If the child died already (killed from outside before it read this), the write

@@ -20,10 +20,13 @@ public struct Stage: Sendable, Equatable {
         case leastPrivilege = 7
         /// Rootless: the user namespace, its maps written by the parent.
         case userNamespace = 8
+        /// A network namespace of its own: loopback, a veth pair to a bridge, an
+        /// address, NAT out and published ports.
+        case network = 9
     }
 
     public func includes(_ feature: Feature) -> Bool { chapter >= feature.rawValue }
 
     /// Everything the reference runtime has.
-    public static let complete = Stage(chapter: Feature.userNamespace.rawValue)
+    public static let complete = Stage(chapter: Feature.network.rawValue)
 }

@@ -439,11 +439,19 @@ func mountVolumes(_ mounts: [Mount], rootfs: String, steps: Steps = .reference) 
     }
 }
 
+/// A mount's option (not mount(8)'s): skip it when its target is not in the rootfs.
+let ifPresentOption = "if-present"
+
 private func depth(_ path: String) -> Int { path.split(separator: "/").count }
 
 /// One volume: find (or make) its mount point inside the root, then mount it there:
 /// a bind or a named volume with chapter 6's `mountBindVolume`, a tmpfs here.
 func mountVolume(_ volume: Mount, root: borrowing FileDescriptor, steps: Steps = .reference) throws {
+    // Chapter 9's /etc files go only over files the rootfs has: a --rootfs DIR is used
+    // as it is (nothing made in it), and a read-only one could not take a new file.
+    if volume.options.contains(ifPresentOption) {
+        do { _ = try openInRoot(root, volume.target) } catch { return }
+    }
     let source = volume.kind == .volume ? volumeDataDirectory(volume.source) : volume.source
     // A file is mounted on a file, a directory on a directory.
     let isDirectory = volume.kind != .bind || fileKind(source) == .directory

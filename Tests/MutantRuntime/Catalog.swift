@@ -20,6 +20,7 @@ func mutant(_ chapter: Int, _ value: any Sendable) -> Mutant {
     case let value as any ConfigurationSteps where chapter == 6: steps.configuration = value
     case let value as any PrivilegeSteps where chapter == 7: steps.privileges = value
     case let value as any UserNamespaceSteps where chapter == 8: steps.userNamespace = value
+    case let value as any NetworkSteps where chapter == 9: steps.network = value
     default: fatalError("\(name) does not conform to chapter \(chapter)'s protocol")
     }
     return Mutant(name: name, chapter: chapter, steps: steps)
@@ -100,4 +101,12 @@ let mutantCatalog: [Mutant] = [
     mutant(8, Ch8RangeWithoutRootLine()),
     mutant(8, Ch8RangeOneTooLong()),
     mutant(8, Ch8RangeIgnored()),
+    mutant(9, Ch9NoNetworkFlag()),
+    mutant(9, Ch9LoopbackLeftDown()),
+    mutant(9, Ch9PeerNotMoved()),
+    mutant(9, Ch9NotOnBridge()),
+    mutant(9, Ch9HostSideDown()),
+    mutant(9, Ch9AddressWithoutPrefix()),
+    mutant(9, Ch9NoDefaultRoute()),
+    mutant(9, Ch9PeerNotRenamed()),
 ]
