@@ -98,6 +98,13 @@ public struct RunFlags: ParsableArguments {
     )
     public var userns = false
 
+    // Chapter 9.
+    @Option(
+        help: ArgumentHelp(
+            "The container's network: host (the host's own) or cni:NAME (the CNI network list NAME from /etc/cni/net.d, or $CNI_CONF_DIR; plugins from /usr/lib/cni, or $CNI_PATH).",
+            valueName: "mode"))
+    public var network: String?
+
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
     @Flag(name: .customLong("unsafe-chroot"), help: .hidden)
@@ -196,6 +203,7 @@ extension RunFlags {
         request.entrypoint = entrypoint
         request.configFile = config
         request.userns = userns
+        request.network = network
         // After a leading "--" everything is the command, as on the fast path.
         if command.first != "--" { request.takeImage() }
         // Chapter 6's volumes.
@@ -225,6 +233,8 @@ public struct RunRequest: Equatable, Sendable {
     public var cgroupns: String?
     /// Chapter 8's `--userns`.
     public var userns = false
+    /// Chapter 9's `--network`, as written (read in `spec`).
+    public var network: String?
     /// The command and its arguments, as execve(2) will see them (a "--" that ended
     /// the flags is gone).
     public var command: [String] = []
@@ -305,6 +315,7 @@ public struct RunRequest: Equatable, Sendable {
         let flagTargets = Set(flagMounts.map(\.target))
         spec.mounts = configMounts.filter { !flagTargets.contains($0.target) } + flagMounts
         try applySecurity(to: &spec)
+        try applyNetwork(to: &spec)
         var record = ImageRecord()
         if let image {
             guard stage.includes(.layers) else {
@@ -416,6 +427,26 @@ extension RunRequest {
 
     /// A `--security-opt` as key and value: Docker takes key=value, and the older
     /// key:value.
+    /// Chapter 9's `--network`: `host` (the host's network, as before this chapter) or
+    /// `cni:NAME`, whose network list RuntimeConfig reads (`resolvingCNINetwork`) after
+    /// this, so that this module and a run without CNI read no JSON.
+    func applyNetwork(to spec: inout ContainerSpec) throws(ContainerError) {
+        switch network {
+        case nil, "host": return
+        case let mode? where mode.hasPrefix("cni:"):
+            let name = String(mode.dropFirst(4))
+            // The name is matched against the lists' "name" fields, never made into a path.
+            guard !name.isEmpty else {
+                throw ContainerError(
+                    step: "check the request", reason: "--network cni: needs a network's name, as cni:NAME (the \"name\" of a list in /etc/cni/net.d)"
+                )
+            }
+            spec.cniNetworkName = name
+        case let other?:
+            throw ContainerError(step: "check the request", reason: "--network \(ContainerSpec.quoted(other)): say host or cni:NAME")
+        }
+    }
+
     static func securityOption(_ option: String) -> (key: String, value: String?) {
         let separator = option.firstIndex { $0 == "=" || $0 == ":" }
         let key = separator.map { String(option[..<$0]) } ?? option
@@ -518,6 +549,9 @@ extension RunRequest {
             case "--config":
                 guard let value = rest.popFirst() else { return nil }
                 configFile = value
+            case "--network":
+                guard let value = rest.popFirst(), !value.hasPrefix("-") else { return nil }
+                network = value
             default:
                 return nil
             }

@@ -43,6 +43,12 @@ public struct ContainerSpec: Sendable {
     public var securityFlagsGiven = false
     /// A short random id, used for the default hostname and for names on the host.
     public var id: String
+    /// Chapter 9's `--network cni:NAME`: the network list's name, as asked for...
+    public var cniNetworkName: String?
+    /// ...and the list itself, read and checked before anything is made (RuntimeConfig's
+    /// `resolvingCNINetwork`; the runtime reads no JSON itself). The container gets a
+    /// network namespace of its own, and the list's plugins give it its interfaces.
+    public var cniNetwork: (any CNINetworkList)?
     /// How error messages start: "scratch" or "workbook".
     public var programName = "scratch"
 

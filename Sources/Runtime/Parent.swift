@@ -29,6 +29,15 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     let signals = try step("create the signalfd") { try SignalDescriptor(runtimeSignals) }
     // 1. Check the request before anything exists on the host.
     try spec.validate(stage: stage)
+    // Chapter 9: a CNI network's list is read (RuntimeConfig) before we are called.
+    if let name = spec.cniNetworkName, spec.cniNetwork == nil {
+        throw ContainerError(step: "check the request", reason: "--network cni:\(name): the network list was not read — run it with scratch")
+    }
+    if spec.cniNetwork != nil && isRootless(spec) {
+        throw ContainerError(
+            step: "check the request",
+            reason: "--network cni: the plugins need root on the host (CAP_NET_ADMIN in its network namespace) — run as root")
+    }
     // Chapter 7: the seccomp profile compiled now (or found in the cache), so a profile
     // libseccomp refuses is bad input that leaves nothing behind.
     let confinement = try step("compile the seccomp filter") { try plannedConfinement(spec, stage: stage, steps: steps) }
@@ -103,6 +112,10 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if idMaps != nil {
         namespaces.insert(.newUser)
     }
+    // Chapter 9, CNI: a network namespace of its own, empty, for the plugins to fill.
+    if spec.cniNetwork != nil {
+        namespaces.insert(.newNetwork)
+    }
     try stopIfInterrupted()
     let channel = try step("create the setup pipes") { try SetupChannel() }
     var childEnds = channel.childEnds
@@ -129,6 +142,16 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     //    everything it does happens inside its limits.
     if let cgroup {
         try step("put the container in its cgroup") { try steps.cgroups.joinCgroup(cgroup.directories, pid: child) }
+    }
+    // Chapter 9, CNI: the plugins' ADD, in the child's namespace while it waits; DEL on
+    // every way out (before the kill-and-reap above: the namespace is held open for it).
+    var network: CNIAttachment?
+    defer { network?.detach(programName: spec.programName) }
+    if let list = spec.cniNetwork {
+        try stopIfInterrupted()
+        network = try step("attach the CNI network \(list.name)") {
+            try attachCNINetwork(list, containerID: spec.id, pid: child, stateDirectory: record.directory, programName: spec.programName)
+        }
     }
     try stopIfInterrupted()
     // If the child died already (killed from outside before it read this), the write
