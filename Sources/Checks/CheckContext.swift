@@ -180,9 +180,25 @@ public final class CheckContext: @unchecked Sendable {
     var configurationImage: PreparedImage?
 
     /// The runtime's full command line for `command` with `options`.
-    func commandLine(_ command: [String], options: [String], rootfs: String) -> [String] {
-        runtime + ["--rootfs", rootfs] + options + ["--"] + command
+    /// In `network` (a network namespace's path, chapter 9's stand-in host) when
+    /// given; else, when this process is in the machine's own network namespace, in a
+    /// throwaway one: from chapter 9 on a container's default network is a bridge, and
+    /// no check may add a link or a rule to the machine's network.
+    func commandLine(_ command: [String], options: [String], rootfs: String, network: String? = nil) -> [String] {
+        networkPrefix(network) + runtime + ["--rootfs", rootfs] + options + ["--"] + command
     }
+
+    func networkPrefix(_ network: String?) -> [String] {
+        if let network { return ["nsenter", "--net=" + network, "--"] }
+        return CheckContext.inMachineNetwork ? ["unshare", "--net", "--"] : []
+    }
+
+    /// True when this process shares PID 1's network namespace: the machine's.
+    static let inMachineNetwork: Bool = {
+        let ours = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        let machine = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/1/ns/net")
+        return ours == nil || ours == machine
+    }()
 
     /// A rootfs for one run: a copy of `rootfs` (files hard-linked, links and
     /// directories made anew). Checks run side by side, and a runtime may write into
@@ -198,8 +214,8 @@ public final class CheckContext: @unchecked Sendable {
 
     /// Runs a container to the end. Bounded: past `timeout` it is killed, and an init
     /// that outlives its command is named within seconds (see `RunningProcess.wait`).
-    public func run(_ command: [String], options: [String] = [], timeout: Double = 10) -> RunResult {
-        let running = start(command, options: options)
+    public func run(_ command: [String], options: [String] = [], timeout: Double = 10, network: String? = nil) -> RunResult {
+        let running = start(command, options: options, network: network)
         return running.wait(timeout: hangSeen ? min(timeout, 3) : timeout)
     }
 
@@ -216,10 +232,10 @@ public final class CheckContext: @unchecked Sendable {
     /// directory, on the host: a container whose working directory was left there
     /// (no chdir after the pivot) reaches the host's files by relative paths, and the
     /// checks can tell.
-    public func start(_ command: [String], options: [String] = []) -> RunningProcess {
+    public func start(_ command: [String], options: [String] = [], network: String? = nil) -> RunningProcess {
         let runRootfs = rootfsForRun()
         let running = RunningProcess(
-            commandLine(command, options: options, rootfs: runRootfs), environment: environment,
+            commandLine(command, options: options, rootfs: runRootfs, network: network), environment: environment,
             outputDirectory: workDirectory, watchInit: options.contains("--init"))
         if runRootfs != rootfs { running.removeAfterwards = runRootfs }
         running.onTimeout = { [weak self] in self?.hangSeen = true }

@@ -98,12 +98,17 @@ public struct RunFlags: ParsableArguments {
     )
     public var userns = false
 
-    // Chapter 9.
+    // Chapter 9, in Docker's names.
     @Option(
         help: ArgumentHelp(
-            "The container's network: host (the host's own) or cni:NAME (the CNI network list NAME from /etc/cni/net.d, or $CNI_CONF_DIR; plugins from /usr/lib/cni, or $CNI_PATH).",
+            "bridge (default: a veth pair to the bridge scratch0, an address, NAT out), none (only lo), host (the host's network) or cni:NAME.",
             valueName: "mode"))
     public var network: String?
+
+    @Option(
+        name: [.customShort("p"), .customLong("publish")], parsing: .singleValue,
+        help: ArgumentHelp("Publish a container port on the host: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp] (repeatable).", valueName: "port"))
+    public var publish: [String] = []
 
     /// For chapter 3's breakout lab: enter the rootfs with chroot(2) instead of
     /// pivot_root(2), the weak way. Hidden: it exists to be broken.
@@ -204,6 +209,7 @@ extension RunFlags {
         request.configFile = config
         request.userns = userns
         request.network = network
+        request.publish = publish
         // After a leading "--" everything is the command, as on the fast path.
         if command.first != "--" { request.takeImage() }
         // Chapter 6's volumes.
@@ -233,8 +239,9 @@ public struct RunRequest: Equatable, Sendable {
     public var cgroupns: String?
     /// Chapter 8's `--userns`.
     public var userns = false
-    /// Chapter 9's `--network`, as written (read in `spec`).
+    /// Chapter 9's `--network` and `-p`, as written.
     public var network: String?
+    public var publish: [String] = []
     /// The command and its arguments, as execve(2) will see them (a "--" that ended
     /// the flags is gone).
     public var command: [String] = []
@@ -315,7 +322,7 @@ public struct RunRequest: Equatable, Sendable {
         let flagTargets = Set(flagMounts.map(\.target))
         spec.mounts = configMounts.filter { !flagTargets.contains($0.target) } + flagMounts
         try applySecurity(to: &spec)
-        try applyNetwork(to: &spec)
+        try applyNetwork(to: &spec, stage: stage)
         var record = ImageRecord()
         if let image {
             guard stage.includes(.layers) else {
@@ -425,28 +432,21 @@ extension RunRequest {
         }
     }
 
-    /// A `--security-opt` as key and value: Docker takes key=value, and the older
-    /// key:value.
-    /// Chapter 9's `--network`: `host` (the host's network, as before this chapter) or
-    /// `cni:NAME`, whose network list RuntimeConfig reads (`resolvingCNINetwork`) after
-    /// this, so that this module and a run without CNI read no JSON.
-    func applyNetwork(to spec: inout ContainerSpec) throws(ContainerError) {
-        switch network {
-        case nil, "host": return
-        case let mode? where mode.hasPrefix("cni:"):
-            let name = String(mode.dropFirst(4))
-            // The name is matched against the lists' "name" fields, never made into a path.
-            guard !name.isEmpty else {
-                throw ContainerError(
-                    step: "check the request", reason: "--network cni: needs a network's name, as cni:NAME (the \"name\" of a list in /etc/cni/net.d)"
-                )
-            }
-            spec.cniNetworkName = name
-        case let other?:
-            throw ContainerError(step: "check the request", reason: "--network \(ContainerSpec.quoted(other)): say host or cni:NAME")
+    /// Chapter 9's flags into the spec. The default is Docker's, bridge — from chapter
+    /// 9's stage on, and for root: a user namespace cannot make links on the host, so
+    /// a rootless container keeps the host's network unless it asks for none.
+    func applyNetwork(to spec: inout ContainerSpec, stage: Stage) throws(ContainerError) {
+        spec.networkFlagsGiven = network != nil || !publish.isEmpty
+        if let network {
+            spec.network = try NetworkMode(parsing: network)
+        } else if stage.includes(.network) && getuid() == 0 {
+            spec.network = .bridge
         }
+        spec.publishedPorts = try publish.map { text throws(ContainerError) in try PublishedPort(parsing: text) }
     }
 
+    /// A `--security-opt` as key and value: Docker takes key=value, and the older
+    /// key:value.
     static func securityOption(_ option: String) -> (key: String, value: String?) {
         let separator = option.firstIndex { $0 == "=" || $0 == ":" }
         let key = separator.map { String(option[..<$0]) } ?? option
@@ -490,11 +490,12 @@ extension RunRequest {
                 return
             }
             // Chapter 6's volume flags may be repeated: each adds a mount.
-            if word == "-v" || word == "--volume" || word == "--tmpfs" || word == "--mount" {
+            if word == "-v" || word == "--volume" || word == "--tmpfs" || word == "--mount" || word == "-p" || word == "--publish" {
                 guard let value = rest.popFirst() else { return nil }
                 switch word {
                 case "--tmpfs": tmpfs.append(value)
                 case "--mount": mounts.append(value)
+                case "-p", "--publish": publish.append(value)
                 default: volumes.append(value)
                 }
                 continue
@@ -550,7 +551,7 @@ extension RunRequest {
                 guard let value = rest.popFirst() else { return nil }
                 configFile = value
             case "--network":
-                guard let value = rest.popFirst(), !value.hasPrefix("-") else { return nil }
+                guard let value = rest.popFirst() else { return nil }
                 network = value
             default:
                 return nil
@@ -585,7 +586,7 @@ extension RunRequest {
     /// The flags the hand reader reads a value after.
     static let valueFlags: Set<String> = [
         "-v", "--volume", "--tmpfs", "--mount", "--hostname", "--rootfs", "--memory", "-m", "--pids-limit", "--cpus", "--env", "-e",
-        "--env-file", "--user", "-u", "--workdir", "-w", "--entrypoint", "--config",
+        "--env-file", "--user", "-u", "--workdir", "-w", "--entrypoint", "--config", "--network", "-p", "--publish",
     ]
 
     /// The short flags the hand reader knows, by their long names.

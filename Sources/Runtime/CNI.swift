@@ -43,6 +43,22 @@ public protocol CNINetworkList: Sendable {
     func errorMessage(_ output: [UInt8]) -> String?
 }
 
+extension ContainerSpec {
+    /// `--network cni:NAME`, checked before anything exists: its list was read (by
+    /// RuntimeConfig, before the story starts), and the caller is root.
+    func validateCNINetwork() throws(ContainerError) {
+        guard case .cni(let name) = network else { return }
+        func invalid(_ reason: String) -> ContainerError { ContainerError(step: "check the request", reason: reason) }
+        if cniNetwork == nil {
+            throw invalid("--network cni:\(name): the network list was not read — `scratch run` reads it (a learner's stage has no CNI)")
+        }
+        if getuid() != 0 {
+            // The plugins make links and addresses in the host's network namespace.
+            throw invalid("--network cni:\(name) needs root: the plugins need CAP_NET_ADMIN in the host's network namespace — run as root")
+        }
+    }
+}
+
 /// The interface CNI plugins make in the container's namespace (Docker's and Kubernetes'
 /// name too).
 public let cniInterfaceName = "eth0"

@@ -8,7 +8,8 @@ import Syscalls
 /// The first code the cloned child runs. Never returns to the caller's code: it
 /// execs the command, or exits with the code its failure means.
 func containerMain(
-    _ spec: ContainerSpec, stage: Stage, steps: Steps, confinement: Confinement?, cgroup: Cgroup?, channel: ChildEnds
+    _ spec: ContainerSpec, stage: Stage, steps: Steps, confinement: Confinement?, cgroup: Cgroup?, bridge: BridgeAttachment?,
+    channel: ChildEnds
 ) -> Int32 {
     // If the runtime dies (even of SIGKILL), take the container down with it rather
     // than leave it running with nobody to wait for it or clean up after it. This is
@@ -23,6 +24,18 @@ func containerMain(
         // host's cgroup tree above it is out of sight.
         if stage.includes(.leastPrivilege) && !spec.hostCgroupNamespace {
             try step("enter a cgroup namespace of its own") { try unshareNamespaces(.newCgroup) }
+        }
+        // Chapter 9: the network first, while the child is fully root and nothing
+        // filters its calls. A netlink socket acts in the namespace it was opened in:
+        // this one is opened here, in the container's.
+        if stage.includes(.network) && spec.network.hasOwnNamespace {
+            let netlink = try step("open a netlink socket in the container's network namespace") { try Netlink() }
+            try step("bring up lo") { try steps.network.bringUpLoopback(netlink: netlink) }
+            if let bridge {
+                try step("configure \(bridge.pair.nameInside) (address \(bridge.address), default route via \(bridgeGateway))") {
+                    try steps.network.configureContainerSide(bridge.pair, address: bridge.address, gateway: bridgeGateway, netlink: netlink)
+                }
+            }
         }
         try setUpContainer(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup)
         // Chapter 7, the last steps before the command, in this order (runc's too):

@@ -38,16 +38,22 @@ public struct ContainerSpec: Sendable {
     /// Chapter 8: a user namespace of its own — always for a caller who is not root
     /// (rootless), and with `--userns` for root.
     public var userNamespace = false
+    /// Chapter 9: the container's network (`--network`). Before chapter 9's stage, and
+    /// for a caller who is not root, the host's (today's behaviour).
+    public var network = NetworkMode.host
+    /// Chapter 9: `-p`, the container's ports published on the host (bridge mode).
+    public var publishedPorts: [PublishedPort] = []
+    /// Chapter 9 asked for explicitly (`--network`, `-p`): refused at an earlier stage.
+    public var networkFlagsGiven = false
     /// Chapter 7 asked for explicitly (a flag other than --privileged): refused at an
     /// earlier stage, as the limits are before chapter 4.
     public var securityFlagsGiven = false
     /// A short random id, used for the default hostname and for names on the host.
     public var id: String
-    /// Chapter 9's `--network cni:NAME`: the network list's name, as asked for...
-    public var cniNetworkName: String?
-    /// ...and the list itself, read and checked before anything is made (RuntimeConfig's
-    /// `resolvingCNINetwork`; the runtime reads no JSON itself). The container gets a
-    /// network namespace of its own, and the list's plugins give it its interfaces.
+    /// Chapter 9's `--network cni:NAME` (`network == .cni(NAME)`): the list NAME, read
+    /// and checked before anything is made (RuntimeConfig's `resolvingCNINetwork`; the
+    /// runtime reads no JSON itself). Its plugins give the container's network namespace
+    /// its interfaces.
     public var cniNetwork: (any CNINetworkList)?
     /// How error messages start: "scratch" or "workbook".
     public var programName = "scratch"
@@ -130,6 +136,7 @@ public struct ContainerSpec: Sendable {
             throw invalid(
                 "--cap-add, --cap-drop, --security-opt and --cgroupns come in chapter 7 — run at chapter 7's stage or later")
         }
+        try validateNetwork(stage: stage)
         // Chapter 6: the volumes' flags and their host paths.
         try validateMounts(mounts, stage: stage)
         try validateProcessConfiguration(stage: stage)

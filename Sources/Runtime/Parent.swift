@@ -29,15 +29,6 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     let signals = try step("create the signalfd") { try SignalDescriptor(runtimeSignals) }
     // 1. Check the request before anything exists on the host.
     try spec.validate(stage: stage)
-    // Chapter 9: a CNI network's list is read (RuntimeConfig) before we are called.
-    if let name = spec.cniNetworkName, spec.cniNetwork == nil {
-        throw ContainerError(step: "check the request", reason: "--network cni:\(name): the network list was not read — run it with scratch")
-    }
-    if spec.cniNetwork != nil && isRootless(spec) {
-        throw ContainerError(
-            step: "check the request",
-            reason: "--network cni: the plugins need root on the host (CAP_NET_ADMIN in its network namespace) — run as root")
-    }
     // Chapter 7: the seccomp profile compiled now (or found in the cache), so a profile
     // libseccomp refuses is bad input that leaves nothing behind.
     let confinement = try step("compile the seccomp filter") { try plannedConfinement(spec, stage: stage, steps: steps) }
@@ -80,6 +71,27 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if !spec.namedVolumes.isEmpty {
         try step("make the named volumes") { try makeNamedVolumes(spec.namedVolumes) }
     }
+    // Chapter 9, bridge mode: the container's place on the host — the bridge and its
+    // NAT table on first use, an address, the published ports. Released on every way
+    // out (the defer), by the next run or `scratch gc` if this runtime is killed.
+    var spec = spec
+    var bridge: BridgeAttachment?
+    if stage.includes(.network) && spec.network == .bridge {
+        bridge = try step("join the bridge \(bridgeName)") { try joinBridge(containerID: spec.id, ports: spec.publishedPorts) }
+    }
+    defer {
+        if let bridge {
+            for problem in leaveBridge(bridge) { writeToStandardError("\(spec.programName): leave the bridge: \(problem)\n") }
+        }
+    }
+    // Its name and address for its /etc, as Docker writes them: bound in by the child
+    // with the volumes, so the image's own files stay untouched.
+    if stage.includes(.network) && stage.includes(.rootFilesystem) && spec.network.hasOwnNamespace && spec.rootfs != nil {
+        let files = try step("write the container's /etc/hosts, /etc/hostname and /etc/resolv.conf") {
+            try writeNetworkFiles(spec, address: bridge?.address.address, directory: record.directory)
+        }
+        spec.mounts = files + spec.mounts
+    }
     if let cgroup {
         try step("create the cgroup") { try createCgroup(cgroup, setting: limitFiles, steps: steps) }
     }
@@ -106,15 +118,15 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if stage.includes(.leastPrivilege) {
         namespaces.insert(.newIPC)
     }
+    // Chapter 9: links, addresses, routes and ports of its own (all but --network host).
+    if stage.includes(.network) && spec.network.hasOwnNamespace {
+        namespaces.formUnion(try step("choose namespaces") { try steps.network.networkNamespace() })
+    }
     // Chapter 8: with the others in one clone. The kernel makes the user namespace
     // first, and the others belong to it: root in it may then mount, set the
     // hostname and so on in them — and in nothing of the host's.
     if idMaps != nil {
         namespaces.insert(.newUser)
-    }
-    // Chapter 9, CNI: a network namespace of its own, empty, for the plugins to fill.
-    if spec.cniNetwork != nil {
-        namespaces.insert(.newNetwork)
     }
     try stopIfInterrupted()
     let channel = try step("create the setup pipes") { try SetupChannel() }
@@ -122,8 +134,8 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     childEnds.parentOnly += [signals.descriptor.raw, record.lockDescriptor]
     let heldTerminal = spec.useInit && ownsTerminal()
     let child = try step("clone the container's process") {
-        try clone(flags: namespaces) { [childEnds, cgroup] in
-            containerMain(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup, channel: childEnds)
+        try clone(flags: namespaces) { [spec, childEnds, cgroup, bridge] in
+            containerMain(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup, bridge: bridge, channel: childEnds)
         }
     }
     let ends = channel.parentSide()
@@ -137,19 +149,24 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
         try step("write the user namespace's maps") { try writeIDMaps(idMaps, child: child) }
     }
 
-    // 4. Set up from outside — the cgroup (the network comes in a later chapter)
-    //    — then let the child go on. It waits for this before anything else, so
-    //    everything it does happens inside its limits.
+    // 4. Set up from outside — the cgroup, the veth pair — then let the child go on.
+    //    It waits for this before anything else, so everything it does happens
+    //    inside its limits, and its end of the pair is there when it looks.
     if let cgroup {
         try step("put the container in its cgroup") { try steps.cgroups.joinCgroup(cgroup.directories, pid: child) }
     }
+    if let bridge {
+        try step("connect the container to the bridge") {
+            try steps.network.connectContainer(bridge.pair, toNamespaceOf: child, netlink: Netlink())
+        }
+    }
     // Chapter 9, CNI: the plugins' ADD, in the child's namespace while it waits; DEL on
     // every way out (before the kill-and-reap above: the namespace is held open for it).
-    var network: CNIAttachment?
-    defer { network?.detach(programName: spec.programName) }
+    var cniNetwork: CNIAttachment?
+    defer { cniNetwork?.detach(programName: spec.programName) }
     if let list = spec.cniNetwork {
         try stopIfInterrupted()
-        network = try step("attach the CNI network \(list.name)") {
+        cniNetwork = try step("attach the CNI network \(list.name)") {
             try attachCNINetwork(list, containerID: spec.id, pid: child, stateDirectory: record.directory, programName: spec.programName)
         }
     }

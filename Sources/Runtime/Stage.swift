@@ -18,10 +18,13 @@ public struct Stage: Sendable, Equatable {
         /// Capabilities, no_new_privs, seccomp, masked paths, devices, IPC and cgroup
         /// namespaces.
         case leastPrivilege = 7
+        /// A network namespace of its own: loopback, a veth pair to a bridge, an
+        /// address, NAT out and published ports.
+        case network = 9
     }
 
     public func includes(_ feature: Feature) -> Bool { chapter >= feature.rawValue }
 
     /// Everything the reference runtime has.
-    public static let complete = Stage(chapter: Feature.leastPrivilege.rawValue)
+    public static let complete = Stage(chapter: Feature.network.rawValue)
 }

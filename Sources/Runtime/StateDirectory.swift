@@ -251,7 +251,8 @@ public let stoppedRoot = stateRoot + "/stopped"
 
 private func removeStateFiles(_ directory: String) {
     // (lock and pid: the files of the first version of this layout.)
-    for name in ["state", "state.new", "lock", "pid"] { try? removeFile(directory + "/" + name) }
+    // (hosts, hostname, resolv.conf: chapter 9's files, bound into the container.)
+    for name in ["state", "state.new", "lock", "pid", "hosts", "hostname", "resolv.conf"] { try? removeFile(directory + "/" + name) }
     removeCNIRecord(directory + "/cni")
     _ = try? removeDirectory(directory)
 }
@@ -349,7 +350,9 @@ public func removeLeftovers() -> [String] {
         removeStateFiles(directory)
         removed.append(directory)
     }
-    return removed
+    // Chapter 9: the addresses, ports and host veths of the dead, in this network
+    // namespace (checked by their state's lock, as above).
+    return removed + removeNetworkLeftovers()
 }
 
 /// Stopped containers, kept because they ran without --rm. With `pruning`, an entry

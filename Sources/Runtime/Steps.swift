@@ -120,6 +120,27 @@ public protocol PrivilegeSteps: Sendable {
     func compileSeccompFilter(_ profile: SeccompProfile, capabilities: CapabilitySet) throws -> [UInt8]
 }
 
+/// Chapter 9 — the network namespace: a network of the container's own, joined to
+/// the host by a veth pair whose host end is on a bridge.
+public protocol NetworkSteps: Sendable {
+    /// The clone flags that give the child network devices, addresses, routes and
+    /// ports of its own.
+    func networkNamespace() throws -> CloneFlags
+    /// Runs in the parent, after clone and before the go-ahead, in the host's network
+    /// namespace: make the veth pair `pair.hostSide`/`pair.containerSide`, put the host
+    /// side on the bridge `pair.bridge` and bring it up, and move the container side
+    /// into the network namespace of process `pid`.
+    func connectContainer(_ pair: VethPair, toNamespaceOf pid: pid_t, netlink: Netlink) throws
+    /// Runs in the child, in its own network namespace, in every mode but `host`:
+    /// bring the loopback device up (a new namespace's `lo` starts down).
+    func bringUpLoopback(netlink: Netlink) throws
+    /// Runs in the child, in its own network namespace, after `bringUpLoopback`: the
+    /// container side of `pair` (moved in by the parent, still called
+    /// `pair.containerSide`) becomes `pair.nameInside` (eth0) with `address`, up, and
+    /// the default route goes through `gateway` (the bridge's address).
+    func configureContainerSide(_ pair: VethPair, address: InterfaceAddress, gateway: IPv4Address, netlink: Netlink) throws
+}
+
 /// The reference runtime's side of every chapter. Each chapter's file holds its part
 /// (`extension Reference: HostnameSteps` in Hostname.swift, and so on).
 public struct Reference: Sendable {
@@ -136,11 +157,12 @@ public struct Steps: Sendable {
     public var layers: any LayerSteps
     public var configuration: any ConfigurationSteps
     public var privileges: any PrivilegeSteps
+    public var network: any NetworkSteps
 
     public init(
         exitStatus: any ExitStatusSteps, hostname: any HostnameSteps, processTree: any ProcessTreeSteps,
         rootFilesystem: any RootFilesystemSteps, cgroups: any CgroupSteps, layers: any LayerSteps,
-        configuration: any ConfigurationSteps, privileges: any PrivilegeSteps
+        configuration: any ConfigurationSteps, privileges: any PrivilegeSteps, network: any NetworkSteps
     ) {
         self.exitStatus = exitStatus
         self.hostname = hostname
@@ -150,15 +172,17 @@ public struct Steps: Sendable {
         self.layers = layers
         self.configuration = configuration
         self.privileges = privileges
+        self.network = network
     }
 
     /// The reference runtime's own functions, every chapter.
     public static let reference = Steps(
         exitStatus: Reference(), hostname: Reference(), processTree: Reference(), rootFilesystem: Reference(),
-        cgroups: Reference(), layers: Reference(), configuration: Reference(), privileges: Reference())
+        cgroups: Reference(), layers: Reference(), configuration: Reference(), privileges: Reference(),
+        network: Reference())
 
     /// The chapters that have learner functions, in order.
-    public static let chapters = 0...7
+    public static let chapters = 0...9
 
     /// These steps with chapter `chapter`'s value taken from `other`, whole.
     public func replacing(chapter: Int, from other: Steps) -> Steps {
@@ -172,6 +196,7 @@ public struct Steps: Sendable {
         case 5: result.layers = other.layers
         case 6: result.configuration = other.configuration
         case 7: result.privileges = other.privileges
+        case 9: result.network = other.network
         default: break
         }
         return result
@@ -183,7 +208,7 @@ public struct Steps: Sendable {
         [
             0: "\(type(of: exitStatus))", 1: "\(type(of: hostname))", 2: "\(type(of: processTree))",
             3: "\(type(of: rootFilesystem))", 4: "\(type(of: cgroups))", 5: "\(type(of: layers))",
-            6: "\(type(of: configuration))", 7: "\(type(of: privileges))",
+            6: "\(type(of: configuration))", 7: "\(type(of: privileges))", 9: "\(type(of: network))",
         ]
     }
 }

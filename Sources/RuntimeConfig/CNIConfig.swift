@@ -20,7 +20,7 @@ public let defaultCNIPluginPath = "/usr/lib/cni"
 /// no list has, a plugin not installed, or a file that is not JSON is bad input (exit
 /// 125, nothing left). Without `cni:` it reads nothing.
 public func resolvingCNINetwork(_ spec: ContainerSpec, environment: [String: String] = currentEnvironment()) throws -> ContainerSpec {
-    guard let name = spec.cniNetworkName else { return spec }
+    guard case .cni(let name) = spec.network else { return spec }
     var spec = spec
     spec.cniNetwork = try readCNINetworkList(
         named: name, in: environment["CNI_CONF_DIR"] ?? defaultCNIConfigurationDirectory,

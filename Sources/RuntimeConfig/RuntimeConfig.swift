@@ -62,6 +62,10 @@ public func applyingConfigFile(to flags: RunRequest) throws(ContainerError) -> R
     request.securityOpt = flags.securityOpt
     request.cgroupns = flags.cgroupns
     request.seccompProfiles = flags.seccompProfiles
+    // Chapter 9's flags: the file's linux.namespaces is not read yet, so they are
+    // all there is.
+    request.network = flags.network
+    request.publish = flags.publish
     if flags.memory != nil { request.memory = flags.memory }
     if flags.pidsLimit != nil { request.pidsLimit = flags.pidsLimit }
     if flags.cpus != nil { request.cpus = flags.cpus }

@@ -51,7 +51,7 @@ public enum ChapterCatalog {
             exerciseFolder: "exercises/08-rootless", exerciseFiles: []),
         Chapter(
             number: 9, title: "Networking: the network namespace", file: "chapters/09-networking.md",
-            exerciseFolder: "exercises/09-networking", exerciseFiles: []),
+            exerciseFolder: "exercises/09-network", exerciseFiles: ["exercises/09-network/Network.swift"]),
         Chapter(
             number: 10, title: "Speaking OCI", file: "chapters/10-oci.md",
             exerciseFolder: "exercises/10-oci", exerciseFiles: []),

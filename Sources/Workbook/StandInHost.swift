@@ -78,7 +78,8 @@ public struct StandInHost: Sendable {
     /// the UTS namespace it came from, so the new process can tell it is in another.
     static let reexecMarker = "WORKBOOK_STAND_IN"
 
-    /// Moves this process into a UTS and a mount namespace of its own, with / private
+    /// Moves this process into a UTS and a mount namespace of its own (and a network
+    /// namespace, `needsOwnNetwork`), with / private
     /// to it, and records what the stand-in looks like. Calling it again returns the
     /// same stand-in.
     public static func enter() throws -> StandInHost {
@@ -89,7 +90,7 @@ public struct StandInHost: Sendable {
             guard namespace("uts") != cameFrom else {
                 throw WorkbookError("the stand-in host was not made: unshare(1) ran, but this process is still in the host's UTS namespace")
             }
-        } else if callUnshare(cloneNewUTS | cloneNewNS) != 0 {
+        } else if callUnshare(cloneNewUTS | cloneNewNS | (needsOwnNetwork ? cloneNewNet : 0)) != 0 {
             let error = errno
             // EINVAL: this process has threads, and a mount namespace is per process.
             // unshare(1) runs us again from the start, single-threaded, inside one.
@@ -110,6 +111,8 @@ public struct StandInHost: Sendable {
         if mount("none", "/", nil, msRec | msShared, nil) != 0 {
             throw WorkbookError("make the stand-in host: mount --make-rshared /: \(String(cString: strerror(errno)))")
         }
+        // Chapter 9: its loopback up, as a host's is (a new network namespace's is down).
+        try? Netlink().setUp("lo")
         let host = StandInHost(hostname: currentHostname(), mounts: mountTable(), cgroups: cgroupLines())
         current = host
         return host
@@ -350,9 +353,14 @@ public struct StandInHost: Sendable {
         return false
     }
 
-    static func namespace(_ kind: String) -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(kind)")) ?? ""
+    static func namespace(_ kind: String, of process: String = "self") -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process)/ns/\(kind)")) ?? ""
     }
+
+    /// Chapter 9: the stand-in gets a network namespace of its own (no uplink: nothing
+    /// a container does leaves it) when this process is in the machine's — PID 1's.
+    /// A check that made one to share between its containers keeps it.
+    static var needsOwnNetwork: Bool { namespace("net") == namespace("net", of: "1") }
 
     // MARK: Entering
 
@@ -362,7 +370,8 @@ public struct StandInHost: Sendable {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         setenv(reexecMarker, namespace("uts"), 1)
         let arguments =
-            ["unshare", "--uts", "--mount", "--propagation", "private", "--", executable] + CommandLine.arguments.dropFirst()
+            ["unshare", "--uts", "--mount"] + (needsOwnNetwork ? ["--net"] : []) + ["--propagation", "private", "--", executable]
+            + CommandLine.arguments.dropFirst()
         let error = executeSearchingPath(arguments)
         unsetenv(reexecMarker)
         throw WorkbookError(
@@ -375,6 +384,7 @@ public struct StandInHost: Sendable {
 // without _GNU_SOURCE).
 let cloneNewNS: Int32 = 0x0002_0000
 let cloneNewUTS: Int32 = 0x0400_0000
+let cloneNewNet: Int32 = 0x4000_0000
 let msRec: UInt = 0x4000
 let msPrivate: UInt = 0x4_0000
 let msShared: UInt = 0x10_0000
