@@ -177,8 +177,8 @@ extension ContainerSpec {
             throw invalid(
                 "--network bridge needs root: the veth pair and the bridge are made in the host's network namespace (rootless Podman uses a user-space network stack, pasta or slirp4netns, instead) — run as root, or use --network none or host"
             )
-        case .cni(let name):
-            throw invalid("--network cni:\(name): CNI networks are not in this runtime yet")
+        case .cni:
+            try validateCNINetwork()
         default: break
         }
     }
