@@ -44,18 +44,22 @@ public protocol CNINetworkList: Sendable {
 }
 
 extension ContainerSpec {
-    /// `--network cni:NAME`, checked before anything exists: its list was read (by
-    /// RuntimeConfig, before the story starts), and the caller is root.
+    /// `--network cni:NAME` needs root: the plugins make links and addresses in the
+    /// host's network namespace (CAP_NET_ADMIN there).
     func validateCNINetwork() throws(ContainerError) {
-        guard case .cni(let name) = network else { return }
-        func invalid(_ reason: String) -> ContainerError { ContainerError(step: "check the request", reason: reason) }
-        if cniNetwork == nil {
-            throw invalid("--network cni:\(name): the network list was not read — `scratch run` reads it (a learner's stage has no CNI)")
+        guard case .cni(let name) = network, getuid() != 0 else { return }
+        throw ContainerError(
+            step: "check the request", reason: "--network cni:\(name) needs root: the plugins need CAP_NET_ADMIN in the host's network namespace — run as root")
+    }
+
+    /// The list of `--network cni:NAME`, which RuntimeConfig reads before the story
+    /// starts (`scratch run` does; a learner's stage has no CNI).
+    func readCNINetwork() throws(ContainerError) -> (any CNINetworkList)? {
+        guard case .cni(let name) = network else { return nil }
+        guard let cniNetwork else {
+            throw ContainerError(step: "check the request", reason: "--network cni:\(name): the network list was not read — run it with `scratch run`")
         }
-        if getuid() != 0 {
-            // The plugins make links and addresses in the host's network namespace.
-            throw invalid("--network cni:\(name) needs root: the plugins need CAP_NET_ADMIN in the host's network namespace — run as root")
-        }
+        return cniNetwork
     }
 }
 
