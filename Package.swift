@@ -27,13 +27,13 @@ let package = Package(
         .target(name: "Syscalls", dependencies: ["CLinux"]),
         // The reference runtime: one file per kernel feature, plus the creation story.
         // No Foundation here: it is on the hot path and costs milliseconds at start.
-        .target(name: "Runtime", dependencies: ["Syscalls", "CSeccomp", "CNetlink", "CNftables"]),
+        .target(name: "Runtime", dependencies: ["Syscalls", "CSeccomp", "CNetlink"]),
         // Chapter 7's seccomp filters: Debian's libseccomp compiles a profile into BPF.
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        // Chapter 9's network: links, addresses and routes through rtnetlink (libnl-route-3),
-        // NAT and published ports through libnftables. No `ip` or `nft` is run.
+        // Chapter 9's network: links, addresses and routes through rtnetlink (libnl-route-3,
+        // linked statically into scratch); NAT and published ports through libnftables,
+        // loaded with dlopen on first use (Runtime/Nftables.swift). No `ip` or `nft` is run.
         .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-route-3-dev"])]),
-        .systemLibrary(name: "CNftables", pkgConfig: "libnftables", providers: [.apt(["libnftables-dev"])]),
         // The learner's code. An unfinished chapter still compiles: its stubs throw.
         .target(
             name: "Exercises",

@@ -204,11 +204,14 @@ let chapter9Checks: [Check] = [
                 return .failed(expected: "httpd to start in a container with -p 8080:80", saw: networkFailureHint(server.wait(timeout: 3)))
             }
             var answer = RunResult(status: -1, stdout: "", stderr: "", timedOut: false)
-            for _ in 0..<20 {
-                answer = network.host(["busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"], timeout: 5)
+            // httpd is listening once "ready" is printed; a few tries cover a slow host,
+            // and a deadline keeps a connection that never answers from taking minutes.
+            let deadline = Date().addingTimeInterval(5 * CheckContext.slowdown)
+            repeat {
+                answer = network.host(["busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/"], timeout: 2)
                 if answer.stdout.contains("scratch-check-9") { break }
                 usleep(150_000)
-            }
+            } while Date() < deadline
             return expect(
                 answer.stdout.contains("scratch-check-9"), "the page from the container at http://127.0.0.1:8080/", saw: describe(answer))
         }

@@ -435,7 +435,7 @@ extension RunRequest {
     /// Chapter 9's flags into the spec. The default is Docker's, bridge — from chapter
     /// 9's stage on, and for root: a user namespace cannot make links on the host, so
     /// a rootless container keeps the host's network unless it asks for none.
-    func applyNetwork(to spec: inout ContainerSpec, stage: Stage) throws(ContainerError) {
+    public func applyNetwork(to spec: inout ContainerSpec, stage: Stage) throws(ContainerError) {
         spec.networkFlagsGiven = network != nil || !publish.isEmpty
         if let network {
             spec.network = try NetworkMode(parsing: network)

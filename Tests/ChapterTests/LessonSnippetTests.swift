@@ -124,6 +124,7 @@ enum SnippetRunner {
     /// its end, and exits with the status the snippet had.
     static let wrapper = """
         cd "$1" || exit 1
+        if [ "$(id -u)" = 0 ]; then ip link set lo up || exit 1; fi
         if [ "$2" = shared ]; then mount --make-rshared / || exit 1; fi
         cat /proc/self/mountinfo > "$3" || exit 1
         status=0
@@ -150,12 +151,14 @@ enum SnippetRunner {
         let epilogue = "__snippet_status=$?; trap -p EXIT > '\(files.trap)'; exit \"$__snippet_status\""
         let harnessLog = work + "/harness"
 
-        // As root the namespace is a plain mount namespace. Without root (the harness's own
+        // As root the namespace is a plain mount namespace, with a network namespace of
+        // its own (lo up, no uplink): chapter 9's bridge and NAT rules are made there,
+        // never on the machine. Without root (the harness's own
         // unit tests on a learner's laptop) a user namespace makes the mount namespace
         // possible; real snippets need root and run only as root.
         let namespace =
             geteuid() == 0
-            ? ["unshare", "--mount", "--propagation", "private"]
+            ? ["unshare", "--mount", "--net", "--propagation", "private"]
             : ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
         let arguments =
             namespace + [

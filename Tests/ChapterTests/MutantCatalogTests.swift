@@ -155,6 +155,16 @@ extension ContainerTests {
             .init(
                 mutant: "Ch7ArgumentsDropped", chapter: 7, caughtBy: [("refused-syscalls", "argument comparisons")],
                 notBlamed: ["capabilities-default", "ordinary-workload"]),
+
+            .init(mutant: "Ch9NoNetworkFlag", chapter: 9, caughtBy: [("none-only-lo", "no network namespace of its own")]),
+            .init(mutant: "Ch9LoopbackLeftDown", chapter: 9, caughtBy: [("none-only-lo", "lo is down")], notBlamed: ["bridge-eth0"]),
+            .init(mutant: "Ch9PeerNotMoved", chapter: 9, caughtBy: [("bridge-eth0", "never arrived")], notBlamed: ["none-only-lo"]),
+            .init(mutant: "Ch9NotOnBridge", chapter: 9, caughtBy: [("bridge-reach", "setMaster")], notBlamed: ["none-only-lo", "bridge-eth0"]),
+            .init(mutant: "Ch9HostSideDown", chapter: 9, caughtBy: [("bridge-reach", "is down")], notBlamed: ["none-only-lo", "bridge-eth0"]),
+            .init(mutant: "Ch9AddressWithoutPrefix", chapter: 9, caughtBy: [("bridge-eth0", "prefix length")], notBlamed: ["none-only-lo"]),
+            .init(
+                mutant: "Ch9NoDefaultRoute", chapter: 9, caughtBy: [("bridge-eth0", "no default route")], notBlamed: ["none-only-lo", "bridge-reach"]),
+            .init(mutant: "Ch9PeerNotRenamed", chapter: 9, caughtBy: [("bridge-eth0", "not renamed")], notBlamed: ["none-only-lo"]),
         ]
 
         static var mutantRuntime: String { Support.binDirectory + "/mutant-runtime" }

@@ -53,7 +53,7 @@ enum Support {
     static func run(_ arguments: [String], environment extra: [String: String] = [:], directory: String? = nil) -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
+        process.arguments = isolatedNetwork(arguments)
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = binDirectory + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
         environment["NO_COLOR"] = "1"
@@ -78,6 +78,17 @@ enum Support {
             status: process.terminationStatus,
             stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+
+    /// The project's runtimes, run from the machine's network namespace, go into a
+    /// throwaway one (`unshare --net`): from chapter 9 a container's default network is
+    /// a bridge with NAT rules, which must never be made on the machine.
+    static func isolatedNetwork(_ arguments: [String]) -> [String] {
+        let runtimes: Set<String> = ["scratch", "workbook", "mutant-runtime", "fd-audit"]
+        guard let first = arguments.first, runtimes.contains(URL(fileURLWithPath: first).lastPathComponent) else { return arguments }
+        let ours = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
+        let machine = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/1/ns/net")
+        return ours == machine ? ["unshare", "--net", "--"] + arguments : arguments
     }
 
     /// A fresh temporary directory, for SCRATCH_HOME and progress files.

@@ -19,6 +19,7 @@ func mutant(_ chapter: Int, _ value: any Sendable) -> Mutant {
     case let value as any LayerSteps where chapter == 5: steps.layers = value
     case let value as any ConfigurationSteps where chapter == 6: steps.configuration = value
     case let value as any PrivilegeSteps where chapter == 7: steps.privileges = value
+    case let value as any NetworkSteps where chapter == 9: steps.network = value
     default: fatalError("\(name) does not conform to chapter \(chapter)'s protocol")
     }
     return Mutant(name: name, chapter: chapter, steps: steps)
@@ -91,4 +92,13 @@ let mutantCatalog: [Mutant] = [
     mutant(7, Ch7CapabilityConditionsIgnored()),
     mutant(7, Ch7RepeatedArgumentInOneRule()),
     mutant(7, Ch7ArgumentsDropped()),
+
+    mutant(9, Ch9NoNetworkFlag()),
+    mutant(9, Ch9LoopbackLeftDown()),
+    mutant(9, Ch9PeerNotMoved()),
+    mutant(9, Ch9NotOnBridge()),
+    mutant(9, Ch9HostSideDown()),
+    mutant(9, Ch9AddressWithoutPrefix()),
+    mutant(9, Ch9NoDefaultRoute()),
+    mutant(9, Ch9PeerNotRenamed()),
 ]

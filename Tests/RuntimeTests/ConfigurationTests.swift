@@ -73,7 +73,7 @@ struct ConfigurationTests {
     static func run(_ arguments: [String], home: String, environment extra: [String: String] = [:], directory: String? = nil) -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
+        process.arguments = isolatedNetwork(arguments)
         var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "SCRATCH_HOME": home]
         for (key, value) in extra { environment[key] = value }
         process.environment = environment

@@ -124,6 +124,7 @@ final class VolumeTests {
 
     static func run(_ arguments: [String], home: String = VolumeTests.home, directory: String? = nil) -> Output {
         let process = Process()
+        let arguments = isolatedNetwork(arguments)
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
         var environment = ProcessInfo.processInfo.environment
