@@ -49,7 +49,8 @@ extension ContainerSpec {
     func validateCNINetwork() throws(ContainerError) {
         guard case .cni(let name) = network, getuid() != 0 else { return }
         throw ContainerError(
-            step: "check the request", reason: "--network cni:\(name) needs root: the plugins need CAP_NET_ADMIN in the host's network namespace — run as root")
+            step: "check the request",
+            reason: "--network cni:\(name) needs root: the plugins need CAP_NET_ADMIN in the host's network namespace — run as root")
     }
 
     /// The list of `--network cni:NAME`, which RuntimeConfig reads before the story
@@ -57,7 +58,8 @@ extension ContainerSpec {
     func readCNINetwork() throws(ContainerError) -> (any CNINetworkList)? {
         guard case .cni(let name) = network else { return nil }
         guard let cniNetwork else {
-            throw ContainerError(step: "check the request", reason: "--network cni:\(name): the network list was not read — run it with `scratch run`")
+            throw ContainerError(
+                step: "check the request", reason: "--network cni:\(name): the network list was not read — run it with `scratch run`")
         }
         return cniNetwork
     }
