@@ -7,3 +7,4 @@
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/route.h>
+#include <netlink/route/neighbour.h>

@@ -67,7 +67,7 @@ func networkFailureHint(_ result: RunResult) -> String {
     let text = result.stderr
     if text.contains("has no link vc") || text.contains("no link vc") {
         return
-            "the container side of the pair never arrived in the container's network namespace: the parent must move it there (moveToNamespace, to the child's pid) — your runtime said: \(quote(text.trimmed))"
+            "the container side of the pair never arrived in the container's network namespace: the parent must make it there (createVethPair's peerInNamespaceOf: the child's pid) or move it there (moveToNamespace) — your runtime said: \(quote(text.trimmed))"
     }
     if text.contains("in no subnet") {
         return
@@ -147,8 +147,8 @@ let chapter9Checks: [Check] = [
         "bridge-reach", chapter: 9, "bridge mode: a container reaches the stand-in host (10.55.0.1) and a second container",
         hints: [
             "Two containers and the host talk through the bridge scratch0: a switch whose ports are the host ends of the veth pairs. A host end that is not on the bridge, or is down, is a cable plugged into nothing.",
-            "connectContainer makes the pair, puts the host side on pair.bridge (setMaster), brings the host side up, and moves the container side into the namespace of the child's pid. `ip -o link` in the stand-in host shows each host side with `master scratch0` and UP.",
-            "The reference (Sources/Runtime/Network.swift):\n    public func connectContainer(_ pair: VethPair, toNamespaceOf pid: pid_t, netlink: Netlink) throws {\n        try netlink.createVethPair(pair.hostSide, peer: pair.containerSide)\n        try netlink.setMaster(pair.hostSide, bridge: pair.bridge)\n        try netlink.setUp(pair.hostSide)\n        try netlink.moveToNamespace(pair.containerSide, ofProcess: pid)\n    }",
+            "connectContainer makes the pair with the container side in the namespace of the child's pid (made there, or moved there), puts the host side on pair.bridge (setMaster) and brings it up. `ip -o link` in the stand-in host shows each host side with `master scratch0` and UP.",
+            "The reference (Sources/Runtime/Network.swift):\n    public func connectContainer(_ pair: VethPair, toNamespaceOf pid: pid_t, netlink: Netlink) throws {\n        try netlink.createVethPair(pair.hostSide, peer: pair.containerSide, peerInNamespaceOf: pid)\n        try netlink.setMaster(pair.hostSide, bridge: pair.bridge)\n        try netlink.setUp(pair.hostSide)\n    }\n(Made on the host and then moved with moveToNamespace works too; it costs the kernel a wait of about 20 ms.)",
         ]
     ) { context in
         try withStandInNetwork { network in
@@ -219,14 +219,22 @@ let chapter9Checks: [Check] = [
     Check(
         "nothing-left", chapter: 9, "after a bridge-mode container exits: no veth, no address, no bridge, no nft rule left", provesChapter: false,
         hints: [
-            "The runtime removes what bridge mode made on every way out: the host side of the pair (it goes by itself when the container's namespace goes, since deleting one end of a pair deletes both), the address, the published ports, and the bridge and table with the last container.",
+            "The runtime removes what bridge mode made on every way out: the host side of the pair goes by itself when the container's namespace goes (deleting one end of a pair deletes both); the runtime releases the address, the published ports, and the bridge and table with the last container.",
             "Something your connectContainer made is still in the stand-in host after the container ended: `ip -o link` there shows it. A link made in the wrong namespace outlives the container.",
             "Make the pair in the parent's namespace and move the container side into the child's (the reference's connectContainer, Sources/Runtime/Network.swift): when the child's namespace goes, its end goes, and the pair with it.",
         ]
     ) { context in
         try withStandInNetwork { network in
             let result = context.run(["true"], options: ["-p", "8081:80"], network: network.path)
-            let links = linkNames(network.links()).filter { $0 != "lo" && $0 != StandInNetwork.hostOnlyLink }
+            // The kernel deletes the pair with the container's namespace, a moment
+            // after its last process: wait for that, boundedly.
+            var links: [String] = []
+            let deadline = Date().addingTimeInterval(3 * CheckContext.slowdown)
+            repeat {
+                links = linkNames(network.links()).filter { $0 != "lo" && $0 != StandInNetwork.hostOnlyLink }
+                if links.isEmpty { break }
+                usleep(50_000)
+            } while Date() < deadline
             let rules = network.host(["nft", "list", "ruleset"]).stdout
             var identity = stat()
             let directory = stat(network.path, &identity) == 0 ? "/run/scratch/network/\(identity.st_ino)" : ""

@@ -146,9 +146,12 @@ private func joinBridgeLocked(containerID id: String, ports: [PublishedPort]) th
     return attachment
 }
 
-/// Step 7 in bridge mode, on every way out: the host end of the veth (gone already
-/// when the container's namespace went: deleting one end of a pair deletes both), the
-/// ports, the address; the bridge and the table with the last container.
+/// Step 7 in bridge mode, on every way out: the ports, the address; the bridge and the
+/// table with the last container. Not the host end of the veth: the kernel deletes the
+/// pair when the container's namespace goes (deleting one end deletes both), soon
+/// after its last process ended, and deleting it here would make the runtime wait
+/// for an RCU grace period (about 20 ms here) for nothing. A pair whose container side
+/// never reached the container (the start failed before) is deleted here.
 func leaveBridge(_ attachment: BridgeAttachment) -> [String] {
     do {
         return try withNetworkLock { leaveBridgeLocked(attachment) }
@@ -159,8 +162,13 @@ func leaveBridge(_ attachment: BridgeAttachment) -> [String] {
 
 private func leaveBridgeLocked(_ attachment: BridgeAttachment) -> [String] {
     var problems: [String] = []
-    if let netlink = try? Netlink(), netlink.linkExists(attachment.pair.hostSide) {
-        do { try netlink.deleteLink(attachment.pair.hostSide) } catch { problems.append("\(error)") }
+    if let netlink = try? Netlink() {
+        if netlink.linkExists(attachment.pair.containerSide) {
+            do { try netlink.deleteLink(attachment.pair.containerSide) } catch { problems.append("\(error)") }
+        }
+        // The next container to get this address has another MAC: the host must ask
+        // again (ARP), not send to this one's until its entry goes stale (seconds).
+        try? netlink.deleteNeighbour(attachment.address.address, on: bridgeName)
     }
     if !attachment.ports.isEmpty, let nft = try? Nftables() {
         do { try nft.run(portElements(attachment, "delete"), what: "unpublish the ports") } catch { problems.append("\(error)") }

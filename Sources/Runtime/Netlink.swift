@@ -47,14 +47,18 @@ public final class Netlink {
     // IFF_UP from <net/if.h>: the administrative "up" flag of a link.
     static let up: UInt32 = 0x1
 
-    /// `ip link add NAME type veth peer name PEER`: a pair of virtual Ethernet devices,
-    /// joined like two ends of a cable. Both start down, in this namespace.
-    public func createVethPair(_ name: String, peer: String) throws {
+    /// `ip link add NAME type veth peer name PEER [netns PID]`: a pair of virtual
+    /// Ethernet devices, joined like two ends of a cable. Both start down, in this
+    /// namespace — or the peer straight in the network namespace of process `pid`,
+    /// which costs nothing more, where moving it there later (`moveToNamespace`) makes
+    /// the kernel wait for every CPU to pass a grace period (about 20 ms here).
+    public func createVethPair(_ name: String, peer: String, peerInNamespaceOf pid: pid_t? = nil) throws {
         guard let link = rtnl_link_veth_alloc() else { throw NetlinkError("rtnl_link_veth_alloc", code: -NLE_NOMEM) }
         defer { rtnl_link_put(link) }
         rtnl_link_set_name(link, name)
         if let peerLink = rtnl_link_veth_get_peer(link) {
             rtnl_link_set_name(peerLink, peer)
+            if let pid { rtnl_link_set_ns_pid(peerLink, pid) }
             rtnl_link_put(peerLink)
         }
         try check(
@@ -129,6 +133,20 @@ public final class Netlink {
         defer { rtnl_link_put(link) }
         rtnl_link_set_name(link, name)
         try check(rtnl_link_delete(socket, link), "delete the link \(name)")
+    }
+
+    /// `ip neigh del ADDRESS dev NAME`: forget the link-layer address learned for
+    /// `address` (ARP). For the runtime: an address given to a new container with a
+    /// new MAC would otherwise be sent to the old MAC until the entry goes stale.
+    func deleteNeighbour(_ address: IPv4Address, on name: String) throws {
+        let link = try index(of: name)
+        guard let neighbour = rtnl_neigh_alloc() else { throw NetlinkError("rtnl_neigh_alloc", code: -NLE_NOMEM) }
+        defer { rtnl_neigh_put(neighbour) }
+        let destination = try address.netlinkAddress(prefixLength: 32)
+        defer { nl_addr_put(destination) }
+        rtnl_neigh_set_ifindex(neighbour, link)
+        try check(rtnl_neigh_set_dst(neighbour, destination), "forget the neighbour \(address) on \(name)")
+        try check(rtnl_neigh_delete(socket, neighbour, 0), "forget the neighbour \(address) on \(name)")
     }
 
     /// True when this namespace has a link called `name`.

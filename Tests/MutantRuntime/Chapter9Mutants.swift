@@ -36,7 +36,7 @@ struct Ch9PeerNotMoved: ReferenceNetwork {
     }
 }
 
-/// The host side is never plugged into the bridge.
+/// The host side is never plugged into the bridge (the pair made, then moved).
 struct Ch9NotOnBridge: ReferenceNetwork {
     func connectContainer(_ pair: VethPair, toNamespaceOf pid: pid_t, netlink: Netlink) throws {
         try netlink.createVethPair(pair.hostSide, peer: pair.containerSide)
@@ -48,9 +48,8 @@ struct Ch9NotOnBridge: ReferenceNetwork {
 /// The host side is left down.
 struct Ch9HostSideDown: ReferenceNetwork {
     func connectContainer(_ pair: VethPair, toNamespaceOf pid: pid_t, netlink: Netlink) throws {
-        try netlink.createVethPair(pair.hostSide, peer: pair.containerSide)
+        try netlink.createVethPair(pair.hostSide, peer: pair.containerSide, peerInNamespaceOf: pid)
         try netlink.setMaster(pair.hostSide, bridge: pair.bridge)
-        try netlink.moveToNamespace(pair.containerSide, ofProcess: pid)
     }
 }
 

@@ -126,6 +126,9 @@ let inMachineNetwork: Bool = {
 
         /// What bridge mode may leave: links but lo, the runtime's table, kept addresses.
         func leftovers() -> [String] {
+            // The kernel deletes a pair with the container's namespace, a moment after
+            // its last process ended.
+            for _ in 0..<60 where run(["ip", "-o", "link"]).stdout.contains(": vs") { usleep(50_000) }
             var left = run(["ip", "-o", "link"]).stdout.split(separator: "\n").map(String.init).filter { !$0.contains(" lo:") }
             if run(["nft", "list", "table", "ip", "scratch"]).status == 0 { left.append("table ip scratch") }
             var identity = stat()

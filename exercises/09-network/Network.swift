@@ -21,7 +21,7 @@ import Syscalls
 // `configureContainerSide` (bridge mode only).
 //
 // Building blocks (Sources/Runtime/Netlink.swift), one rtnetlink request each, named
-// as `ip` names them: `createVethPair(_:peer:)`, `setMaster(_:bridge:)`,
+// as `ip` names them: `createVethPair(_:peer:peerInNamespaceOf:)`, `setMaster(_:bridge:)`,
 // `moveToNamespace(_:ofProcess:)`, `rename(_:to:)`, `setUp(_:)`,
 // `addAddress(_:to:)`, `addDefaultRoute(via:)`. The `netlink` you are given is
 // already open in the right namespace: the host's in the parent, the container's in
@@ -37,11 +37,11 @@ public struct YourNetwork: NetworkSteps {
         throw NotDoneYet(chapter: 9, file: "exercises/09-network/Network.swift")
     }
 
-    /// In the parent: make `pair` (host side and container side), plug the host side
-    /// into `pair.bridge` and bring it up, and send the container side into the
-    /// network namespace of process `pid`.
+    /// In the parent: make `pair` (host side and container side) with the container
+    /// side in the network namespace of process `pid` (made there, or moved there),
+    /// and plug the host side into `pair.bridge` and bring it up.
     public func connectContainer(_ pair: VethPair, toNamespaceOf pid: pid_t, netlink: Netlink) throws {
-        // TODO: four requests.
+        // TODO: three or four requests.
         throw NotDoneYet(chapter: 9, file: "exercises/09-network/Network.swift")
     }
 
