@@ -43,6 +43,15 @@ public protocol CNINetworkList: Sendable {
     func errorMessage(_ output: [UInt8]) -> String?
 }
 
+extension NetworkMode {
+    /// `-p` with `cni:NAME`: handed to the list's portmap plugin (RuntimeConfig checks
+    /// that it has one).
+    var publishesThroughCNI: Bool {
+        if case .cni = self { return true }
+        return false
+    }
+}
+
 extension ContainerSpec {
     /// `--network cni:NAME` needs root: the plugins make links and addresses in the
     /// host's network namespace (CAP_NET_ADMIN there).

@@ -162,7 +162,7 @@ extension ContainerSpec {
         if networkFlagsGiven && !stage.includes(.network) {
             throw invalid("--network and -p come in chapter 9 — run at chapter 9's stage or later")
         }
-        if !publishedPorts.isEmpty && network != .bridge {
+        if !publishedPorts.isEmpty && network != .bridge && !network.publishesThroughCNI {
             throw invalid(
                 "-p publishes a port through the bridge, and --network \(network) has none — drop -p, or use --network bridge (the default)")
         }

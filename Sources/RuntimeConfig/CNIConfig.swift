@@ -22,9 +22,21 @@ public let defaultCNIPluginPath = "/usr/lib/cni"
 public func resolvingCNINetwork(_ spec: ContainerSpec, environment: [String: String] = currentEnvironment()) throws -> ContainerSpec {
     guard case .cni(let name) = spec.network else { return spec }
     var spec = spec
-    spec.cniNetwork = try readCNINetworkList(
+    var list = try readCNINetworkList(
         named: name, in: environment["CNI_CONF_DIR"] ?? defaultCNIConfigurationDirectory,
         pluginPath: environment["CNI_PATH"] ?? defaultCNIPluginPath)
+    // -p: for the plugins that declare the capability (portmap), as libcni hands it.
+    if !spec.publishedPorts.isEmpty {
+        guard list.acceptsPortMappings else {
+            throw ContainerError(
+                step: "read the CNI network \(name)",
+                reason:
+                    "-p: no plugin of the list \(name) publishes ports — add {\"type\": \"portmap\", \"capabilities\": {\"portMappings\": true}} to its plugins, or drop -p"
+            )
+        }
+        list.portMappings = spec.publishedPorts
+    }
+    spec.cniNetwork = list
     return spec
 }
 
@@ -85,6 +97,17 @@ public struct CNIConfiguredList: CNINetworkList {
     public let plugins: [(type: String, executable: String)]
     let cniVersion: String
     let objects: [[String: JSONValue]]
+    /// `-p`, given as `runtimeConfig.portMappings` to the plugins whose `capabilities`
+    /// say `portMappings` (CNI's CONVENTIONS: capability arguments).
+    var portMappings: [PublishedPort] = []
+
+    /// Whether a plugin of the list takes `portMappings` (portmap does).
+    var acceptsPortMappings: Bool { objects.contains(where: Self.takesPortMappings) }
+
+    static func takesPortMappings(_ object: [String: JSONValue]) -> Bool {
+        guard case .object(let capabilities)? = object["capabilities"] else { return false }
+        return capabilities["portMappings"] == .bool(true)
+    }
 
     init(_ list: [String: JSONValue], name: String, path: String, pluginPath: String) throws(ContainerError) {
         func invalid(_ reason: String) -> ContainerError { ContainerError(step: "read the CNI network \(name)", reason: "\(path): \(reason)") }
@@ -121,6 +144,17 @@ public struct CNIConfiguredList: CNINetworkList {
         object["name"] = .string(name)
         object["cniVersion"] = .string(cniVersion)
         object["prevResult"] = nil
+        if !portMappings.isEmpty && Self.takesPortMappings(object) {
+            let mappings = portMappings.map { port -> JSONValue in
+                var mapping: [String: JSONValue] = [
+                    "hostPort": .integer(Int64(port.hostPort)), "containerPort": .integer(Int64(port.containerPort)),
+                    "protocol": .string(port.transport.rawValue),
+                ]
+                if let address = port.hostAddress { mapping["hostIP"] = .string("\(address)") }
+                return .object(mapping)
+            }
+            object["runtimeConfig"] = .object(["portMappings": .array(mappings)])
+        }
         if let previousResult {
             do {
                 object["prevResult"] = try JSONDecoder().decode(JSONValue.self, from: Data(previousResult))

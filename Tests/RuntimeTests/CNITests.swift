@@ -209,6 +209,44 @@ struct CNITests {
         #expect(host.veths.isEmpty, "\(host.veths)")
     }
 
+    @Test("-p with a portmap plugin: the published port answers on the stand-in host, and DEL removes the container's rules")
+    func publishedPort() throws {
+        let host = try StandIn("port")
+        try host.writeList(plugins: [#"{"type": "portmap", "capabilities": {"portMappings": true}}"#])
+        let site = host.directory + "/www"
+        try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
+        try "published through CNI\n".write(toFile: site + "/index.html", atomically: true, encoding: .utf8)
+        let server = try Self.start(
+            host,
+            [
+                "run", "--rm", "--init", "--network", "cni:testnet", "-p", "8080:80", "-v", site + ":/www:ro", "--", "httpd", "-f", "-p", "80", "-h",
+                "/www",
+            ])
+        defer {
+            if server.isRunning { kill(server.processIdentifier, SIGTERM) }
+            server.waitUntilExit()
+        }
+        let leases = host.waitForLeases(1)
+        try #require(leases.count == 1, "the container got no address: \(leases)")
+        // The stand-in host asks its own bridge address: portmap's DNAT in output.
+        var answer = ""
+        for _ in 0..<50 {
+            answer = host.run(["sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 1 10.231.0.1 8080"]).stdout
+            if answer.contains("published through CNI") { break }
+            usleep(100_000)
+        }
+        #expect(answer.contains("published through CNI"), "\(answer)")
+        #expect(host.run(["iptables", "-t", "nat", "-S"]).stdout.contains("CNI-DN-"), "portmap's per-container chain")
+        kill(server.processIdentifier, SIGTERM)
+        server.waitUntilExit()
+        #expect(!host.run(["iptables", "-t", "nat", "-S"]).stdout.contains("CNI-DN-"), "DEL removes it")
+        #expect(host.leases.isEmpty, "\(host.leases)")
+        // Without a portmap plugin in the list, -p is bad input.
+        try host.writeList()
+        let refused = host.scratch(["run", "--rm", "--network", "cni:testnet", "-p", "8080:80", "--", "true"])
+        #expect(refused.status == 125 && refused.stderr.contains("no plugin of the list testnet publishes ports"), "\(refused.stderr)")
+    }
+
     @Test("bad input: an unknown network, a plugin not installed, a list that is not JSON — 125 before anything is made")
     func badInput() throws {
         let host = try StandIn("bad")
