@@ -100,8 +100,6 @@ func joinBridge(containerID id: String, ports: [PublishedPort]) throws -> Bridge
 
 private func joinBridgeLocked(containerID id: String, ports: [PublishedPort]) throws -> BridgeAttachment {
     let directory = try namespaceDirectory()
-    let netlink = try Netlink()
-    let nft = try Nftables()
     let taken = allocations(in: directory)
     for port in ports {
         if let other = taken.first(where: { $0.ports.contains(where: port.collides) }) {
@@ -115,7 +113,13 @@ private func joinBridgeLocked(containerID id: String, ports: [PublishedPort]) th
             throw ContainerError(step: "publish the ports", reason: "-p \(port): \(problem) — choose another host port, or stop what holds it")
         }
     }
-    try makeBridge(netlink: netlink, nft: nft)
+    // Made once per namespace, by its first container: the others find the mark
+    // and skip the checks (and loading libnftables, a few milliseconds).
+    let made = directory + "/.bridge"
+    if fileKind(made) == nil {
+        try makeBridge(netlink: Netlink(), nft: Nftables())
+        try writeFile(made, [])
+    }
     let used = Set(taken.map(\.address))
     let first = bridgeGateway.value + 1
     let last = bridgeSubnet.address.value | (UInt32.max >> UInt32(bridgeSubnet.prefixLength)) - 1
@@ -137,7 +141,7 @@ private func joinBridgeLocked(containerID id: String, ports: [PublishedPort]) th
     try owned.writeAll(Array(record.utf8))
     if !ports.isEmpty {
         do {
-            try nft.run(portElements(attachment, "add"), what: "publish \(ports.map(\.description).joined(separator: ", "))")
+            try Nftables().run(portElements(attachment, "add"), what: "publish \(ports.map(\.description).joined(separator: ", "))")
         } catch {
             _ = unlink(file)
             throw error
@@ -279,6 +283,7 @@ private func removeBridge(directory: String) -> [String] {
     if let netlink = try? Netlink(), netlink.linkExists(bridgeName) {
         do { try netlink.deleteLink(bridgeName) } catch { problems.append("\(error)") }
     }
+    _ = unlink(directory + "/.bridge")
     _ = rmdir(directory)
     return problems
 }
