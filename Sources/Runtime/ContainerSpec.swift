@@ -52,6 +52,11 @@ public struct ContainerSpec: Sendable {
     public var securityFlagsGiven = false
     /// A short random id, used for the default hostname and for names on the host.
     public var id: String
+    /// Chapter 9's `--network cni:NAME` (`network == .cni(NAME)`): the list NAME, read
+    /// and checked before anything is made (RuntimeConfig's `resolvingCNINetwork`; the
+    /// runtime reads no JSON itself). Its plugins give the container's network namespace
+    /// its interfaces.
+    public var cniNetwork: (any CNINetworkList)?
     /// How error messages start: "scratch" or "workbook".
     public var programName = "scratch"
 

@@ -162,7 +162,7 @@ extension ContainerSpec {
         if networkFlagsGiven && !stage.includes(.network) {
             throw invalid("--network and -p come in chapter 9 — run at chapter 9's stage or later")
         }
-        if !publishedPorts.isEmpty && network != .bridge {
+        if !publishedPorts.isEmpty && network != .bridge && !network.publishesThroughCNI {
             throw invalid(
                 "-p publishes a port through the bridge, and --network \(network) has none — drop -p, or use --network bridge (the default)")
         }
@@ -178,8 +178,8 @@ extension ContainerSpec {
             throw invalid(
                 "--network bridge needs root: the veth pair and the bridge are made in the host's network namespace (rootless Podman uses a user-space network stack, pasta or slirp4netns, instead) — run as root, or use --network none or host"
             )
-        case .cni(let name):
-            throw invalid("--network cni:\(name): CNI networks are not in this runtime yet")
+        case .cni:
+            try validateCNINetwork()
         default: break
         }
     }

@@ -29,6 +29,7 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     let signals = try step("create the signalfd") { try SignalDescriptor(runtimeSignals) }
     // 1. Check the request before anything exists on the host.
     try spec.validate(stage: stage)
+    let cniList = try spec.readCNINetwork()
     // Chapter 7: the seccomp profile compiled now (or found in the cache), so a profile
     // libseccomp refuses is bad input that leaves nothing behind.
     let confinement = try step("compile the seccomp filter") { try plannedConfinement(spec, stage: stage, steps: steps) }
@@ -178,6 +179,16 @@ func startAndWait(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws -> I
     if let bridge {
         try step("connect the container to the bridge") {
             try steps.network.connectContainer(bridge.pair, toNamespaceOf: child, netlink: Netlink())
+        }
+    }
+    // Chapter 9, CNI: the plugins' ADD, in the child's namespace while it waits; DEL on
+    // every way out (before the kill-and-reap above: the namespace is held open for it).
+    var cniNetwork: CNIAttachment?
+    defer { cniNetwork?.detach(programName: spec.programName) }
+    if let list = cniList {
+        try stopIfInterrupted()
+        cniNetwork = try step("attach the CNI network \(list.name)") {
+            try attachCNINetwork(list, containerID: spec.id, pid: child, stateDirectory: record.directory, programName: spec.programName)
         }
     }
     try stopIfInterrupted()

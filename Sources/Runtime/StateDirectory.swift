@@ -283,6 +283,7 @@ private func removeStateFiles(_ directory: String) {
     // (lock and pid: the files of the first version of this layout.)
     // (hosts, hostname, resolv.conf: chapter 9's files, bound into the container.)
     for name in ["state", "state.new", "lock", "pid", "hosts", "hostname", "resolv.conf"] { try? removeFile(directory + "/" + name) }
+    removeCNIRecord(directory + "/cni")
     _ = try? removeDirectory(directory)
 }
 
@@ -365,6 +366,9 @@ public func removeLeftovers() -> [String] {
             guard looksLikeContainerID(name), !isLocked(directory + "/state") else { continue }
         }
         let state = readControlFile(directory + "/state").flatMap(ContainerState.decoded)
+        // Chapter 9: DEL for a CNI network, from the record ADD left (only then: no
+        // plugin runs for a container that had none).
+        removed += releaseLeftoverCNINetwork(stateDirectory: directory)
         for group in state?.cgroups ?? [] where fileKind(group) != nil {
             removeAbandonedGroup(group)
             removed.append(group)

@@ -70,7 +70,9 @@ func runAndExit(_ request: RunRequest) -> Never {
         // --config: the file underneath, the flags over it; --security-opt
         // seccomp=FILE: the profile read (both RuntimeConfig; neither reads JSON
         // when no file is named).
-        let spec = try resolvingSecurityFiles(applyingConfigFile(to: request)).spec(stage: .complete, programName: "scratch")
+        // --network cni:NAME: the network list read (RuntimeConfig, too).
+        let spec = try resolvingCNINetwork(
+            resolvingSecurityFiles(applyingConfigFile(to: request)).spec(stage: .complete, programName: "scratch"))
         Glibc.exit(runContainer(spec, stage: .complete))
     } catch {
         writeToStandardErrorLine("scratch: \(error)")
