@@ -97,8 +97,11 @@ let package = Package(
             dependencies: ["Runtime", "Syscalls", "RunOptions", "RuntimeConfig", "Workbook", "ImageStore"],
             path: "Tests/MutantRuntime"
         ),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions", "RuntimeConfig"]),
-        .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime", "fd-audit"]),
+        // The test process's own network namespace, made when it loads (test_isolation.c
+        // says why): no test reaches the machine's network.
+        .target(name: "TestIsolation", path: "Tests/TestIsolation"),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Syscalls", "RunOptions", "RuntimeConfig", "TestIsolation"]),
+        .testTarget(name: "ChapterTests", dependencies: ["Checks", "Workbook", "Runtime", "fd-audit", "TestIsolation"]),
     ],
     swiftLanguageModes: [.v6]
 )

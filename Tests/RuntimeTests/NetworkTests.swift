@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import RunOptions
 import Runtime
+import TestIsolation
 import Testing
 
 /// `arguments` run from the machine's network namespace go into a throwaway one
@@ -18,6 +19,22 @@ let inMachineNetwork: Bool = {
     let machine = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/1/ns/net")
     return ours == machine
 }()
+
+/// The test process leaves the machine's network when it loads (Tests/TestIsolation):
+/// whichever command runs the suite, no test's container reaches the machine's links,
+/// addresses, routes or nft tables.
+@Suite struct TestIsolationTests {
+    @Test("the tests run in a network namespace of their own, lo up", .enabled(if: geteuid() == 0, "unshare(CLONE_NEWNET) needs root"))
+    func testsLeftTheMachinesNetwork() throws {
+        #expect(test_isolation_own_network() == 1, "the load-time unshare did not run (or SCRATCH_TESTS_HOST_NETWORK=1 is set)")
+        #expect(!inMachineNetwork, "/proc/self/ns/net is PID 1's")
+        let links = try String(contentsOfFile: "/proc/net/dev", encoding: .utf8).split(separator: "\n").dropFirst(2)
+            .map { $0.split(separator: ":")[0].trimmingCharacters(in: .whitespaces) }
+        #expect(links == ["lo"], "\(links)")
+        let flags = try String(contentsOfFile: "/sys/class/net/lo/flags", encoding: .utf8)
+        #expect((UInt32(flags.dropFirst(2).trimmingCharacters(in: .whitespacesAndNewlines), radix: 16) ?? 0) & 1 == 1, "lo is down: \(flags)")
+    }
+}
 
 /// Chapter 9's flags as read (no root needed).
 @Suite struct NetworkFlagTests {
