@@ -22,7 +22,7 @@ struct WorkbookCommand: ParsableCommand {
         subcommands: [
             Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Image.self, Skip.self, Watch.self, Doctor.self,
             Clean.self, Reset.self, Xray.self, Export.self, Snippets.self,
-            BoardCommand.self,
+            BoardCommand.self, Slides.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -732,6 +732,31 @@ struct Export: ParsableCommand {
         do {
             let files = try HTMLExport(repository: repository).write(to: html)
             print("Wrote \(files.count) files to \(html): open \(html)/index.html")
+        } catch {
+            fail("\(error)")
+        }
+    }
+}
+
+struct Slides: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build an offline slide deck for a workshop agenda (docs/workshop/agenda-*.md).",
+        discussion: """
+            One slide per section of each chapter the agenda names, as the HTML export renders it (diagrams \
+            included), with a title slide per chapter and one per break. Open DIR/index.html in a browser: \
+            arrow keys move, #N in the address is slide N. Nothing is loaded from the network.
+            """)
+    @Argument(help: "The agenda's Markdown file.") var agenda: String
+    @Option(help: ArgumentHelp("The directory to write the deck into (made if missing).", valueName: "dir")) var out: String
+
+    func run() throws {
+        let repository = try Repository.locate()
+        guard let text = try? String(contentsOfFile: agenda, encoding: .utf8) else {
+            fail("cannot read the agenda \(agenda): name one of docs/workshop/agenda-*.md")
+        }
+        do {
+            let count = try SlideDeck(repository: repository).write(agenda: text, to: out)
+            print("Wrote \(count) slides to \(out): open \(out)/index.html (arrow keys move)")
         } catch {
             fail("\(error)")
         }
