@@ -17,7 +17,7 @@ public struct Board {
 
     /// The command run on each host; the attendee image puts `workbook` on PATH.
     public var remoteCommand = "workbook status --json"
-    public var timeout: TimeInterval = 8
+    public var timeout: TimeInterval = 20
     /// The environment ssh runs in (its PATH finds it; the tests put a fake one first).
     public var environment = ProcessInfo.processInfo.environment
 

@@ -604,7 +604,7 @@ struct BoardCommand: ParsableCommand {
             Each argument is a directory of collected `workbook status --json` files, one such file, or a host             reached as `ssh HOST workbook status --json` (all hosts at once; BatchMode, so set up keys first).             A host that does not answer within the timeout gets a row saying it is unreachable. Those furthest             behind come first. docs/workshop/facilitator.md says how a room collects the files.
             """)
     @Argument(help: "Directories, .json files or hosts.") var sources: [String]
-    @Option(help: "Seconds to wait for every host's answer.") var timeout: Double = 8
+    @Option(help: "Seconds to wait for every host's answer (the remote workbook checks its build first).") var timeout: Double = 20
     @Option(help: "Redraw every S seconds until Ctrl-C.") var every: Double?
     @Option(help: "The command run on each host.") var remoteCommand = "workbook status --json"
 
