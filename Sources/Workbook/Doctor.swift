@@ -34,6 +34,7 @@ public struct Doctor {
         findings += namespaces()
         findings += [overlay(), cgroups(), unprivilegedUserNamespaces(), busybox(), compiler(), staticLibc(), umoci(), swift()]
         findings += virtualMachine()
+        findings += room()
         return findings
     }
 

@@ -14,6 +14,12 @@ public struct Progress: Codable, Sendable {
     public var hintsShown: [String: Int] = [:]
     /// How many hints of each check were shown, by "chapter/check-id".
     public var checkHintsShown: [String: Int] = [:]
+    /// The first check that failed or could not run in each chapter's last run, by
+    /// chapter number: `workbook status --json` and the room's board show it.
+    public var firstFailing: [String: String] = [:]
+    /// When the learner's own code was last checked, and up to which chapter's stage.
+    public var lastChecked: Date?
+    public var lastStage: Int?
 
     public init() {}
 
@@ -26,6 +32,9 @@ public struct Progress: Codable, Sendable {
         attempted = try container.decodeIfPresent(Set<Int>.self, forKey: .attempted) ?? []
         hintsShown = try container.decodeIfPresent([String: Int].self, forKey: .hintsShown) ?? [:]
         checkHintsShown = try container.decodeIfPresent([String: Int].self, forKey: .checkHintsShown) ?? [:]
+        firstFailing = try container.decodeIfPresent([String: String].self, forKey: .firstFailing) ?? [:]
+        lastChecked = try container.decodeIfPresent(Date.self, forKey: .lastChecked)
+        lastStage = try container.decodeIfPresent(Int.self, forKey: .lastStage)
     }
 
     public static func load(from repository: Repository) -> Progress {

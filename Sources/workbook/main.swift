@@ -22,6 +22,7 @@ struct WorkbookCommand: ParsableCommand {
         subcommands: [
             Status.self, Read.self, Check.self, Hint.self, Solution.self, Run.self, Image.self, Skip.self, Watch.self, Doctor.self,
             Clean.self, Reset.self, Xray.self, Export.self, Snippets.self,
+            BoardCommand.self, Slides.self,
         ],
         defaultSubcommand: Status.self
     )
@@ -44,10 +45,18 @@ func fail(_ message: String, code: Int32 = Runtime.ExitCode.runtimeFailed) -> Ne
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "The chapter list, your progress, and what to do next.")
+        commandName: "status", abstract: "The chapter list, your progress, and what to do next.",
+        discussion:
+            "With --json, the same for the room's board (`workbook board`): chapter, stage, each chapter's verdict, the first failing check, user, host and time."
+    )
+    @Flag(help: "Print the progress as JSON, for `workbook board`.") var json = false
 
     func run() throws {
         let repository = try Repository.locate()
+        if json {
+            print(StatusReport.current(repository: repository).json())
+            return
+        }
         let progress = Progress.load(from: repository)
         print("Containers from Scratch, in Swift — build a container runtime, one kernel feature at a time.\n")
         var next: Chapter?
@@ -280,7 +289,10 @@ struct Check: ParsableCommand {
         if recording {
             for verdict in verdicts where !verdict.referenceStoodIn {
                 progress.record(chapter: verdict.chapter, allRanAndPassed: verdict.allRanAndPassed)
+                progress.firstFailing[String(verdict.chapter)] = verdict.failed.first?.id ?? verdict.skipped.first?.check.id
             }
+            progress.lastChecked = Date()
+            progress.lastStage = number
             try progress.save(to: repository)
         }
         if let first = results.first(where: { $0.outcome.isFailed }) {
@@ -635,6 +647,40 @@ struct Doctor: ParsableCommand {
     }
 }
 
+struct BoardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "board",
+        abstract: "The room on one screen: each attendee's chapter, verdict, first failing check and the report's age.",
+        usage: "workbook board [--timeout S] [--every S] DIR|FILE.json|HOST...",
+        discussion: """
+            Each argument is a directory of collected `workbook status --json` files, one such file, or a host             reached as `ssh HOST workbook status --json` (all hosts at once; BatchMode, so set up keys first).             A host that does not answer within the timeout gets a row saying it is unreachable. Those furthest             behind come first. docs/workshop/facilitator.md says how a room collects the files.
+            """)
+    @Argument(help: "Directories, .json files or hosts.") var sources: [String]
+    @Option(help: "Seconds to wait for every host's answer (the remote workbook checks its build first).") var timeout: Double = 20
+    @Option(help: "Redraw every S seconds until Ctrl-C.") var every: Double?
+    @Option(help: "The command run on each host.") var remoteCommand = "workbook status --json"
+
+    func run() throws {
+        guard !sources.isEmpty else {
+            fail("name a directory of status files, or hosts: `workbook board reports/` or `workbook board pc01 pc02`", code: 1)
+        }
+        var board = Workbook.Board()
+        board.timeout = timeout
+        board.remoteCommand = remoteCommand
+        var width = 100
+        var size = winsize()
+        if isatty(1) == 1 && ioctl(1, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 40 { width = Int(size.ws_col) }
+        while true {
+            let text = Workbook.Board.render(board.rows(for: sources), width: width)
+            if every != nil && isatty(1) == 1 { print("\u{1B}[2J\u{1B}[H", terminator: "") }
+            print(text, terminator: "")
+            fflush(nil)
+            guard let every else { return }
+            usleep(useconds_t(max(1, every) * 1_000_000))
+        }
+    }
+}
+
 struct Clean: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove what a crashed or interrupted run left on this host (only what the workbook and scratch made).",
@@ -739,6 +785,31 @@ struct Export: ParsableCommand {
         do {
             let files = try HTMLExport(repository: repository).write(to: html)
             print("Wrote \(files.count) files to \(html): open \(html)/index.html")
+        } catch {
+            fail("\(error)")
+        }
+    }
+}
+
+struct Slides: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Build an offline slide deck for a workshop agenda (docs/workshop/agenda-*.md).",
+        discussion: """
+            One slide per section of each chapter the agenda names, as the HTML export renders it (diagrams \
+            included), with a title slide per chapter and one per break. Open DIR/index.html in a browser: \
+            arrow keys move, #N in the address is slide N. Nothing is loaded from the network.
+            """)
+    @Argument(help: "The agenda's Markdown file.") var agenda: String
+    @Option(help: ArgumentHelp("The directory to write the deck into (made if missing).", valueName: "dir")) var out: String
+
+    func run() throws {
+        let repository = try Repository.locate()
+        guard let text = try? String(contentsOfFile: agenda, encoding: .utf8) else {
+            fail("cannot read the agenda \(agenda): name one of docs/workshop/agenda-*.md")
+        }
+        do {
+            let count = try SlideDeck(repository: repository).write(agenda: text, to: out)
+            print("Wrote \(count) slides to \(out): open \(out)/index.html (arrow keys move)")
         } catch {
             fail("\(error)")
         }
