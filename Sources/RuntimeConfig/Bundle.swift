@@ -174,9 +174,15 @@ public func loadBundle(_ bundle: String, id: String, root: String, stage: Stage,
                     set.insert(number)
                 }
             }
-            if !(capabilities.ambient ?? []).isEmpty || !(capabilities.inheritable ?? []).isEmpty {
+            // Inheritable and ambient stay empty (CVE-2022-24769). For a process that
+            // runs as uid 0 they change nothing (an exec as root gets the bounding set's
+            // capabilities anyway), so `runc spec`'s ambient list is taken as given;
+            // for any other user they would, and are refused.
+            let extra = (capabilities.ambient ?? []) + (capabilities.inheritable ?? [])
+            let runsAsRoot = (spec.user ?? "0").hasPrefix("0:") || spec.user == "0" || spec.user == nil
+            if !extra.isEmpty && !runsAsRoot {
                 throw invalid(
-                    "process.capabilities.\((capabilities.ambient ?? []).isEmpty ? "inheritable" : "ambient"): not supported by scratch — they stay empty (CVE-2022-24769); remove them"
+                    "process.capabilities.\((capabilities.ambient ?? []).isEmpty ? "inheritable" : "ambient"): not supported by scratch for a user other than root — they stay empty (CVE-2022-24769); remove them"
                 )
             }
             spec.capabilities = set
