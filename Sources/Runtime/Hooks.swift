@@ -76,8 +76,16 @@ public struct OCIHooks: Sendable, Equatable {
 }
 
 /// Runs `hooks` one after another, each with the state JSON on its standard input.
-func runHooks(_ hooks: [OCIHook], kind: String, record: OCIRecord, status: ContainerStatus) throws(ContainerError) {
+/// The status in it is the state machine's answer (chapter 10's `status`) for the
+/// moment: `recorded` as `create` wrote it, `alive` and `execFifoExists` as they are
+/// at that point of the lifecycle.
+func runHooks(
+    _ hooks: [OCIHook], kind: String, record: OCIRecord, recorded: ContainerStatus, alive: Bool, execFifoExists: Bool, steps: Steps
+) throws(ContainerError) {
     guard !hooks.isEmpty else { return }
+    let status = try step("tell the container's status for hooks.\(kind)") {
+        try steps.lifecycle.status(recorded: recorded, alive: alive, execFifoExists: execFifoExists)
+    }
     let state = Array(ociStateJSON(record, status: status).utf8)
     for (index, hook) in hooks.enumerated() {
         do {

@@ -400,8 +400,9 @@ func createInDirectory(
     if let score = oci.oomScoreAdj {
         try step("set process.oomScoreAdj") { try writeControlFile("/proc/\(child)/oom_score_adj", "\(score)") }
     }
-    try runHooks(oci.hooks.prestart, kind: "prestart", record: record, status: .creating)
-    try runHooks(oci.hooks.createRuntime, kind: "createRuntime", record: record, status: .creating)
+    try runHooks(oci.hooks.prestart, kind: "prestart", record: record, recorded: .creating, alive: true, execFifoExists: true, steps: steps)
+    try runHooks(
+        oci.hooks.createRuntime, kind: "createRuntime", record: record, recorded: .creating, alive: true, execFifoExists: true, steps: steps)
     try stopIfInterrupted()
     try? ends.goAhead.writeAll([1])
 
@@ -450,7 +451,10 @@ public func startOCIContainer(_ id: String, root: String, steps: Steps) throws(C
     guard let pid = record.container.pid else { throw ContainerError(step: "start the container", reason: "\(id) has no process") }
     try step("open the exec fifo") { try steps.lifecycle.releaseContainer(execFifo: record.execFifo, pid: pid) }
     // poststart hooks: their failure is a warning — the container runs already.
-    do { try runHooks(record.hooks.poststart, kind: "poststart", record: record, status: .running) } catch {
+    do {
+        try runHooks(
+            record.hooks.poststart, kind: "poststart", record: record, recorded: .created, alive: true, execFifoExists: false, steps: steps)
+    } catch {
         writeToStandardError("scratch: warning: \(error)\n")
     }
 }
@@ -509,7 +513,10 @@ public func deleteOCIContainer(_ id: String, root: String, force: Bool, steps: S
         }
     }
     // poststop: errors are warnings (runtime-spec), the delete goes on.
-    do { try runHooks(record.hooks.poststop, kind: "poststop", record: record, status: .stopped) } catch {
+    do {
+        try runHooks(
+            record.hooks.poststop, kind: "poststop", record: record, recorded: .created, alive: false, execFifoExists: false, steps: steps)
+    } catch {
         writeToStandardError("scratch: warning: \(error)\n")
     }
     try step("remove the state directory") { try steps.lifecycle.removeContainer(directory: record.directory) }

@@ -98,6 +98,6 @@ let mutantCatalog: [Mutant] = [
     mutant(10, Ch10RunningBeforeStart()),
     mutant(10, Ch10NeverStopped()),
     mutant(10, Ch10FifoKeptAfterStart()),
-    mutant(10, Ch10ReleaseWithoutReading()),
+    mutant(10, Ch10CreatingForgotten()),
     mutant(10, Ch10DeleteLeavesDirectory()),
 ]

@@ -54,14 +54,12 @@ struct Ch10FifoKeptAfterStart: ReferenceLifecycle {
     }
 }
 
-/// `start` opens and closes the fifo without waiting for the byte: the container's
-/// write then finds no reader (EPIPE), and it dies instead of running.
-struct Ch10ReleaseWithoutReading: ReferenceLifecycle {
-    func releaseContainer(execFifo path: String, pid: pid_t) throws {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw SyscallError("open", path: path) }
-        close(fd)
-        try removeFile(path)
+/// `recorded` taken for a detail: a container being created already says "created"
+/// (a hook that runs during `create` is told so).
+struct Ch10CreatingForgotten: ReferenceLifecycle {
+    func status(recorded: ContainerStatus, alive: Bool, execFifoExists: Bool) throws -> ContainerStatus {
+        guard alive else { return .stopped }
+        return execFifoExists ? .created : .running
     }
 }
 
