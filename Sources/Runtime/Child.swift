@@ -21,6 +21,11 @@ func containerMain(
     // Wait until the parent has set up what it sets up from outside.
     guard channel.waitForParent() else { return ExitCode.runtimeFailed }
     do {
+        // Chapter 10: namespaces a bundle names by path (a network namespace Podman
+        // made first, say) are joined now, before any setup happens in them.
+        for join in spec.oci?.joinedNamespaces ?? [] where join.type != "pid" {
+            try step("join the \(join.type) namespace \(join.path)") { try joinNamespace(join.path) }
+        }
         // Chapter 7: a cgroup namespace of its own, now that the parent has put us in
         // our cgroup: its root is that group, so /proc/self/cgroup says "/" and the
         // host's cgroup tree above it is out of sight.
@@ -150,7 +155,9 @@ func setUpContainer(
             try step("make the rootfs read-only") { try makeRootReadOnly() }
         }
     }
-    if stage.includes(.hostname) {
+    // Chapter 10: a bundle that keeps the host's UTS namespace (or joins one) keeps its
+    // hostname too: setting one would rename the host.
+    if stage.includes(.hostname) && spec.oci?.namespaces.map({ $0.contains(.newUTS) }) != false {
         try step("set the hostname") { try steps.hostname.setContainerHostname(spec.effectiveHostname) }
     }
     if let confinement {

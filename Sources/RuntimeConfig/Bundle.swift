@@ -210,23 +210,42 @@ public func loadBundle(_ bundle: String, id: String, root: String, stage: Stage,
         }
     }
     if let linux = extra.linux {
-        for (index, namespace) in (linux.namespaces ?? []).enumerated() {
-            if let path = namespace.path, !path.isEmpty {
-                throw invalid(
-                    "linux.namespaces[\(index)].path: joining the \(namespace.type) namespace at \(path) is not supported by scratch yet — leave out the path for a new one"
-                )
+        if let listed = linux.namespaces {
+            // As runc reads the list: a namespace listed without a path is new, one with
+            // a path is joined, one left out is the host's.
+            var flags: CloneFlags = []
+            var seen: Set<String> = []
+            for (index, namespace) in listed.enumerated() {
+                let place = "linux.namespaces[\(index)]"
+                guard seen.insert(namespace.type).inserted else { throw invalid("\(place).type: \(namespace.type) is listed twice") }
+                let kinds: [String: CloneFlags] = [
+                    "pid": .newPID, "mount": .newMount, "ipc": .newIPC, "uts": .newUTS, "cgroup": .newCgroup, "network": .newNetwork,
+                ]
+                if namespace.type == "user" || namespace.type == "time" {
+                    throw invalid(
+                        "\(place): a \(namespace.type) namespace from a bundle is not supported by scratch yet (rootless: run `scratch run` as a user)"
+                    )
+                }
+                guard let flag = kinds[namespace.type] else { throw invalid("\(place).type: unknown \(ContainerSpec.quoted(namespace.type))") }
+                if let path = namespace.path, !path.isEmpty {
+                    guard ["network", "ipc", "uts", "pid"].contains(namespace.type) else {
+                        throw invalid(
+                            "\(place).path: joining a \(namespace.type) namespace is not supported by scratch yet — it joins network, ipc, uts and pid namespaces"
+                        )
+                    }
+                    guard fileKind(path) != nil else { throw invalid("\(place).path: \(path) does not exist") }
+                    launch.joinedNamespaces.append(OCIJoin(type: namespace.type, path: path))
+                } else {
+                    flags.insert(flag)
+                }
             }
-            switch namespace.type {
-            // Every container made by scratch gets these (the cgroup namespace too,
-            // unshared by the child once in its cgroup).
-            case "pid", "mount", "ipc", "uts", "cgroup": continue
-            case "network": launch.extraNamespaces.insert(.newNetwork)
-            case "user":
-                throw invalid(
-                    "linux.namespaces[\(index)]: a user namespace from a bundle is not supported by scratch yet (run it rootless: `scratch run` as a user)"
-                )
-            default: throw invalid("linux.namespaces[\(index)].type: unknown \(ContainerSpec.quoted(namespace.type))")
+            guard flags.contains(.newMount) else {
+                throw invalid("linux.namespaces: no new mount namespace — scratch needs one for the container's root (add {\"type\": \"mount\"})")
             }
+            // The cgroup namespace is the child's own unshare (once in its group).
+            spec.hostCgroupNamespace = !flags.contains(.newCgroup)
+            flags.remove(.newCgroup)
+            launch.namespaces = flags
         }
         if let profile = linux.seccomp {
             spec.seccomp = .profile(try profile.profile(source: path + " linux.seccomp", invalid: invalid))
