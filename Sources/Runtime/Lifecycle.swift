@@ -49,8 +49,10 @@ public struct OCILaunch: Sendable {
     /// A namespace the list leaves out is the host's, as runc reads it.
     public var namespaces: CloneFlags?
     public var joinedNamespaces: [OCIJoin] = []
-    /// `linux.sysctl`, written in the container's /proc/sys after the pivot.
-    public var sysctl: [OCIAnnotation] = []
+    /// `--console-socket`, with `process.terminal`: where the pty's master goes.
+    public var consoleSocket: String?
+    /// `process.consoleSize`: rows and columns.
+    public var consoleSize: (rows: UInt16, columns: UInt16)?
 
     public init(root: String, bundle: String) {
         self.root = root
@@ -397,6 +399,15 @@ func createInDirectory(
     let channel = try step("create the setup pipes") { try SetupChannel() }
     var childEnds = channel.childEnds
     childEnds.execFifo = fifoFD
+    // The console socket is connected here, on the host: the container sends its pty
+    // over it once its /dev is its own.
+    var socketFD: Int32 = -1
+    if let path = oci.consoleSocket {
+        socketFD = cl_connect_unix(path)
+        if socketFD == -1 { throw ContainerError(step: "connect to the console socket", reason: "\(SyscallError("connect", path: path))") }
+        childEnds.consoleSocket = socketFD
+    }
+    defer { if socketFD >= 0 { close(socketFD) } }
     let child = try step("clone the container's process") {
         try clone(flags: namespaces) { [childEnds, cgroup] in
             containerMain(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup, channel: childEnds)

@@ -12,7 +12,7 @@ import Syscalls
 
 /// The properties a bundle's config may set that chapter 6's `run --config` refuses.
 let bundleProperties: Set<String> = [
-    "hooks", "process.capabilities", "process.rlimits", "process.noNewPrivileges", "process.oomScoreAdj",
+    "hooks", "process.terminal", "process.consoleSize", "process.capabilities", "process.rlimits", "process.noNewPrivileges", "process.oomScoreAdj",
     "linux.namespaces", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
     "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap",
 ]
@@ -54,7 +54,14 @@ struct BundleConfig: Decodable {
         var hard: UInt64
     }
 
+    struct ConsoleSize: Decodable {
+        var height: UInt16
+        var width: UInt16
+    }
+
     struct Process: Decodable {
+        var terminal: Bool?
+        var consoleSize: ConsoleSize?
         var capabilities: Capabilities?
         var rlimits: [Rlimit]?
         var noNewPrivileges: Bool?
@@ -101,9 +108,9 @@ let rlimitNumbers: [String: Int32] = [
 
 /// The container `create` makes from `bundle`: its config read and checked, every
 /// error naming the property (exit 125), nothing made yet.
-public func loadBundle(_ bundle: String, id: String, root: String, stage: Stage, programName: String) throws(ContainerError)
-    -> ContainerSpec
-{
+public func loadBundle(
+    _ bundle: String, id: String, root: String, consoleSocket: String? = nil, stage: Stage, programName: String
+) throws(ContainerError) -> ContainerSpec {
     if let problem = ociIDProblem(id) {
         throw ContainerError(step: "check the request", reason: "invalid id \(ContainerSpec.quoted(id)): \(problem)")
     }
@@ -164,6 +171,19 @@ public func loadBundle(_ bundle: String, id: String, root: String, stage: Stage,
             throw invalid("hooks.createContainer: not supported by scratch yet — use createRuntime (run in the runtime's namespaces) instead")
         }
     }
+    // A terminal, as runc: the pty is the container's, its master goes to the tool
+    // above through the console socket; neither without the other.
+    let terminal = extra.process?.terminal ?? false
+    if terminal && consoleSocket == nil {
+        throw invalid("process.terminal: true needs --console-socket PATH, where the pty's master is sent (or set it to false)")
+    }
+    if !terminal && consoleSocket != nil {
+        throw ContainerError(
+            step: "check the request",
+            reason: "--console-socket: the config's process.terminal is false — no terminal to send; drop the flag or set it true")
+    }
+    launch.consoleSocket = consoleSocket.map(absoluteBundlePath)
+    if let size = extra.process?.consoleSize { launch.consoleSize = (size.height, size.width) }
     if let process = extra.process {
         if let capabilities = process.capabilities {
             // The container keeps, effective and permitted, what the bounding set

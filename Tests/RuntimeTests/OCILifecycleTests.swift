@@ -224,7 +224,7 @@ struct OCILifecycleTests {
         let name = "scratch-oci-test-\(getpid())"
         let added = ConfigurationTests.run(["ip", "netns", "add", name], home: try Self.directory.get() + "/home")
         try #require(added.status == 0, "ip netns add: \(added.stderr)")
-        defer { _ = ConfigurationTests.run(["ip", "netns", "del", name], home: (try? Self.directory.get()) ?? "/tmp" + "/home") }
+        defer { _ = ConfigurationTests.run(["ip", "netns", "del", name], home: ((try? Self.directory.get()) ?? "/tmp") + "/home") }
         let bundle = try makeBundle(args: ["sh", "-c", "readlink /proc/self/ns/net; hostname"]) { config in
             config["linux"] = ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "network", "path": "/run/netns/" + name]]]
         }
