@@ -243,6 +243,50 @@ struct OCILifecycleTests {
         #expect(refused.status == 125 && refused.stderr.contains("no new mount namespace"), "\(refused.stderr)")
     }
 
+    @Test("process.terminal with --console-socket: the pty's master arrives over the socket, the container's tty is the slave")
+    func consoleSocket() throws {
+        let base = try Self.directory.get()
+        let id = "tty-\(getpid())"
+        let bundle = try makeBundle(args: ["sh", "-c", "tty; stty size"]) { config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["terminal"] = true
+            process["consoleSize"] = ["height": 30, "width": 100]
+            config["process"] = process
+        }
+        defer { cleanUp(id, bundle: bundle) }
+        // The tool's side, as conmon's: listen, receive the descriptor (SCM_RIGHTS), read.
+        let receiver = """
+            import array, os, socket, subprocess, sys, time
+            scratch, root, bundle, id, path = sys.argv[1:]
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            server.bind(path)
+            server.listen(1)
+            create = subprocess.Popen([scratch, "--root", root, "create", "--bundle", bundle, "--console-socket", path, id])
+            connection, _ = server.accept()
+            fds = array.array("i")
+            _, ancillary, _, _ = connection.recvmsg(64, socket.CMSG_LEN(fds.itemsize))
+            fds.frombytes(ancillary[0][2][:fds.itemsize])
+            assert create.wait() == 0
+            subprocess.run([scratch, "--root", root, "start", id], check=True)
+            out = b""
+            deadline = time.time() + 5
+            while out.count(b"\\n") < 2 and time.time() < deadline:
+                try:
+                    out += os.read(fds[0], 1000)
+                except OSError:
+                    break
+            sys.stdout.write(out.decode())
+            """
+        let path = base + "/console-\(getpid()).sock"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = ConfigurationTests.run(
+            ["python3", "-c", receiver, ConfigurationTests.scratch, base + "/root", bundle, id, path], home: base + "/home")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "/dev/pts/0\r\n30 100\r\n", "\(run.stdout)")
+        let refused = try scratch(["create", "--bundle", bundle, id + "-nosocket"])
+        #expect(refused.status == 125 && refused.stderr.contains("--console-socket"), "\(refused.stderr)")
+    }
+
     @Test("bad input: exit 125 and runc's case, nothing left")
     func badInput() throws {
         let base = try Self.directory.get()
