@@ -49,6 +49,9 @@ public struct OCILaunch: Sendable {
     /// A namespace the list leaves out is the host's, as runc reads it.
     public var namespaces: CloneFlags?
     public var joinedNamespaces: [OCIJoin] = []
+    /// `linux.cgroupsPath`: the group's path from each hierarchy's root (relative:
+    /// under scratch's own parent); nil: `scratch/oci-<id>`.
+    public var cgroupsPath: String?
     /// `--console-socket`, with `process.terminal`: where the pty's master goes.
     public var consoleSocket: String?
     /// `process.consoleSize`: rows and columns.
@@ -355,7 +358,8 @@ func createInDirectory(
         if confinement != nil && mode == .v1 { limitFiles += deviceCgroupFilesV1() }
         // "oci-<id>": never a name `scratch gc` takes for a dead run's group (those
         // are hex), so the group lives after `create` exits, until `delete`.
-        cgroup = try step("plan the cgroup") { try planCgroup(named: "oci-" + spec.id, mode: mode, setting: limitFiles) }
+        let name = oci.cgroupsPath ?? "oci-" + spec.id
+        cgroup = try step("plan the cgroup") { try planCgroup(named: name, mode: mode, setting: limitFiles) }
     }
     var state = spec.state(cgroups: cgroup?.directories ?? [])
     state.capabilities = confinement?.capabilities.bits

@@ -92,6 +92,7 @@ struct BundleConfig: Decodable {
     }
 
     struct Linux: Decodable {
+        var cgroupsPath: String?
         var namespaces: [Namespace]?
         var seccomp: SeccompProfileFile?
         var rootfsPropagation: String?
@@ -266,6 +267,15 @@ public func loadBundle(
             spec.hostCgroupNamespace = !flags.contains(.newCgroup)
             flags.remove(.newCgroup)
             launch.namespaces = flags
+        }
+        if let path = linux.cgroupsPath, !path.isEmpty {
+            let parts = path.split(separator: "/")
+            guard !path.contains(":"), !parts.isEmpty, !parts.contains(where: { $0 == "." || $0 == ".." }) else {
+                throw invalid(
+                    "linux.cgroupsPath: \(ContainerSpec.quoted(path)) — a path such as /machine/ID (systemd's slice:prefix:name needs --systemd-cgroup, which scratch does not do)"
+                )
+            }
+            launch.cgroupsPath = (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
         }
         if let profile = linux.seccomp {
             spec.seccomp = .profile(try profile.profile(source: path + " linux.seccomp", invalid: invalid))
