@@ -49,6 +49,9 @@ public struct OCILaunch: Sendable {
     /// A namespace the list leaves out is the host's, as runc reads it.
     public var namespaces: CloneFlags?
     public var joinedNamespaces: [OCIJoin] = []
+    /// `linux.sysctl`, written in the container's own /proc/sys after the pivot (only
+    /// the namespaced ones: Bundle.swift checks).
+    public var sysctl: [OCIAnnotation] = []
     /// `linux.cgroupsPath`: the group's path from each hierarchy's root (relative:
     /// under scratch's own parent); nil: `scratch/oci-<id>`.
     public var cgroupsPath: String?
