@@ -230,6 +230,7 @@ func waitForStartThenExec(
                 try step("run hooks.startContainer[\(index)] (\(hook.path))") { try runHook(hook, input: Array(state.utf8)) }
             }
         }
+        if let mask = oci.umask { umask(mask) }
         try becomeCommand(spec.command, environment: environment, steps: steps)
     } catch {
         writeToStandardError("\(spec.programName): \(error)\n")

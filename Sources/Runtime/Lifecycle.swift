@@ -49,6 +49,8 @@ public struct OCILaunch: Sendable {
     /// A namespace the list leaves out is the host's, as runc reads it.
     public var namespaces: CloneFlags?
     public var joinedNamespaces: [OCIJoin] = []
+    /// `process.user.umask`, set just before the exec.
+    public var umask: mode_t?
     /// `linux.sysctl`, written in the container's own /proc/sys after the pivot (only
     /// the namespaced ones: Bundle.swift checks).
     public var sysctl: [OCIAnnotation] = []
@@ -434,7 +436,11 @@ func createInDirectory(
     }
     for limit in oci.rlimits {
         if cl_prlimit(child, limit.resource, limit.soft, limit.hard) == -1 {
-            throw ContainerError(step: "set process.rlimits", reason: "\(SyscallError("prlimit", path: "resource \(limit.resource)"))")
+            var error = SyscallError("prlimit", path: "resource \(limit.resource)")
+            if error.errno == EPERM {
+                error.hint = "a hard limit above this runtime's own needs CAP_SYS_RESOURCE, which this runtime lacks — lower it in the config"
+            }
+            throw ContainerError(step: "set process.rlimits", reason: "\(error)")
         }
     }
     if let score = oci.oomScoreAdj {

@@ -12,7 +12,8 @@ import Syscalls
 
 /// The properties a bundle's config may set that chapter 6's `run --config` refuses.
 let bundleProperties: Set<String> = [
-    "hooks", "process.terminal", "process.consoleSize", "process.capabilities", "process.rlimits", "process.noNewPrivileges", "process.oomScoreAdj",
+    "hooks", "process.user.umask", "process.terminal", "process.consoleSize", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
+    "process.oomScoreAdj",
     "linux.namespaces", "linux.sysctl", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
     "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap",
 ]
@@ -59,7 +60,12 @@ struct BundleConfig: Decodable {
         var width: UInt16
     }
 
+    struct User: Decodable {
+        var umask: UInt32?
+    }
+
     struct Process: Decodable {
+        var user: User?
         var terminal: Bool?
         var consoleSize: ConsoleSize?
         var capabilities: Capabilities?
@@ -216,6 +222,10 @@ public func loadBundle(
             spec.capabilities = set
         }
         if let noNewPrivileges = process.noNewPrivileges { spec.noNewPrivileges = noNewPrivileges }
+        if let umask = process.user?.umask {
+            guard umask <= 0o777 else { throw invalid("process.user.umask: \(umask) — from 0 to 511 (0777)") }
+            launch.umask = mode_t(umask)
+        }
         for (index, limit) in (process.rlimits ?? []).enumerated() {
             guard let number = rlimitNumbers[limit.type] else {
                 throw invalid(
@@ -272,7 +282,10 @@ public func loadBundle(
         // Only what the container's own namespaces hold, as runc allows: IPC's kernel.msg*,
         // sem, shm*, fs.mqueue.*; net.* with a network namespace of its own; the UTS
         // names with one of those. Anything else would change the host.
-        let newNamespaces = launch.namespaces ?? [.newIPC, .newUTS]
+        // (A namespace joined by path counts, as runc counts it: it is the container's.)
+        var newNamespaces = launch.namespaces ?? [.newIPC, .newUTS]
+        let joinedKinds: [String: CloneFlags] = ["network": .newNetwork, "ipc": .newIPC, "uts": .newUTS]
+        for join in launch.joinedNamespaces { if let flag = joinedKinds[join.type] { newNamespaces.insert(flag) } }
         for (key, value) in (linux.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
             let ipc =
                 [

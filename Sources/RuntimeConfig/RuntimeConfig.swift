@@ -100,6 +100,10 @@ private let runtimeMounts: Set<String> = [
     // message queues are a filesystem scratch does not mount yet (its IPC namespace
     // has its own queues all the same).
     "cgroup /sys/fs/cgroup", "mqueue /dev/mqueue",
+    // Podman binds a /dev/shm of its own making (shared when containers share IPC);
+    // scratch's own tmpfs on /dev/shm stands in for it, so `--ipc container:…`
+    // sharing of /dev/shm does not carry over.
+    "bind /dev/shm",
 ]
 
 /// A config's `mounts` as volumes: binds (`type` "bind", or a `bind`/`rbind` option)
@@ -126,6 +130,9 @@ func volumeMounts(_ mounts: [ConfigMount], bundle: String, invalid: (String) -> 
                 // Every bind is recursive and rprivate (Volumes.swift says why).
                 case "bind", "rbind", "rprivate", "private", "rw": continue
                 case "ro": mount.readOnly = true
+                // Chapter 10: what Podman's binds carry; a remount adds them (Volumes.swift).
+                case "nosuid", "nodev", "noexec": mount.options.append(option)
+                case "suid", "dev", "exec": continue
                 default:
                     throw invalid(
                         "\(place).options[\(number)]: \"\(option)\" is not supported by scratch yet for a bind mount — it takes ro, rw, bind, rbind, rprivate"

@@ -293,6 +293,63 @@ struct OCILifecycleTests {
         #expect(refused.status == 125 && refused.stderr.contains("--console-socket"), "\(refused.stderr)")
     }
 
+    @Test("a config as Podman 4.3 sends it runs: umask, sysctl, cgroupsPath, binds with nosuid/nodev/noexec, /dev/shm, mqueue and cgroup mounts")
+    func podmanConfig() throws {
+        let base = try Self.directory.get()
+        let id = "podman-\(getpid())"
+        let files = base + "/podman-files-\(getpid())"
+        try FileManager.default.createDirectory(atPath: files + "/shm", withIntermediateDirectories: true)
+        try "podman-box\n".write(toFile: files + "/hostname", atomically: false, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: files) }
+        let parent = "scratch-oci-test-\(getpid())"
+        let bundle = try makeBundle(args: [
+            "sh", "-c", "umask; cat /etc/hostname; cat /proc/sys/net/ipv4/ping_group_range; grep -c ' /dev/shm ' /proc/mounts",
+        ]) {
+            config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["user"] = ["uid": 0, "gid": 0, "umask": 18]
+            process["rlimits"] = [["type": "RLIMIT_NPROC", "hard": 4096, "soft": 4096]]
+            config["process"] = process
+            config["mounts"] = [
+                ["destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]],
+                [
+                    "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                    "options": ["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"],
+                ],
+                ["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]],
+                [
+                    "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+                    "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+                ],
+                ["destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]],
+                ["destination": "/etc/hostname", "type": "bind", "source": files + "/hostname", "options": ["bind", "rprivate"]],
+                ["destination": "/dev/shm", "type": "bind", "source": files + "/shm", "options": ["bind", "rprivate", "nosuid", "noexec", "nodev"]],
+                [
+                    "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+                    "options": ["rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"],
+                ],
+            ]
+            config["annotations"] = ["io.container.manager": "libpod"]
+            config["linux"] = [
+                "sysctl": ["net.ipv4.ping_group_range": "0 0"],
+                "resources": ["devices": [["allow": false, "access": "rwm"]], "pids": ["limit": 2048]],
+                "cgroupsPath": "/\(parent)/libpod-\(id)",
+                "namespaces": [["type": "pid"], ["type": "network"], ["type": "ipc"], ["type": "uts"], ["type": "mount"]],
+                "maskedPaths": ["/proc/acpi", "/proc/kcore", "/proc/keys"], "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/sys"],
+            ]
+        }
+        defer { cleanUp(id, bundle: bundle) }
+        let created = try scratch(["create", "--bundle", bundle, id])
+        #expect(created.status == 0, "\(created.stderr)")
+        let record = (try? String(contentsOfFile: base + "/root/\(id)/state", encoding: .utf8)) ?? ""
+        #expect(record.contains("cgroup=/sys/fs/cgroup/pids/\(parent)/libpod-\(id)\n"), "\(record)")
+        _ = try scratch(["delete", "--force", id])
+        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/\(parent)/libpod-\(id)"))
+        let run = try scratch(["run", "--bundle", bundle, id])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "0022\npodman-box\n0\t0\n1\n", "\(run.stdout)")
+    }
+
     @Test("bad input: exit 125 and runc's case, nothing left")
     func badInput() throws {
         let base = try Self.directory.get()
