@@ -481,6 +481,13 @@ func writeRecord(_ record: OCIRecord, step name: String) throws(ContainerError) 
     do { try record.write() } catch { throw ContainerError(step: name, reason: "\(error)") }
 }
 
+/// `--console-socket PATH`, connected: where a pty's master is sent.
+public func connectConsoleSocket(_ path: String) throws(ContainerError) -> Int32 {
+    let fd = cl_connect_unix(path)
+    if fd == -1 { throw ContainerError(step: "connect to the console socket", reason: "\(SyscallError("connect", path: path))") }
+    return fd
+}
+
 func lastPathComponent(_ path: String) -> String {
     String(path.split(separator: "/").last ?? "")
 }

@@ -358,7 +358,9 @@ struct ProcessFile: Decodable {
 }
 
 /// What `exec -p FILE` runs: the command, its variables, directory and user.
-func loadProcessFile(_ path: String) throws(ContainerError) -> (args: [String], env: [String], cwd: String?, user: String?) {
+func loadProcessFile(_ path: String) throws(ContainerError) -> (
+    args: [String], env: [String], cwd: String?, user: String?, terminal: Bool
+) {
     func invalid(_ reason: String) -> ContainerError { ContainerError(step: "read the process file", reason: "\(path): \(reason)") }
     let bytes: [UInt8]
     do { bytes = try readFile(path, limit: 16 << 20) } catch { throw invalid(Errno.describe(error.errno)) }
@@ -372,7 +374,6 @@ func loadProcessFile(_ path: String) throws(ContainerError) -> (args: [String], 
         throw invalid("\(error)")
     }
     guard let args = process.args, !args.isEmpty else { throw invalid("args: missing or empty — the command to run") }
-    if process.terminal == true { throw invalid("terminal: true is not supported by scratch yet — set it to false") }
     let user = process.user.map { "\($0.uid ?? 0):\($0.gid ?? 0)" }
-    return (args, process.env ?? [], process.cwd, user)
+    return (args, process.env ?? [], process.cwd, user, process.terminal ?? false)
 }

@@ -355,16 +355,25 @@ func ociExec(_ words: ArraySlice<String>, root: String, steps: Steps, programNam
     }
     var state = record.container
     var command = Array(arguments.positionals.dropFirst())
-    if arguments.has("--tty", "-t") || arguments.value("--console-socket") != nil {
-        throw ContainerError(step: "check the request", reason: "--tty: a terminal for exec is not supported by scratch yet")
-    }
+    var terminal = arguments.has("--tty", "-t")
     if let path = arguments.value("--process", "-p") {
         let process = try loadProcessFile(path)
         command = process.args
         state.environment = process.env
         state.workingDirectory = process.cwd
         state.user = process.user
+        terminal = terminal || process.terminal
     }
+    // A terminal as `create` gives one: a pty of the container's, its master sent over
+    // the console socket; neither without the other, as runc.
+    let socketPath = arguments.value("--console-socket")
+    if terminal != (socketPath != nil) {
+        throw ContainerError(
+            step: "check the request",
+            reason: terminal
+                ? "--tty needs --console-socket PATH, where the pty's master is sent" : "--console-socket without --tty: no terminal to send")
+    }
+    let consoleSocket = try socketPath.map { path throws(ContainerError) in try connectConsoleSocket(path) }
     state.environment += arguments.repeated["--env", default: []] + arguments.repeated["-e", default: []]
     if let cwd = arguments.value("--cwd") { state.workingDirectory = cwd }
     if let user = arguments.value("--user", "-u") { state.user = user }
@@ -373,12 +382,12 @@ func ociExec(_ words: ArraySlice<String>, root: String, steps: Steps, programNam
         let child = try step("start the process") { try forkProcess() }
         if child == 0 {
             _ = setsid()
-            exit(execInContainer(state, command: command, programName: programName))
+            exit(execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket))
         }
         if let pidFile = arguments.value("--pid-file") {
             try step("write the pid file") { try writeFile(pidFile, Array("\(child)".utf8), mode: 0o644) }
         }
         return 0
     }
-    return execInContainer(state, command: command, programName: programName)
+    return execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket)
 }
