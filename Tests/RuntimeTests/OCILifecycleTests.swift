@@ -110,6 +110,13 @@ struct OCILifecycleTests {
         #expect(ps.stdout.contains("\(pid)"), "\(ps.stdout)\(ps.stderr)")
         let exec = try scratch(["exec", id, "cat", "/proc/1/cmdline"])
         #expect(exec.status == 0 && exec.stdout.hasPrefix("sleep"), "\(exec.stdout)\(exec.stderr)")
+        // exec -p: a runtime-spec process object, as containerd-shim and conmon pass it.
+        let processFile = bundle + "/process.json"
+        try
+            #"{"args": ["sh", "-c", "echo $GREETING; pwd; id -u"], "env": ["GREETING=hi", "PATH=/bin"], "cwd": "/tmp", "user": {"uid": 65534, "gid": 65534}}"#
+            .write(toFile: processFile, atomically: false, encoding: .utf8)
+        let execProcess = try scratch(["exec", "-p", processFile, id])
+        #expect(execProcess.status == 0 && execProcess.stdout == "hi\n/tmp\n65534\n", "\(execProcess.stdout)\(execProcess.stderr)")
 
         let killed = try scratch(["kill", id, "KILL"])
         #expect(killed.status == 0, "\(killed.stderr)")
