@@ -126,6 +126,15 @@ func setUpContainer(
             try step("mount /dev from the host's device nodes") { try mountDev(root: rootfs) }
             try step("bind the host's /sys read-only (no network namespace of its own for sysfs)") { try mountSys(root: rootfs) }
         }
+        // Chapter 10: createContainer hooks, in the container's mount namespace with its
+        // mounts made, before the pivot (runtime-spec; runc's order too).
+        if let oci = spec.oci, !oci.hooks.createContainer.isEmpty {
+            let state =
+                "{\"ociVersion\": \"\(ociVersion)\", \"id\": \(jsonString(spec.id)), \"status\": \"creating\", \"pid\": \(getpid()), \"bundle\": \(jsonString(oci.bundle))}\n"
+            for (index, hook) in oci.hooks.createContainer.enumerated() {
+                try step("run hooks.createContainer[\(index)] (\(hook.path))") { try runHook(hook, input: Array(state.utf8)) }
+            }
+        }
         if spec.chrootOnly {
             try step("chroot into the rootfs") { try chrootToRootfs(rootfs) }
         } else {

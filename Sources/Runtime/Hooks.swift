@@ -9,7 +9,8 @@ import Syscalls
 //   prestart, createRuntime   `create`, in the runtime's namespaces, after the clone,
 //                             before the container's setup (the container's
 //                             namespaces exist: a hook can plug a network into them)
-//   createContainer           `create`, in the container, after the pivot
+//   createContainer           `create`, in the container's mount namespace, its mounts
+//                             made, before the pivot
 //   startContainer            `start`, in the container, just before the exec
 //   poststart                 `start`, in the runtime's namespaces, after the exec
 //   poststop                  `delete`, in the runtime's namespaces

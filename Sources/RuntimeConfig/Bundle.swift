@@ -175,9 +175,6 @@ public func loadBundle(
         launch.hooks.startContainer = try read(hooks.startContainer, "startContainer")
         launch.hooks.poststart = try read(hooks.poststart, "poststart")
         launch.hooks.poststop = try read(hooks.poststop, "poststop")
-        if !launch.hooks.createContainer.isEmpty {
-            throw invalid("hooks.createContainer: not supported by scratch yet — use createRuntime (run in the runtime's namespaces) instead")
-        }
     }
     // A terminal, as runc: the pty is the container's, its master goes to the tool
     // above through the console socket; neither without the other.

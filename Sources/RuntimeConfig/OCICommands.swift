@@ -317,7 +317,7 @@ let ociFeaturesJSON = """
     {
       "ociVersionMin": "1.0.0",
       "ociVersionMax": "\(ociVersion)",
-      "hooks": ["prestart", "createRuntime", "startContainer", "poststart", "poststop"],
+      "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
       "potentiallyUnsafeConfigAnnotations": [],
       "mountOptions": ["bind", "rbind", "ro", "rw", "private", "rprivate", "nosuid", "nodev", "noexec", "exec", "size", "mode"],
       "linux": {

@@ -170,8 +170,8 @@ struct OCILifecycleTests {
         }
         let bundle = try makeBundle(args: ["sleep", "30"]) { config in
             config["hooks"] = [
-                "prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")], "poststart": [hook("poststart")],
-                "poststop": [hook("poststop")],
+                "prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")], "createContainer": [hook("createContainer")],
+                "poststart": [hook("poststart")], "poststop": [hook("poststop")],
             ]
             config["annotations"] = ["org.example/key": "value"]
         }
@@ -182,11 +182,11 @@ struct OCILifecycleTests {
         #expect(try scratch(["delete", "--force", id]).status == 0)
         let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
         let names = stride(from: 0, to: lines.count, by: 2).map { lines[$0] }
-        #expect(names == ["prestart", "createRuntime", "poststart", "poststop"], "\(lines)")
+        #expect(names == ["prestart", "createRuntime", "createContainer", "poststart", "poststop"], "\(lines)")
         let statuses = stride(from: 1, to: lines.count, by: 2).compactMap { index -> String? in
             (try? JSONSerialization.jsonObject(with: Data(lines[index].utf8)) as? [String: Any])?["status"] as? String
         }
-        #expect(statuses == ["creating", "creating", "running", "stopped"], "\(lines)")
+        #expect(statuses == ["creating", "creating", "creating", "running", "stopped"], "\(lines)")
 
         let failing = "failing-\(getpid())"
         let badBundle = try makeBundle(args: ["true"]) { config in
