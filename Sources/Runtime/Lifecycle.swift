@@ -303,8 +303,8 @@ func rfc3339Now() -> String {
 // MARK: create
 
 /// `create`: makes the container and leaves its first process waiting on the exec
-/// fifo; returns that process's pid. The caller then exits, and the process lives on.
-/// With `keepChild` (`run`), the caller stays its parent and waits for it.
+/// fifo; returns that process's pid. `create` then exits, and the process lives on;
+/// `run --bundle` stays its parent, starts it and waits for it.
 public func createContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) throws(ContainerError) -> pid_t {
     guard let oci = spec.oci else { throw ContainerError(step: "create the container", reason: "no bundle given") }
     // 1. Check the request before anything exists.
