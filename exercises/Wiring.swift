@@ -13,7 +13,7 @@ public enum LearnerSteps {
         exitStatus: YourExitStatus(), hostname: YourHostname(), processTree: YourProcessTree(),
         rootFilesystem: YourRootFilesystem(), cgroups: YourCgroups(), layers: YourLayers(),
         configuration: YourConfiguration(), privileges: YourPrivileges(), userNamespace: YourUserNamespace(),
-        network: YourNetwork())
+        network: YourNetwork(), lifecycle: YourLifecycle())
 
     /// The reference, with your code for `chapters`.
     public static func steps(usingLearnerFor chapters: Set<Int>) -> Steps {

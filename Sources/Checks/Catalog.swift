@@ -11,6 +11,7 @@ public enum CheckCatalog {
         7: chapter7Checks,
         8: chapter8Checks,
         9: chapter9Checks,
+        10: chapter10Checks,
     ]
 
     /// The chapters that have checks, in order.

@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import Syscalls
 
@@ -15,10 +16,18 @@ func containerMain(
     // than leave it running with nobody to wait for it or clean up after it. This is
     // no help if the runtime died before this line: the kernel sends nothing then.
     // The go-ahead pipe covers that race: its writer gone, the read below ends at once.
-    setParentDeathSignal(SIGKILL)
+    //
+    // Chapter 10: not for a container made by `create`. That runtime exits as soon as
+    // the container waits on its exec fifo, and the container must outlive it.
+    if channel.execFifo == nil { setParentDeathSignal(SIGKILL) }
     // Wait until the parent has set up what it sets up from outside.
     guard channel.waitForParent() else { return ExitCode.runtimeFailed }
     do {
+        // Chapter 10: namespaces a bundle names by path (a network namespace Podman
+        // made first, say) are joined now, before any setup happens in them.
+        for join in spec.oci?.joinedNamespaces ?? [] where join.type != "pid" {
+            try step("join the \(join.type) namespace \(join.path)") { try joinNamespace(join.path) }
+        }
         // Chapter 7: a cgroup namespace of its own, now that the parent has put us in
         // our cgroup: its root is that group, so /proc/self/cgroup says "/" and the
         // host's cgroup tree above it is out of sight.
@@ -85,6 +94,9 @@ func containerMain(
         if stage.includes(.processTree) && spec.useInit {
             return runCommandUnderInit(spec, environment: environment, steps: steps, channel: channel)
         }
+        if let fifo = channel.execFifo, let oci = spec.oci {
+            return waitForStartThenExec(spec, oci: oci, fifo: fifo, environment: environment, steps: steps, channel: channel)
+        }
         try becomeCommand(spec.command, environment: environment, steps: steps)
     } catch let error as ContainerError {
         channel.reportFailure(error)
@@ -127,6 +139,15 @@ func setUpContainer(
             try step("mount /dev from the host's device nodes") { try mountDev(root: rootfs) }
             try step("bind the host's /sys read-only (no network namespace of its own for sysfs)") { try mountSys(root: rootfs) }
         }
+        // Chapter 10: createContainer hooks, in the container's mount namespace with its
+        // mounts made, before the pivot (runtime-spec; runc's order too).
+        if let oci = spec.oci, !oci.hooks.createContainer.isEmpty {
+            let state =
+                "{\"ociVersion\": \"\(ociVersion)\", \"id\": \(jsonString(spec.id)), \"status\": \"creating\", \"pid\": \(getpid()), \"bundle\": \(jsonString(oci.bundle))}\n"
+            for (index, hook) in oci.hooks.createContainer.enumerated() {
+                try step("run hooks.createContainer[\(index)] (\(hook.path))") { try runHook(hook, input: Array(state.utf8)) }
+            }
+        }
         if spec.chrootOnly {
             try step("chroot into the rootfs") { try chrootToRootfs(rootfs) }
         } else {
@@ -145,6 +166,12 @@ func setUpContainer(
         if let directory = spec.workingDirectory {
             try step("make the working directory") { try makeWorkingDirectory(directory) }
         }
+        // Chapter 10: a bundle's sysctls, in /proc/sys as this container's namespaces
+        // see it — before chapter 7 makes it read-only.
+        for setting in spec.oci?.sysctl ?? [] {
+            let path = "/proc/sys/" + setting.key.split(separator: ".").joined(separator: "/")
+            try step("set linux.sysctl \(setting.key)") { try writeControlFile(path, setting.value) }
+        }
         // Chapter 7: the host kernel's files that no namespace covers.
         if confinement != nil {
             try step("mask paths in /proc and /sys") { try maskPaths() }
@@ -157,7 +184,9 @@ func setUpContainer(
             try step("make the rootfs read-only") { try makeRootReadOnly() }
         }
     }
-    if stage.includes(.hostname) {
+    // Chapter 10: a bundle that keeps the host's UTS namespace (or joins one) keeps its
+    // hostname too: setting one would rename the host.
+    if stage.includes(.hostname) && spec.oci?.namespaces.map({ $0.contains(.newUTS) }) != false {
         try step("set the hostname") { try steps.hostname.setContainerHostname(spec.effectiveHostname) }
     }
     if let confinement {
@@ -187,6 +216,68 @@ func becomeCommand(_ command: [String], environment: [String], steps: Steps) thr
         }
         throw ContainerError(step: "run the command", reason: "\(error)", exitCode: code)
     }
+}
+
+/// Chapter 10: the container is made; `create` learns so when the report pipe closes
+/// with nothing said. Then wait on the exec fifo for `start`, and exec. From here on an
+/// error goes to the container's standard error: `create` has gone.
+func waitForStartThenExec(
+    _ spec: ContainerSpec, oci: OCILaunch, fifo: Int32, environment: [String], steps: Steps, channel: ChildEnds
+) -> Int32 {
+    do {
+        // runc looks the command up before it says "created": a typo in args[0] fails
+        // `create`, not a later `start` that has no one to tell.
+        try findCommand(spec.command[0], environment: environment)
+        if let socket = channel.consoleSocket {
+            try step("set up the terminal") { try sendTerminal(over: socket, size: oci.consoleSize) }
+            closeDescriptor(socket)
+        }
+    } catch {
+        channel.reportFailure(error)
+        return error.exitCode
+    }
+    // Everything the caller of `create` left open goes now, not at the exec: the
+    // container outlives `create`, and a descriptor it holds while it waits keeps the
+    // caller's pipe open (Foundation's Process, waiting for the end of one, would wait
+    // for the container). runc's init starts with 0, 1 and 2 only.
+    for fd in openDescriptors() where fd > 2 && fd != fifo && fd != channel.report { closeDescriptor(fd) }
+    channel.closeReport()
+    do {
+        try step("wait for start on the exec fifo") { try steps.lifecycle.waitForStart(execFifo: fifo) }
+        closeDescriptor(fifo)
+        if !oci.hooks.startContainer.isEmpty {
+            let state =
+                "{\"ociVersion\": \"\(ociVersion)\", \"id\": \(jsonString(spec.id)), \"status\": \"running\", \"pid\": \(getpid()), \"bundle\": \(jsonString(oci.bundle))}\n"
+            for (index, hook) in oci.hooks.startContainer.enumerated() {
+                try step("run hooks.startContainer[\(index)] (\(hook.path))") { try runHook(hook, input: Array(state.utf8)) }
+            }
+        }
+        if let mask = oci.umask { umask(mask) }
+        try becomeCommand(spec.command, environment: environment, steps: steps)
+    } catch {
+        writeToStandardError("\(spec.programName): \(error)\n")
+        return (error as? ContainerError)?.exitCode ?? ExitCode.runtimeFailed
+    }
+}
+
+/// Chapter 10, `process.terminal`: a pty from the container's own devpts, its master
+/// sent to the tool above over the console socket (SCM_RIGHTS: the kernel copies the
+/// descriptor into the receiver), its slave our controlling terminal and our 0, 1, 2.
+func sendTerminal(over socket: Int32, size: (rows: UInt16, columns: UInt16)?) throws {
+    var name = [CChar](repeating: 0, count: 128)
+    let master = cl_open_pty(&name, UInt32(name.count))
+    if master == -1 { throw SyscallError("open", path: "/dev/ptmx") }
+    defer { closeDescriptor(master) }
+    let slavePath = String(cString: name)
+    let slave = open(slavePath, O_RDWR | O_NOCTTY)
+    if slave == -1 { throw SyscallError("open", path: slavePath) }
+    if let size, cl_set_window_size(master, size.rows, size.columns) == -1 { throw SyscallError("ioctl(TIOCSWINSZ)", path: slavePath) }
+    if cl_send_fd(socket, master, "/dev/ptmx") == -1 { throw SyscallError("sendmsg(SCM_RIGHTS)", path: "the console socket") }
+    // A session of our own, so the pty can become its controlling terminal.
+    if setsid() == -1 { throw SyscallError("setsid") }
+    if cl_set_controlling_terminal(slave) == -1 { throw SyscallError("ioctl(TIOCSCTTY)", path: slavePath) }
+    for target in Int32(0)...2 where dup2(slave, target) == -1 { throw SyscallError("dup2", path: slavePath) }
+    if slave > 2 { closeDescriptor(slave) }
 }
 
 /// With --init: we stay PID 1 and run the command as our child.

@@ -13,7 +13,10 @@ let joinedNamespaces = ["user", "uts", "ipc", "net", "pid", "cgroup", "mnt"]
 
 /// Runs `command` inside the running container `state`, as its child would be, and
 /// returns the exit code its user should see.
-public func execInContainer(_ state: ContainerState, command: [String], programName: String) -> Int32 {
+///
+/// Chapter 10: with `consoleSocket` (`exec --tty --console-socket`), the process gets a
+/// pty of the container's devpts, its master sent over the socket as `create` sends it.
+public func execInContainer(_ state: ContainerState, command: [String], programName: String, consoleSocket: Int32? = nil) -> Int32 {
     var state = state
     // Recorded but not cloned yet (chapter 9's bridge is set up in between): wait a
     // moment for its pid rather than refuse a container that is about to exist.
@@ -71,6 +74,10 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
                     }
                 }
                 try step("enter the container's root") { try changeDirectory("/") }
+                if let consoleSocket {
+                    try step("set up the terminal") { try sendTerminal(over: consoleSocket, size: nil) }
+                    closeDescriptor(consoleSocket)
+                }
                 // As the container's own process, confined as it is, in containerMain's
                 // order (see the comment there): its user (from its /etc/passwd, now that
                 // "/" is its root) between the bounding set's cut and the capset.

@@ -56,6 +56,12 @@ struct ChildEnds: Sendable {
     /// Descriptors the child inherited that belong to the parent: the child closes them
     /// first (PID 1 under `--init` never execs, so close-on-exec would never fire).
     var parentOnly: [Int32]
+    /// Chapter 10, `create`: an O_PATH descriptor of the exec fifo to wait on before
+    /// the exec.
+    var execFifo: Int32?
+    /// Chapter 10, `create` with a terminal: the console socket, connected by `create`,
+    /// over which the container sends its pty's master.
+    var consoleSocket: Int32?
 
     /// Blocks until the parent says go. False if the parent gave up, or died.
     ///

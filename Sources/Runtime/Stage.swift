@@ -23,10 +23,12 @@ public struct Stage: Sendable, Equatable {
         /// A network namespace of its own: loopback, a veth pair to a bridge, an
         /// address, NAT out and published ports.
         case network = 9
+        /// Bundles and the create/start/state/kill/delete interface.
+        case oci = 10
     }
 
     public func includes(_ feature: Feature) -> Bool { chapter >= feature.rawValue }
 
     /// Everything the reference runtime has.
-    public static let complete = Stage(chapter: Feature.network.rawValue)
+    public static let complete = Stage(chapter: Feature.oci.rawValue)
 }

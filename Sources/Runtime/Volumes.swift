@@ -463,6 +463,7 @@ func mountVolume(_ volume: Mount, root: borrowing FileDescriptor, steps: Steps =
         }
         do {
             try steps.configuration.mountBindVolume(source: source, target: volume.target, readOnly: volume.readOnly, root: root)
+            try restrictBind(volume, root: root)
         } catch let error as SyscallError where error.errno == ENOTDIR {
             var explained = error
             explained.hint =
@@ -482,6 +483,20 @@ func mountVolume(_ volume: Mount, root: borrowing FileDescriptor, steps: Steps =
         let mounted = try openInRoot(root, volume.target)
         try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: [.recursive, .private])
     }
+}
+
+/// Chapter 10: a bundle's bind with `nosuid`, `nodev` or `noexec` (Podman's /dev/shm
+/// and the like): one more bind remount with those flags, over what it has.
+func restrictBind(_ volume: Mount, root: borrowing FileDescriptor) throws {
+    var extra: MountFlags = []
+    if volume.options.contains("nosuid") { extra.insert(.noSuid) }
+    if volume.options.contains("nodev") { extra.insert(.noDev) }
+    if volume.options.contains("noexec") { extra.insert(.noExec) }
+    guard !extra.isEmpty else { return }
+    let mounted = try openInRoot(root, volume.target)
+    var flags = try lockedMountFlags(mounted).union(extra).union([.remount, .bind])
+    if volume.readOnly { flags.insert(.readOnly) }
+    try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: flags)
 }
 
 extension Reference {

@@ -21,6 +21,7 @@ func mutant(_ chapter: Int, _ value: any Sendable) -> Mutant {
     case let value as any PrivilegeSteps where chapter == 7: steps.privileges = value
     case let value as any UserNamespaceSteps where chapter == 8: steps.userNamespace = value
     case let value as any NetworkSteps where chapter == 9: steps.network = value
+    case let value as any LifecycleSteps where chapter == 10: steps.lifecycle = value
     default: fatalError("\(name) does not conform to chapter \(chapter)'s protocol")
     }
     return Mutant(name: name, chapter: chapter, steps: steps)
@@ -109,4 +110,11 @@ let mutantCatalog: [Mutant] = [
     mutant(9, Ch9AddressWithoutPrefix()),
     mutant(9, Ch9NoDefaultRoute()),
     mutant(9, Ch9PeerNotRenamed()),
+    mutant(10, Ch10StartNotAwaited()),
+    mutant(10, Ch10FifoIsAFile()),
+    mutant(10, Ch10RunningBeforeStart()),
+    mutant(10, Ch10NeverStopped()),
+    mutant(10, Ch10FifoKeptAfterStart()),
+    mutant(10, Ch10CreatingForgotten()),
+    mutant(10, Ch10DeleteLeavesDirectory()),
 ]

@@ -329,14 +329,14 @@ struct ConfigurationTests {
         (
             [
                 "--config",
-                "@CONFIG@{\"process\": {\"args\": [\"true\"]}, \"mounts\": [{\"destination\": \"/dev/mqueue\", \"type\": \"mqueue\"}]}",
-            ], "mounts[0]: a \"mqueue\" mount on /dev/mqueue is not supported by scratch yet"
+                "@CONFIG@{\"process\": {\"args\": [\"true\"]}, \"mounts\": [{\"destination\": \"/data\", \"type\": \"overlay\"}]}",
+            ], "mounts[0]: a \"overlay\" mount on /data is not supported by scratch yet"
         ),
         (
             [
                 "--config",
-                "@CONFIG@{\"process\": {\"args\": [\"true\"]}, \"mounts\": [{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"/tmp\", \"options\": [\"rbind\", \"nosuid\"]}]}",
-            ], "mounts[0].options[1]: \"nosuid\" is not supported by scratch yet"
+                "@CONFIG@{\"process\": {\"args\": [\"true\"]}, \"mounts\": [{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"/tmp\", \"options\": [\"rbind\", \"relatime\"]}]}",
+            ], "mounts[0].options[1]: \"relatime\" is not supported by scratch yet"
         ),
         (
             [
