@@ -271,6 +271,9 @@ public func loadBundle(
             guard flags.contains(.newMount) else {
                 throw invalid("linux.namespaces: no new mount namespace — scratch needs one for the container's root (add {\"type\": \"mount\"})")
             }
+            // A new network namespace comes up with `lo` up and nothing else, as runc
+            // makes it: its other links are the caller's to add (CNI, netavark) by path.
+            if flags.contains(.newNetwork) { spec.network = .none }
             // The cgroup namespace is the child's own unshare (once in its group).
             spec.hostCgroupNamespace = !flags.contains(.newCgroup)
             flags.remove(.newCgroup)
