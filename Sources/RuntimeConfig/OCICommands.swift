@@ -13,8 +13,9 @@ import Syscalls
 //     ps [--format table|json] ID | list [--format table|json] [-q] | features
 //
 // Read by hand, as scratch's plain `run` is: ArgumentParser's reflection would cost
-// more than the whole of `start`. Errors are scratch's: a sentence naming the step,
-// exit 125 (runc exits 1; a caller tests for non-zero).
+// more than the whole of `start`. Errors are scratch's sentences (the step, the call,
+// the path, errno in words), with runc's exit code: 1 where scratch's own commands
+// say 125, since the callers of an OCI runtime were written against runc.
 
 /// The flags that come before the command.
 public struct OCIGlobals: Sendable {
@@ -114,7 +115,7 @@ public func runOCICommand(
         let message = "\(programName): \(error)"
         writeToStandardError(message + "\n")
         if let log = globals.log { appendLog(log, message: message, json: globals.logJSON) }
-        exit(error.exitCode)
+        exit(error.exitCode == ExitCode.runtimeFailed ? 1 : error.exitCode)
     }
 }
 

@@ -434,8 +434,9 @@ do {
             step: "read the command line", reason: "\(arguments.first ?? "(no command)") is not an OCI runtime command — `scratch --help` lists them")
     }
 } catch {
+    // Only an OCI caller gets here (a global flag was read): runc's exit code.
     writeToStandardErrorLine("scratch: \(error)")
-    Glibc.exit(ExitCode.runtimeFailed)
+    Glibc.exit(1)
 }
 if arguments.first == "run", let request = RunRequest(plainArguments: arguments.dropFirst()) {
     runAndExit(request)
