@@ -12,7 +12,7 @@ public enum LearnerSteps {
     public static let all = Steps(
         exitStatus: YourExitStatus(), hostname: YourHostname(), processTree: YourProcessTree(),
         rootFilesystem: YourRootFilesystem(), cgroups: YourCgroups(), layers: YourLayers(),
-        configuration: YourConfiguration(), privileges: YourPrivileges())
+        configuration: YourConfiguration(), privileges: YourPrivileges(), lifecycle: YourLifecycle())
 
     /// The reference, with your code for `chapters`.
     public static func steps(usingLearnerFor chapters: Set<Int>) -> Steps {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -163,4 +164,9 @@ int cl_attach_device_program(int cgroup_fd, const void *instructions, unsigned c
         return -1;
     }
     return program;
+}
+
+int cl_prlimit(int pid, int resource, unsigned long long soft, unsigned long long hard) {
+    struct rlimit limit = {.rlim_cur = soft, .rlim_max = hard};
+    return prlimit(pid, resource, &limit, NULL);
 }

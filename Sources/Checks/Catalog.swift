@@ -9,6 +9,7 @@ public enum CheckCatalog {
         5: chapter5Checks,
         6: chapter6Checks,
         7: chapter7Checks,
+        10: chapter10Checks,
     ]
 
     /// The chapters that have checks, in order.

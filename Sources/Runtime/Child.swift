@@ -14,7 +14,10 @@ func containerMain(
     // than leave it running with nobody to wait for it or clean up after it. This is
     // no help if the runtime died before this line: the kernel sends nothing then.
     // The go-ahead pipe covers that race: its writer gone, the read below ends at once.
-    setParentDeathSignal(SIGKILL)
+    //
+    // Chapter 10: not for a container made by `create`. That runtime exits as soon as
+    // the container waits on its exec fifo, and the container must outlive it.
+    if channel.execFifo == nil { setParentDeathSignal(SIGKILL) }
     // Wait until the parent has set up what it sets up from outside.
     guard channel.waitForParent() else { return ExitCode.runtimeFailed }
     do {
@@ -71,6 +74,9 @@ func containerMain(
         }
         if stage.includes(.processTree) && spec.useInit {
             return runCommandUnderInit(spec, environment: environment, steps: steps, channel: channel)
+        }
+        if let fifo = channel.execFifo, let oci = spec.oci {
+            return waitForStartThenExec(spec, oci: oci, fifo: fifo, environment: environment, steps: steps, channel: channel)
         }
         try becomeCommand(spec.command, environment: environment, steps: steps)
     } catch let error as ContainerError {
@@ -173,6 +179,38 @@ func becomeCommand(_ command: [String], environment: [String], steps: Steps) thr
             try steps.exitStatus.execFailureExitCode(errno: error.errno)
         }
         throw ContainerError(step: "run the command", reason: "\(error)", exitCode: code)
+    }
+}
+
+/// Chapter 10: the container is made; `create` learns so when the report pipe closes
+/// with nothing said. Then wait on the exec fifo for `start`, and exec. From here on an
+/// error goes to the container's standard error: `create` has gone.
+func waitForStartThenExec(
+    _ spec: ContainerSpec, oci: OCILaunch, fifo: Int32, environment: [String], steps: Steps, channel: ChildEnds
+) -> Int32 {
+    do {
+        // runc looks the command up before it says "created": a typo in args[0] fails
+        // `create`, not a later `start` that has no one to tell.
+        try findCommand(spec.command[0], environment: environment)
+    } catch {
+        channel.reportFailure(error)
+        return error.exitCode
+    }
+    channel.closeReport()
+    do {
+        try step("wait for start on the exec fifo") { try steps.lifecycle.waitForStart(execFifo: fifo) }
+        closeDescriptor(fifo)
+        if !oci.hooks.startContainer.isEmpty {
+            let state =
+                "{\"ociVersion\": \"\(ociVersion)\", \"id\": \(jsonString(spec.id)), \"status\": \"running\", \"pid\": \(getpid()), \"bundle\": \(jsonString(oci.bundle))}\n"
+            for (index, hook) in oci.hooks.startContainer.enumerated() {
+                try step("run hooks.startContainer[\(index)] (\(hook.path))") { try runHook(hook, input: Array(state.utf8)) }
+            }
+        }
+        try becomeCommand(spec.command, environment: environment, steps: steps)
+    } catch {
+        writeToStandardError("\(spec.programName): \(error)\n")
+        return (error as? ContainerError)?.exitCode ?? ExitCode.runtimeFailed
     }
 }
 

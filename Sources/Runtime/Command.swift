@@ -47,3 +47,22 @@ public func execCommand(_ command: [String], environment: [String]) throws(ExecF
 
 /// The PATH a container gets, the same as Docker's default.
 public let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/// Chapter 10: whether `name` would be found and may be executed, as execCommand
+/// will look for it — checked before `create` reports the container created.
+func findCommand(_ name: String, environment: [String]) throws(ContainerError) {
+    func runnable(_ path: String) -> Bool { fileKind(path) == .regular && access(path, X_OK) == 0 }
+    if name.contains("/") {
+        if runnable(name) { return }
+    } else {
+        let path = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? defaultPath
+        for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
+            if runnable((directory.isEmpty ? "." : String(directory)) + "/" + name) { return }
+        }
+    }
+    throw ContainerError(
+        step: "find the command",
+        reason:
+            "exec: \(ContainerSpec.quoted(name)): executable file not found in $PATH (or not executable) — check process.args[0] and process.env's PATH",
+        exitCode: ExitCode.notFound)
+}

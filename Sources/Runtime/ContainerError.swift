@@ -47,7 +47,7 @@ public struct NotDoneYet: Error, CustomStringConvertible, Sendable {
 
 /// Runs one step of the story; any error becomes a `ContainerError` naming the step.
 @discardableResult
-func step<T: ~Copyable>(_ name: String, _ body: () throws -> T) throws(ContainerError) -> T {
+public func step<T: ~Copyable>(_ name: String, _ body: () throws -> T) throws(ContainerError) -> T {
     do {
         return try body()
     } catch let error as ContainerError {

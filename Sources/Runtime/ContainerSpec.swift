@@ -41,6 +41,9 @@ public struct ContainerSpec: Sendable {
     /// Chapter 7 asked for explicitly (a flag other than --privileged): refused at an
     /// earlier stage, as the limits are before chapter 4.
     public var securityFlagsGiven = false
+    /// Chapter 10: made by `create` from a bundle — left waiting on the exec fifo,
+    /// with what the bundle's config asks beyond a `run` (OCILaunch, Lifecycle.swift).
+    public var oci: OCILaunch?
     /// A short random id, used for the default hostname and for names on the host.
     public var id: String
     /// How error messages start: "scratch" or "workbook".

@@ -56,6 +56,9 @@ struct ChildEnds: Sendable {
     /// Descriptors the child inherited that belong to the parent: the child closes them
     /// first (PID 1 under `--init` never execs, so close-on-exec would never fire).
     var parentOnly: [Int32]
+    /// Chapter 10, `create`: an O_PATH descriptor of the exec fifo to wait on before
+    /// the exec.
+    var execFifo: Int32?
 
     /// Blocks until the parent says go. False if the parent gave up, or died.
     ///

@@ -18,10 +18,12 @@ public struct Stage: Sendable, Equatable {
         /// Capabilities, no_new_privs, seccomp, masked paths, devices, IPC and cgroup
         /// namespaces.
         case leastPrivilege = 7
+        /// Bundles and the create/start/state/kill/delete interface.
+        case oci = 10
     }
 
     public func includes(_ feature: Feature) -> Bool { chapter >= feature.rawValue }
 
     /// Everything the reference runtime has.
-    public static let complete = Stage(chapter: Feature.leastPrivilege.rawValue)
+    public static let complete = Stage(chapter: Feature.oci.rawValue)
 }

@@ -120,6 +120,35 @@ public protocol PrivilegeSteps: Sendable {
     func compileSeccompFilter(_ profile: SeccompProfile, capabilities: CapabilitySet) throws -> [UInt8]
 }
 
+/// Chapter 10 — speaking OCI: the lifecycle's state machine. `create` makes the
+/// container and leaves its first process waiting on the exec fifo; `start` lets it
+/// go; `state` says where it is; `delete` removes what is left.
+public protocol LifecycleSteps: Sendable {
+    /// Runs in `create`, before the clone: make the exec fifo at `path` (a named pipe
+    /// only root may read), which the container's first process will wait on.
+    func makeExecFifo(at path: String) throws
+    /// Runs in the container's first process, its setup done, just before the exec:
+    /// block until `start` opens the fifo, through `execFifo` (an `O_PATH` descriptor
+    /// of it, opened before the pivot), then write one byte to say "going".
+    func waitForStart(execFifo: Int32) throws
+    /// Runs in `start`: open the fifo at `path` for reading (without blocking: the
+    /// container may have died), wait for the byte the container `pid` writes, then
+    /// remove the fifo — from then on the container is running.
+    func releaseContainer(execFifo path: String, pid: pid_t) throws
+    /// The status `state` reports: `recorded` is what `create` last wrote
+    /// (`.creating`, or `.created` once its process waits on the fifo), `alive` whether
+    /// that process is still there (not a zombie), `execFifoExists` whether the fifo is.
+    func status(recorded: ContainerStatus, alive: Bool, execFifoExists: Bool) throws -> ContainerStatus
+    /// Runs in `delete`, once the container's processes and cgroup are gone: remove its
+    /// state directory `directory` and everything in it.
+    func removeContainer(directory: String) throws
+}
+
+/// An OCI container's status, as `state` prints it (runtime-spec, runtime.md).
+public enum ContainerStatus: String, Sendable, Equatable {
+    case creating, created, running, stopped
+}
+
 /// The reference runtime's side of every chapter. Each chapter's file holds its part
 /// (`extension Reference: HostnameSteps` in Hostname.swift, and so on).
 public struct Reference: Sendable {
@@ -136,11 +165,12 @@ public struct Steps: Sendable {
     public var layers: any LayerSteps
     public var configuration: any ConfigurationSteps
     public var privileges: any PrivilegeSteps
+    public var lifecycle: any LifecycleSteps
 
     public init(
         exitStatus: any ExitStatusSteps, hostname: any HostnameSteps, processTree: any ProcessTreeSteps,
         rootFilesystem: any RootFilesystemSteps, cgroups: any CgroupSteps, layers: any LayerSteps,
-        configuration: any ConfigurationSteps, privileges: any PrivilegeSteps
+        configuration: any ConfigurationSteps, privileges: any PrivilegeSteps, lifecycle: any LifecycleSteps
     ) {
         self.exitStatus = exitStatus
         self.hostname = hostname
@@ -150,15 +180,18 @@ public struct Steps: Sendable {
         self.layers = layers
         self.configuration = configuration
         self.privileges = privileges
+        self.lifecycle = lifecycle
     }
 
     /// The reference runtime's own functions, every chapter.
     public static let reference = Steps(
         exitStatus: Reference(), hostname: Reference(), processTree: Reference(), rootFilesystem: Reference(),
-        cgroups: Reference(), layers: Reference(), configuration: Reference(), privileges: Reference())
+        cgroups: Reference(), layers: Reference(), configuration: Reference(), privileges: Reference(),
+        lifecycle: Reference())
 
-    /// The chapters that have learner functions, in order.
-    public static let chapters = 0...7
+    /// The chapters that have learner functions, in order. (Chapters 8 and 9 have
+    /// none yet: `replacing` leaves the steps as they are for them.)
+    public static let chapters = 0...10
 
     /// These steps with chapter `chapter`'s value taken from `other`, whole.
     public func replacing(chapter: Int, from other: Steps) -> Steps {
@@ -172,6 +205,7 @@ public struct Steps: Sendable {
         case 5: result.layers = other.layers
         case 6: result.configuration = other.configuration
         case 7: result.privileges = other.privileges
+        case 10: result.lifecycle = other.lifecycle
         default: break
         }
         return result
@@ -183,7 +217,7 @@ public struct Steps: Sendable {
         [
             0: "\(type(of: exitStatus))", 1: "\(type(of: hostname))", 2: "\(type(of: processTree))",
             3: "\(type(of: rootFilesystem))", 4: "\(type(of: cgroups))", 5: "\(type(of: layers))",
-            6: "\(type(of: configuration))", 7: "\(type(of: privileges))",
+            6: "\(type(of: configuration))", 7: "\(type(of: privileges))", 10: "\(type(of: lifecycle))",
         ]
     }
 }

@@ -93,7 +93,14 @@ private func absolutePath(_ path: String) -> String {
 /// The kernel filesystems scratch mounts itself, with its own options (chapter 3):
 /// `runc spec` lists them in every config, and they are taken as asked for. Their
 /// options in the file are not applied (chapter 10 reads them).
-private let runtimeMounts: Set<String> = ["proc /proc", "tmpfs /dev", "devpts /dev/pts", "tmpfs /dev/shm", "sysfs /sys"]
+private let runtimeMounts: Set<String> = [
+    "proc /proc", "tmpfs /dev", "devpts /dev/pts", "tmpfs /dev/shm", "sysfs /sys",
+    // Chapter 10: what `runc spec` and Podman list beside them. The container's own
+    // cgroup tree is mounted read-only at /sys/fs/cgroup by chapter 7's step; POSIX
+    // message queues are a filesystem scratch does not mount yet (its IPC namespace
+    // has its own queues all the same).
+    "cgroup /sys/fs/cgroup", "mqueue /dev/mqueue",
+]
 
 /// A config's `mounts` as volumes: binds (`type` "bind", or a `bind`/`rbind` option)
 /// and tmpfs mounts. A relative bind source is the bundle's, as runc reads it. An
@@ -144,6 +151,12 @@ func volumeMounts(_ mounts: [ConfigMount], bundle: String, invalid: (String) -> 
 
 /// Reads and checks a config file. Errors name the JSON path: `process.args[1]`.
 public func loadConfig(_ path: String) throws(ContainerError) -> LoadedConfig {
+    try loadConfig(path, handledByBundle: []).loaded
+}
+
+/// Reads and checks a config file; the properties in `handledByBundle` are left to the
+/// caller (chapter 10's `create`, which reads them from the same bytes), not refused.
+func loadConfig(_ path: String, handledByBundle: Set<String>) throws(ContainerError) -> (loaded: LoadedConfig, bytes: [UInt8]) {
     func invalid(_ reason: String) -> ContainerError {
         ContainerError(step: "read the config", reason: "\(path): \(reason)")
     }
@@ -167,13 +180,15 @@ public func loadConfig(_ path: String) throws(ContainerError) -> LoadedConfig {
     } catch {
         throw invalid("not valid JSON: \(error)")
     }
-    return try interpret(config, bundle: parentDirectory(of: path), invalid: invalid)
+    return (try interpret(config, bundle: parentDirectory(of: path), handledByBundle: handledByBundle, invalid: invalid), bytes)
 }
 
 /// The config as a `run` request: the properties this runtime does, checked; any
 /// property it knows but does not do yet, set, is an error naming it.
-func interpret(_ config: OCIConfig, bundle: String, invalid: (String) -> ContainerError) throws(ContainerError) -> LoadedConfig {
-    let unsupported = config.unsupportedProperties
+func interpret(
+    _ config: OCIConfig, bundle: String, handledByBundle: Set<String> = [], invalid: (String) -> ContainerError
+) throws(ContainerError) -> LoadedConfig {
+    let unsupported = config.unsupportedProperties.filter { !handledByBundle.contains($0) }
     if !unsupported.isEmpty {
         throw invalid(
             "\(unsupported.joined(separator: ", ")): not supported by scratch yet — remove \(unsupported.count == 1 ? "it" : "them") from the config (or leave \(unsupported.count == 1 ? "it" : "them") empty)"
@@ -190,7 +205,7 @@ func interpret(_ config: OCIConfig, bundle: String, invalid: (String) -> Contain
     guard let program = args.first, !program.isEmpty else {
         throw invalid("process.args: empty — give the command and its arguments, e.g. \"args\": [\"sh\"]")
     }
-    if process.terminal == true {
+    if process.terminal == true && !handledByBundle.contains("process.terminal") {
         throw invalid(
             "process.terminal: true is not supported yet — set it to false: the container gets scratch's own standard input, output and error")
     }

@@ -54,7 +54,7 @@ public enum ChapterCatalog {
             exerciseFolder: "exercises/09-networking", exerciseFiles: []),
         Chapter(
             number: 10, title: "Speaking OCI", file: "chapters/10-oci.md",
-            exerciseFolder: "exercises/10-oci", exerciseFiles: []),
+            exerciseFolder: "exercises/10-oci", exerciseFiles: ["exercises/10-oci/Lifecycle.swift"]),
     ]
 
     public static func chapter(_ number: Int) -> Chapter? { all.first { $0.number == number } }

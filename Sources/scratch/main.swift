@@ -372,7 +372,24 @@ func writeToStandardErrorLine(_ text: String) {
 // The fast path: a plain `scratch run` command line is read by hand, and ArgumentParser
 // (about 3 ms of reflection in a release build) is not started at all. Everything
 // else — other subcommands, --help, errors — goes through ArgumentParser.
-let arguments = CommandLine.arguments.dropFirst()
+var arguments = CommandLine.arguments.dropFirst()
+// Chapter 10: the OCI runtime's command line (runc's), read by hand before anything
+// else: global flags (--root, --log, --log-format), then create, start, state, kill,
+// delete, list, features, ps ID, exec, and run with a bundle (RuntimeConfig/OCICommands).
+do {
+    let globals = try ociGlobals(&arguments)
+    if let command = arguments.first, isOCIForm(command, arguments.dropFirst(), globals: globals) {
+        runOCICommand(
+            command, arguments.dropFirst(), globals: globals ?? OCIGlobals(), steps: .reference, stage: .complete, programName: "scratch")
+    }
+    if globals != nil {
+        throw ContainerError(
+            step: "read the command line", reason: "\(arguments.first ?? "(no command)") is not an OCI runtime command — `scratch --help` lists them")
+    }
+} catch {
+    writeToStandardErrorLine("scratch: \(error)")
+    Glibc.exit(ExitCode.runtimeFailed)
+}
 if arguments.first == "run", let request = RunRequest(plainArguments: arguments.dropFirst()) {
     runAndExit(request)
 }

@@ -361,6 +361,46 @@ struct Run: ParsableCommand {
     }
 }
 
+/// `workbook oci N [--reference | --learner-chapters LIST] [--root DIR] COMMAND ...`:
+/// chapter 10's OCI commands (create, start, state, kill, delete, ...) with the
+/// learner's runtime at chapter N's stage, in the stand-in host `prepare` made. What
+/// chapter 10's checks drive. Read by hand, before ArgumentParser.
+enum OCI {
+    static func runIfAsked(_ arguments: [String]) {
+        guard arguments.count > 2, arguments[1] == "oci" else { return }
+        guard let chapter = Int(arguments[2]), Stage(chapter: chapter).includes(.oci) else {
+            fail("usage: workbook oci N [--reference] [--root DIR] create|start|state|kill|delete|list|ps|exec ... (N is 10 or later)")
+        }
+        var rest = ArraySlice(arguments.dropFirst(3))
+        var reference = false
+        var learnerChapters: String?
+        while let word = rest.first, word == "--reference" || word == "--learner-chapters" {
+            rest.removeFirst()
+            if word == "--reference" {
+                reference = true
+            } else {
+                learnerChapters = rest.popFirst()
+            }
+        }
+        let steps: Steps
+        if reference {
+            steps = .reference
+        } else if let learnerChapters {
+            steps = LearnerSteps.steps(usingLearnerFor: Set(learnerChapters.split(separator: ",").compactMap { Int($0) }))
+        } else {
+            guard let repository = try? Repository.locate() else { fail("cannot find the workbook's files: run workbook from inside the repository") }
+            steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
+        }
+        do {
+            let globals = try ociGlobals(&rest) ?? OCIGlobals()
+            guard let command = rest.popFirst() else { fail("workbook oci \(chapter): which command? create, start, state, kill, delete, …") }
+            runOCICommand(command, rest, globals: globals, steps: steps, stage: Stage(chapter: chapter), programName: "workbook")
+        } catch {
+            fail("\(error)")
+        }
+    }
+}
+
 struct Image: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Images with your chapter 5 code: `workbook image import N SOURCE [NAME:TAG]`.",
@@ -725,12 +765,12 @@ struct Snippets: ParsableCommand {
 /// `run` then makes its stand-in host at once: unshare(CLONE_NEWNS) refuses a
 /// process that has started a thread, and nothing has started one yet.
 func prepare(_ arguments: [String]) {
-    guard arguments.count > 1, ["check", "run", "image"].contains(arguments[1]) else { return }
+    guard arguments.count > 1, ["check", "run", "image", "oci"].contains(arguments[1]) else { return }
     if let repository = try? Repository.locate() {
         Freshness.ensureCurrent(repository: repository, arguments: arguments)
     }
     // Without root this fails; `runInStandInHost` tries again and says why.
-    if arguments[1] == "run" && geteuid() == 0 {
+    if (arguments[1] == "run" || arguments[1] == "oci") && geteuid() == 0 {
         _ = try? StandInHost.enter()
     }
 }
@@ -743,6 +783,7 @@ func openReader(_ arguments: [String]) {
 }
 
 prepare(CommandLine.arguments)
+OCI.runIfAsked(CommandLine.arguments)
 if let plain = Run.plainRequest(CommandLine.arguments.dropFirst()) {
     do { try Run.start(chapter: plain.chapter, reference: plain.reference, learnerChapters: plain.learnerChapters, request: plain.request) } catch {
         WorkbookCommand.exit(withError: error)

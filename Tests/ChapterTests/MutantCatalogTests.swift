@@ -155,6 +155,23 @@ extension ContainerTests {
             .init(
                 mutant: "Ch7ArgumentsDropped", chapter: 7, caughtBy: [("refused-syscalls", "argument comparisons")],
                 notBlamed: ["capabilities-default", "ordinary-workload"]),
+
+            .init(mutant: "Ch10StartNotAwaited", chapter: 10, caughtBy: [("create-waits", "nothing made it wait for start")]),
+            .init(mutant: "Ch10FifoIsAFile", chapter: 10, caughtBy: [("create-waits", "not a fifo")]),
+            .init(
+                mutant: "Ch10RunningBeforeStart", chapter: 10, caughtBy: [("create-waits", "state says running before start")]),
+            .init(
+                mutant: "Ch10NeverStopped", chapter: 10, caughtBy: [("state-stopped", "yet the status is not stopped")],
+                notBlamed: ["create-waits", "start-runs"]),
+            .init(
+                mutant: "Ch10FifoKeptAfterStart", chapter: 10, caughtBy: [("start-runs", "the exec fifo is still there after start")],
+                notBlamed: ["create-waits"]),
+            .init(
+                mutant: "Ch10CreatingForgotten", chapter: 10, caughtBy: [("hooks-in-order", "prestart:created")],
+                notBlamed: ["create-waits", "start-runs", "state-stopped"]),
+            .init(
+                mutant: "Ch10DeleteLeavesDirectory", chapter: 10, caughtBy: [("delete-leaves-nothing", "is still there")],
+                notBlamed: ["create-waits", "start-runs", "state-stopped"]),
         ]
 
         static var mutantRuntime: String { Support.binDirectory + "/mutant-runtime" }

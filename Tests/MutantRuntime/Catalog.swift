@@ -19,6 +19,7 @@ func mutant(_ chapter: Int, _ value: any Sendable) -> Mutant {
     case let value as any LayerSteps where chapter == 5: steps.layers = value
     case let value as any ConfigurationSteps where chapter == 6: steps.configuration = value
     case let value as any PrivilegeSteps where chapter == 7: steps.privileges = value
+    case let value as any LifecycleSteps where chapter == 10: steps.lifecycle = value
     default: fatalError("\(name) does not conform to chapter \(chapter)'s protocol")
     }
     return Mutant(name: name, chapter: chapter, steps: steps)
@@ -91,4 +92,12 @@ let mutantCatalog: [Mutant] = [
     mutant(7, Ch7CapabilityConditionsIgnored()),
     mutant(7, Ch7RepeatedArgumentInOneRule()),
     mutant(7, Ch7ArgumentsDropped()),
+
+    mutant(10, Ch10StartNotAwaited()),
+    mutant(10, Ch10FifoIsAFile()),
+    mutant(10, Ch10RunningBeforeStart()),
+    mutant(10, Ch10NeverStopped()),
+    mutant(10, Ch10FifoKeptAfterStart()),
+    mutant(10, Ch10CreatingForgotten()),
+    mutant(10, Ch10DeleteLeavesDirectory()),
 ]

@@ -36,6 +36,21 @@ if arguments.count >= 5, arguments[1] == "image", arguments[2] == "import", Int(
         exit(125)
     }
 }
+// `mutant-runtime MUTANT oci N [--root DIR] COMMAND ...`: chapter 10's checks drive the
+// OCI commands, in a stand-in host as `workbook oci` does.
+if arguments.count >= 4, arguments[1] == "oci", let stageNumber = Int(arguments[2]) {
+    let steps = Steps.reference.replacing(chapter: mutant.chapter, from: mutant.steps)
+    _ = try? StandInHost.enter()
+    var rest = ArraySlice(arguments.dropFirst(3))
+    do {
+        let globals = try ociGlobals(&rest) ?? OCIGlobals()
+        let command = rest.popFirst() ?? ""
+        runOCICommand(command, rest, globals: globals, steps: steps, stage: Stage(chapter: stageNumber), programName: "mutant-runtime")
+    } catch {
+        writeToStandardError("mutant-runtime: \(error)\n")
+        exit(125)
+    }
+}
 guard arguments.count >= 3, arguments[1] == "run", let stageNumber = Int(arguments[2]) else {
     writeToStandardError(
         "usage: mutant-runtime MUTANT run N [run flags] -- CMD | mutant-runtime MUTANT image import N SOURCE [NAME:TAG] | mutant-runtime --list\n")

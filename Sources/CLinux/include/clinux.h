@@ -143,4 +143,8 @@ int cl_unshare(int flags);
 // (BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI). Returns the program's fd or -1 with errno.
 int cl_attach_device_program(int cgroup_fd, const void *instructions, unsigned count, char *log, unsigned log_size);
 
+// prlimit(2): set resource `resource` of process `pid` (chapter 10's process.rlimits,
+// set by `create` from outside before the container goes on). 0, or -1 with errno.
+int cl_prlimit(int pid, int resource, unsigned long long soft, unsigned long long hard);
+
 #endif

@@ -1,0 +1,281 @@
+import FoundationEssentials
+import Glibc
+import RunOptions
+import Runtime
+import Syscalls
+
+// Chapter 10 — a bundle: a directory with config.json and the rootfs it names. What
+// `scratch run --config` reads (chapter 6) is read the same way; a bundle's config may
+// say more, what Podman and containerd send: capabilities, rlimits, no_new_privs, the
+// OOM score, hooks, annotations, the namespaces, a seccomp profile. Those are read
+// here, from the same bytes, into the spec and its `OCILaunch`.
+
+/// The properties a bundle's config may set that chapter 6's `run --config` refuses.
+let bundleProperties: Set<String> = [
+    "hooks", "process.capabilities", "process.rlimits", "process.noNewPrivileges", "process.oomScoreAdj",
+    "linux.namespaces", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
+    "linux.rootfsPropagation", "linux.resources.devices",
+]
+
+/// The parts of config.json only a bundle reads.
+struct BundleConfig: Decodable {
+    var annotations: [String: String]?
+    var hooks: Hooks?
+    var process: Process?
+    var linux: Linux?
+
+    struct Hook: Decodable {
+        var path: String
+        var args: [String]?
+        var env: [String]?
+        var timeout: Int?
+    }
+
+    struct Hooks: Decodable {
+        var prestart: [Hook]?
+        var createRuntime: [Hook]?
+        var createContainer: [Hook]?
+        var startContainer: [Hook]?
+        var poststart: [Hook]?
+        var poststop: [Hook]?
+    }
+
+    struct Capabilities: Decodable {
+        var bounding: [String]?
+        var effective: [String]?
+        var permitted: [String]?
+        var inheritable: [String]?
+        var ambient: [String]?
+    }
+
+    struct Rlimit: Decodable {
+        var type: String
+        var soft: UInt64
+        var hard: UInt64
+    }
+
+    struct Process: Decodable {
+        var capabilities: Capabilities?
+        var rlimits: [Rlimit]?
+        var noNewPrivileges: Bool?
+        var oomScoreAdj: Int?
+    }
+
+    struct Namespace: Decodable {
+        var type: String
+        var path: String?
+    }
+
+    struct DeviceRule: Decodable {
+        var allow: Bool
+        var type: String?
+        var major: Int64?
+        var minor: Int64?
+        var access: String?
+    }
+
+    struct Resources: Decodable {
+        var devices: [DeviceRule]?
+    }
+
+    struct Linux: Decodable {
+        var namespaces: [Namespace]?
+        var seccomp: SeccompProfileFile?
+        var rootfsPropagation: String?
+        var resources: Resources?
+    }
+}
+
+/// RLIMIT_* by the name the spec gives (getrlimit(2)).
+let rlimitNumbers: [String: Int32] = [
+    "RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4, "RLIMIT_RSS": 5,
+    "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9, "RLIMIT_LOCKS": 10,
+    "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13, "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15,
+]
+
+/// The container `create` makes from `bundle`: its config read and checked, every
+/// error naming the property (exit 125), nothing made yet.
+public func loadBundle(_ bundle: String, id: String, root: String, stage: Stage, programName: String) throws(ContainerError)
+    -> ContainerSpec
+{
+    if let problem = ociIDProblem(id) {
+        throw ContainerError(step: "check the request", reason: "invalid id \(ContainerSpec.quoted(id)): \(problem)")
+    }
+    let directory = absoluteBundlePath(bundle)
+    let path = directory + "/config.json"
+    guard fileKind(path) == .regular else {
+        throw ContainerError(
+            step: "read the bundle",
+            reason:
+                "\(path): no such file — a bundle is a directory holding config.json (`scratch spec --bundle \(bundle)` writes one) and the rootfs it names"
+        )
+    }
+    func invalid(_ reason: String) -> ContainerError { ContainerError(step: "read the config", reason: "\(path): \(reason)") }
+    let (loaded, bytes) = try loadConfig(path, handledByBundle: bundleProperties)
+    let extra: BundleConfig
+    do {
+        extra = try JSONDecoder().decode(BundleConfig.self, from: Data(bytes))
+    } catch let error as DecodingError {
+        throw invalid(describe(error))
+    } catch {
+        throw invalid("\(error)")
+    }
+    var request = loaded.request
+    request.configMounts = try volumeMounts(loaded.mounts, bundle: directory, invalid: invalid)
+    if request.rootfs == nil { throw invalid("root.path: missing — the directory holding the container's files, e.g. \"rootfs\"") }
+    var spec: ContainerSpec
+    do {
+        spec = try request.spec(stage: stage, programName: programName)
+    } catch let error as ContainerError {
+        throw error
+    } catch {
+        throw ContainerError(step: "check the request", reason: "\(error)")
+    }
+    spec.id = id
+    var launch = OCILaunch(root: root, bundle: directory)
+    launch.annotations = (extra.annotations ?? [:]).sorted { $0.key < $1.key }.map { OCIAnnotation(key: $0.key, value: $0.value) }
+    if let hooks = extra.hooks {
+        func read(_ list: [BundleConfig.Hook]?, _ kind: String) throws(ContainerError) -> [OCIHook] {
+            var result: [OCIHook] = []
+            for (index, hook) in (list ?? []).enumerated() {
+                guard hook.path.hasPrefix("/") else {
+                    throw invalid("hooks.\(kind)[\(index)].path: \(ContainerSpec.quoted(hook.path)) — a hook's path must be absolute")
+                }
+                if let timeout = hook.timeout, timeout <= 0 {
+                    throw invalid("hooks.\(kind)[\(index)].timeout: \(timeout) — a number of seconds greater than zero")
+                }
+                result.append(OCIHook(path: hook.path, args: hook.args ?? [], env: hook.env ?? [], timeout: hook.timeout))
+            }
+            return result
+        }
+        launch.hooks.prestart = try read(hooks.prestart, "prestart")
+        launch.hooks.createRuntime = try read(hooks.createRuntime, "createRuntime")
+        launch.hooks.createContainer = try read(hooks.createContainer, "createContainer")
+        launch.hooks.startContainer = try read(hooks.startContainer, "startContainer")
+        launch.hooks.poststart = try read(hooks.poststart, "poststart")
+        launch.hooks.poststop = try read(hooks.poststop, "poststop")
+        if !launch.hooks.createContainer.isEmpty {
+            throw invalid("hooks.createContainer: not supported by scratch yet — use createRuntime (run in the runtime's namespaces) instead")
+        }
+    }
+    if let process = extra.process {
+        if let capabilities = process.capabilities {
+            // The container keeps, effective and permitted, what the bounding set
+            // names (runc's spec lists the same names in each); inheritable and
+            // ambient stay empty, as chapter 7's setCapabilities keeps them.
+            var set = CapabilitySet(bits: 0)
+            for (field, names) in [("bounding", capabilities.bounding), ("permitted", capabilities.permitted), ("effective", capabilities.effective)]
+            {
+                for (index, name) in (names ?? []).enumerated() {
+                    guard let number = capabilityNumber(name) else {
+                        throw invalid(
+                            "process.capabilities.\(field)[\(index)]: unknown capability \(ContainerSpec.quoted(name)) — capabilities(7) lists them")
+                    }
+                    set.insert(number)
+                }
+            }
+            // Inheritable and ambient stay empty (CVE-2022-24769). For a process that
+            // runs as uid 0 they change nothing (an exec as root gets the bounding set's
+            // capabilities anyway), so `runc spec`'s ambient list is taken as given;
+            // for any other user they would, and are refused.
+            let extra = (capabilities.ambient ?? []) + (capabilities.inheritable ?? [])
+            let runsAsRoot = (spec.user ?? "0").hasPrefix("0:") || spec.user == "0" || spec.user == nil
+            if !extra.isEmpty && !runsAsRoot {
+                throw invalid(
+                    "process.capabilities.\((capabilities.ambient ?? []).isEmpty ? "inheritable" : "ambient"): not supported by scratch for a user other than root — they stay empty (CVE-2022-24769); remove them"
+                )
+            }
+            spec.capabilities = set
+        }
+        if let noNewPrivileges = process.noNewPrivileges { spec.noNewPrivileges = noNewPrivileges }
+        for (index, limit) in (process.rlimits ?? []).enumerated() {
+            guard let number = rlimitNumbers[limit.type] else {
+                throw invalid(
+                    "process.rlimits[\(index)].type: unknown \(ContainerSpec.quoted(limit.type)) — RLIMIT_NOFILE, RLIMIT_NPROC, … (getrlimit(2))")
+            }
+            guard limit.soft <= limit.hard else {
+                throw invalid("process.rlimits[\(index)]: soft \(limit.soft) is above hard \(limit.hard)")
+            }
+            launch.rlimits.append(OCIRlimit(resource: number, soft: limit.soft, hard: limit.hard))
+        }
+        if let score = process.oomScoreAdj {
+            guard (-1000...1000).contains(score) else { throw invalid("process.oomScoreAdj: \(score) — from -1000 to 1000") }
+            launch.oomScoreAdj = score
+        }
+    }
+    if let linux = extra.linux {
+        for (index, namespace) in (linux.namespaces ?? []).enumerated() {
+            if let path = namespace.path, !path.isEmpty {
+                throw invalid(
+                    "linux.namespaces[\(index)].path: joining the \(namespace.type) namespace at \(path) is not supported by scratch yet — leave out the path for a new one"
+                )
+            }
+            switch namespace.type {
+            // Every container made by scratch gets these (the cgroup namespace too,
+            // unshared by the child once in its cgroup).
+            case "pid", "mount", "ipc", "uts", "cgroup": continue
+            case "network": launch.extraNamespaces.insert(.newNetwork)
+            case "user":
+                throw invalid(
+                    "linux.namespaces[\(index)]: a user namespace from a bundle is not supported by scratch yet (run it rootless: `scratch run` as a user)"
+                )
+            default: throw invalid("linux.namespaces[\(index)].type: unknown \(ContainerSpec.quoted(namespace.type))")
+            }
+        }
+        if let profile = linux.seccomp {
+            spec.seccomp = .profile(try profile.profile(source: path + " linux.seccomp", invalid: invalid))
+        }
+        if let propagation = linux.rootfsPropagation, !["private", "rprivate", "slave", "rslave", ""].contains(propagation) {
+            throw invalid(
+                "linux.rootfsPropagation: \(ContainerSpec.quoted(propagation)) is not supported by scratch yet — it makes every mount private (rprivate)"
+            )
+        }
+        for (index, rule) in (linux.resources?.devices ?? []).enumerated() where rule.allow && (rule.type ?? "a") == "a" && rule.major == nil {
+            throw invalid(
+                "linux.resources.devices[\(index)]: allowing every device is not supported by scratch — its device cgroup allows /dev/null, zero, full, random, urandom, tty and the pseudo-terminals"
+            )
+        }
+    }
+    spec.oci = launch
+    return spec
+}
+
+/// `bundle` from the working directory.
+func absoluteBundlePath(_ bundle: String) -> String {
+    var path = bundle
+    while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
+    if path.hasPrefix("/") { return path }
+    guard let buffer = getcwd(nil, 0) else { return path }
+    defer { free(buffer) }
+    let directory = String(cString: buffer)
+    return path == "." ? directory : directory + "/" + path
+}
+
+/// `exec -p FILE`: a runtime-spec `process` object on its own.
+struct ProcessFile: Decodable {
+    var args: [String]?
+    var env: [String]?
+    var cwd: String?
+    var user: OCIConfig.User?
+    var terminal: Bool?
+}
+
+/// What `exec -p FILE` runs: the command, its variables, directory and user.
+func loadProcessFile(_ path: String) throws(ContainerError) -> (args: [String], env: [String], cwd: String?, user: String?) {
+    func invalid(_ reason: String) -> ContainerError { ContainerError(step: "read the process file", reason: "\(path): \(reason)") }
+    let bytes: [UInt8]
+    do { bytes = try readFile(path, limit: 16 << 20) } catch { throw invalid(Errno.describe(error.errno)) }
+    if let problem = jsonSyntaxError(bytes) { throw invalid("not valid JSON: \(problem)") }
+    let process: ProcessFile
+    do {
+        process = try JSONDecoder().decode(ProcessFile.self, from: Data(bytes))
+    } catch let error as DecodingError {
+        throw invalid(describe(error))
+    } catch {
+        throw invalid("\(error)")
+    }
+    guard let args = process.args, !args.isEmpty else { throw invalid("args: missing or empty — the command to run") }
+    if process.terminal == true { throw invalid("terminal: true is not supported by scratch yet — set it to false") }
+    let user = process.user.map { "\($0.uid ?? 0):\($0.gid ?? 0)" }
+    return (args, process.env ?? [], process.cwd, user)
+}
