@@ -11,14 +11,14 @@ import Testing
 /// The harness itself was proven with runc and crun as the runtime; to prove it again:
 /// `OCI_CLIENT_RUNTIME=/usr/sbin/runc swift test --filter OCIClientTests`.
 ///
-/// A client that is not installed skips the test on a learner's machine; in CI (which
-/// installs both) that skip is a failure. Nothing else is skipped: a client that runs
-/// but fails is a failing test, with the client's own words.
+/// A client that is not installed skips the test on a learner's machine, saying which
+/// package to install; in CI (which installs them) the test runs anyway and fails. Nothing
+/// else is skipped: a client that runs but fails is a failing test, in the client's words.
 @Suite(.serialized, .enabled(if: geteuid() == 0, "needs root: Podman and containerd run rootful containers here — run `sudo swift test`"))
 struct OCIClientTests {
     // MARK: Podman
 
-    @Test("podman run --rm runs a container with the runtime and passes on its exit status", .timeLimit(.minutes(3)))
+    @Test("podman run --rm runs a container with the runtime and passes on its exit status", Podman.available, .timeLimit(.minutes(3)))
     func podmanRunRemove() throws {
         guard let podman = try Podman.make() else { return }
         defer { podman.remove() }
@@ -28,7 +28,7 @@ struct OCIClientTests {
         podman.expectNothingLeft()
     }
 
-    @Test("podman run -d, exec, stop and rm: the runtime's create, start, exec, kill and delete", .timeLimit(.minutes(3)))
+    @Test("podman run -d, exec, stop and rm: the runtime's create, start, exec, kill and delete", Podman.available, .timeLimit(.minutes(3)))
     func podmanExecStopRemove() throws {
         guard let podman = try Podman.make() else { return }
         defer { podman.remove() }
@@ -61,14 +61,11 @@ struct OCIClientTests {
         podman.expectNothingLeft()
     }
 
-    @Test("podman run -t and exec -t: the runtime hands conmon the terminal over --console-socket", .timeLimit(.minutes(3)))
+    @Test("podman run -t and exec -t: the runtime hands conmon the terminal over --console-socket", Podman.available, .timeLimit(.minutes(3)))
     func podmanTerminal() throws {
         guard let podman = try Podman.make() else { return }
         defer { podman.remove() }
-        guard let script = Host.which("script") else {
-            Issue.record("script is not installed (apt-get install bsdutils): it gives podman -t a terminal")
-            return
-        }
+        let script = try #require(Host.which("script"))
         let run = Host.run(
             [
                 script, "-qec",
@@ -92,7 +89,7 @@ struct OCIClientTests {
 
     // MARK: containerd
 
-    @Test("ctr run --rm through containerd-shim-runc-v2 with the runtime as its runc binary", .timeLimit(.minutes(3)))
+    @Test("ctr run --rm through containerd-shim-runc-v2 with the runtime as its runc binary", Containerd.available, .timeLimit(.minutes(3)))
     func containerdRunRemove() throws {
         guard let containerd = try Containerd.make() else { return }
         defer { containerd.remove() }
@@ -103,7 +100,7 @@ struct OCIClientTests {
         containerd.expectNothingLeft()
     }
 
-    @Test("ctr run -d, task exec, kill and delete", .timeLimit(.minutes(3)))
+    @Test("ctr run -d, task exec, kill and delete", Containerd.available, .timeLimit(.minutes(3)))
     func containerdExecKillDelete() throws {
         guard let containerd = try Containerd.make() else { return }
         defer { containerd.remove() }
@@ -129,14 +126,11 @@ struct OCIClientTests {
         containerd.expectNothingLeft()
     }
 
-    @Test("ctr run -t: the runtime hands the shim the terminal over --console-socket", .timeLimit(.minutes(3)))
+    @Test("ctr run -t: the runtime hands the shim the terminal over --console-socket", Containerd.available, .timeLimit(.minutes(3)))
     func containerdTerminal() throws {
         guard let containerd = try Containerd.make() else { return }
         defer { containerd.remove() }
-        guard let script = Host.which("script") else {
-            Issue.record("script is not installed (apt-get install bsdutils): it gives ctr -t a terminal")
-            return
-        }
+        let script = try #require(Host.which("script"))
         let line = Host.shellLine(
             containerd.ctrCommand + ["run", "--rm", "-t"] + containerd.runFlags + [
                 Containerd.image, containerd.tag + "-t", "sh", "-c", "[ -t 0 ] && echo isatty",
@@ -181,14 +175,16 @@ enum Host {
         return nil
     }
 
-    /// A client that is missing: on a learner's machine the test is skipped with the
-    /// reason (a message, no failure); CI installs every client, so there it fails.
-    static func missing(_ reason: String) {
-        if inCI {
-            Issue.record("CI must run this test, but \(reason)")
-        } else {
-            print("◇ skipped: \(reason)")
-        }
+    /// The tools a client needs that are not installed, as a sentence; nil when none is.
+    static func missing(_ tools: [(tool: String, package: String)], _ why: String) -> String? {
+        let absent = tools.filter { which($0.tool) == nil }.map { "\($0.tool) (apt-get install \($0.package))" }
+        return absent.isEmpty ? nil : "not installed: " + absent.joined(separator: ", ") + " — " + why
+    }
+
+    /// A test whose client is missing is skipped, with the reason, on a learner's
+    /// machine; CI installs every client, so there it runs and fails (`CI must run`).
+    static func enabled(unless missing: String?) -> ConditionTrait {
+        .enabled(if: missing == nil || inCI, Comment(rawValue: missing ?? ""))
     }
 
     /// Runs a command with its output in files, not pipes: `podman run -d` leaves conmon
@@ -360,14 +356,15 @@ final class Podman {
         ["CONTAINERS_CONF": base + "/containers.conf", "CONTAINERS_REGISTRIES_CONF": base + "/registries.conf"]
     }
 
-    /// nil when Podman is not installed (reported by Host.missing).
+    static let missing = Host.missing(
+        [("podman", "podman"), ("conmon", "conmon"), ("script", "bsdutils")],
+        "the test drives the runtime through Podman, which runs it through conmon; script gives it a terminal")
+    static var available: ConditionTrait { Host.enabled(unless: missing) }
+
+    /// nil when a tool is missing: in CI, where the test runs anyway, that is a failure.
     static func make() throws -> Podman? {
-        guard let path = Host.which("podman") else {
-            Host.missing("podman is not installed (apt-get install podman): the test drives the runtime through it")
-            return nil
-        }
-        guard Host.which("conmon") != nil else {
-            Host.missing("conmon is not installed (apt-get install conmon): Podman runs the runtime through it")
+        guard missing == nil, let path = Host.which("podman") else {
+            Issue.record("CI must run this test, but \(missing ?? "podman is missing")")
             return nil
         }
         let podman = try Podman(podmanPath: path)
