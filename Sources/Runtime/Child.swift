@@ -196,6 +196,11 @@ func waitForStartThenExec(
         channel.reportFailure(error)
         return error.exitCode
     }
+    // Everything the caller of `create` left open goes now, not at the exec: the
+    // container outlives `create`, and a descriptor it holds while it waits keeps the
+    // caller's pipe open (Foundation's Process, waiting for the end of one, would wait
+    // for the container). runc's init starts with 0, 1 and 2 only.
+    for fd in openDescriptors() where fd > 2 && fd != fifo && fd != channel.report { closeDescriptor(fd) }
     channel.closeReport()
     do {
         try step("wait for start on the exec fifo") { try steps.lifecycle.waitForStart(execFifo: fifo) }

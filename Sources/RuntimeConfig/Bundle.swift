@@ -14,7 +14,7 @@ import Syscalls
 let bundleProperties: Set<String> = [
     "hooks", "process.capabilities", "process.rlimits", "process.noNewPrivileges", "process.oomScoreAdj",
     "linux.namespaces", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
-    "linux.rootfsPropagation", "linux.resources.devices",
+    "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap",
 ]
 
 /// The parts of config.json only a bundle reads.
@@ -74,8 +74,14 @@ struct BundleConfig: Decodable {
         var access: String?
     }
 
+    struct Memory: Decodable {
+        var limit: Int64?
+        var swap: Int64?
+    }
+
     struct Resources: Decodable {
         var devices: [DeviceRule]?
+        var memory: Memory?
     }
 
     struct Linux: Decodable {
@@ -228,6 +234,14 @@ public func loadBundle(_ bundle: String, id: String, root: String, stage: Stage,
         if let propagation = linux.rootfsPropagation, !["private", "rprivate", "slave", "rslave", ""].contains(propagation) {
             throw invalid(
                 "linux.rootfsPropagation: \(ContainerSpec.quoted(propagation)) is not supported by scratch yet — it makes every mount private (rprivate)"
+            )
+        }
+        // memory.swap is memory and swap together (v1's memsw): scratch sets it to the
+        // memory limit — no swap beyond — which is what Podman and `docker run -m`
+        // send. Any other value would ask for swap scratch does not give.
+        if let swap = linux.resources?.memory?.swap, swap != 0, swap != linux.resources?.memory?.limit {
+            throw invalid(
+                "linux.resources.memory.swap: \(swap) — scratch gives no swap beyond the memory limit: set it to memory.limit (\(linux.resources?.memory?.limit.map(String.init) ?? "unset")) or leave it out"
             )
         }
         for (index, rule) in (linux.resources?.devices ?? []).enumerated() where rule.allow && (rule.type ?? "a") == "a" && rule.major == nil {

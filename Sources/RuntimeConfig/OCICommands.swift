@@ -79,6 +79,8 @@ func usage(_ reason: String) -> ContainerError {
 /// Whether `command ARGS` is the OCI form of a command `scratch` also has in its own
 /// form (`run`, `exec`, `kill`, `ps`): see `scratch --help`.
 public func isOCIForm(_ command: String, _ rest: ArraySlice<String>, globals: OCIGlobals?) -> Bool {
+    // `scratch create --help` and the like: ArgumentParser's help.
+    if globals == nil && rest.contains(where: { $0 == "--help" || $0 == "-h" }) { return false }
     if globals != nil || ociOnlyCommands.contains(command) { return true }
     switch command {
     case "run":

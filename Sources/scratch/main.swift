@@ -16,10 +16,20 @@ struct Scratch: ParsableCommand {
             Exit codes follow Docker's: the command's own status; 128+N when it died \
             of signal N; 125 when scratch itself failed; 126 when the command cannot \
             be executed; 127 when it is not found.
+
+            scratch is also an OCI runtime, driven as runc is (chapter 10): \
+            scratch [--root DIR] [--log FILE] [--log-format text|json] create|start|state|kill|delete|list|features|ps|exec ... \
+            (state root /run/scratch-oci; --systemd-cgroup is refused). `run`, `exec`, `kill` \
+            and `ps` have both forms: `scratch run --bundle DIR ID` (or -b, or any global flag \
+            before `run`) runs the bundle DIR as container ID; without --bundle, `scratch run` \
+            runs an image or a rootfs. `exec`, `kill` and `ps ID` act on a bundle's container \
+            when ID names one in the OCI state root (or with a global flag, or an OCI-only \
+            flag: exec -p/-d/--pid-file, kill --all, ps --format).
             """,
         subcommands: [
             Run.self, Ps.self, Exec.self, Kill.self, Rm.self, Gc.self, SeccompProfileCommand.self, CommitHelp.self, ImageHelp.self,
-            VolumeCommand.self, RootfsCommand.self, Spec.self,
+            VolumeCommand.self, RootfsCommand.self, Spec.self, OCIHelp.Create.self, OCIHelp.Start.self, OCIHelp.State.self,
+            OCIHelp.Delete.self, OCIHelp.List.self, OCIHelp.Features.self,
         ]
     )
 }
@@ -45,6 +55,10 @@ struct Run: ParsableCommand {
             Without --rm that layer stays after the container ends (`scratch ps -a`)
             until `scratch rm ID`. --rootfs DIR uses DIR as it is, as runc does: no
             overlay, and the container's writes stay in DIR.
+
+            `scratch run --bundle DIR ID` (or -b DIR) is the OCI form instead: it runs
+            the bundle DIR's config.json as container ID, as `runc run` does (-d to
+            detach). Without --bundle, run is always this image or rootfs form.
 
             -v HOST:CTR binds a host path (it must exist), -v NAME:CTR a named volume
             (`scratch volume ls`), --tmpfs CTR a fresh tmpfs; `:ro` makes one
@@ -142,6 +156,38 @@ struct Rm: ParsableCommand {
             }
         }
         if failed { Glibc.exit(ExitCode.runtimeFailed) }
+    }
+}
+
+/// Listed for --help only: chapter 10's OCI commands are read by hand
+/// (RuntimeConfig/OCICommands.swift) before this parser.
+enum OCIHelp {
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "OCI: create [--bundle DIR] [--pid-file F] ID — make the container; it waits on its exec fifo for `start`.")
+        @Argument(parsing: .captureForPassthrough) var rest: [String] = []
+    }
+    struct Start: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "OCI: start ID — let a created container run its process.")
+        @Argument(parsing: .captureForPassthrough) var rest: [String] = []
+    }
+    struct State: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "OCI: state ID — the container's state as JSON (creating, created, running, stopped).")
+        @Argument(parsing: .captureForPassthrough) var rest: [String] = []
+    }
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "OCI: delete [--force] ID — remove a stopped (or created) container; --force kills a running one first.")
+        @Argument(parsing: .captureForPassthrough) var rest: [String] = []
+    }
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "OCI: list [--format table|json] [-q] — the containers in the state root.")
+        @Argument(parsing: .captureForPassthrough) var rest: [String] = []
+    }
+    struct Features: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "OCI: features — what this runtime supports, as JSON.")
+        @Argument(parsing: .captureForPassthrough) var rest: [String] = []
     }
 }
 

@@ -1,0 +1,274 @@
+import Foundation
+import Runtime
+import Testing
+
+/// Chapter 10 on real containers: `scratch create/start/state/kill/delete/run/exec/ps/
+/// list/features` on bundles made offline (a busybox rootfs from `scratch rootfs
+/// build`, a config.json from `scratch spec` or `runc spec`), with a state root of the
+/// suite's own, and bad input as runc meets it. Every test removes what it made: its
+/// containers (`delete --force`), then the bundle; the suite's directory at exit.
+@Suite(.enabled(if: geteuid() == 0, "needs root: containers need namespaces and mounts — run `sudo swift test`"), .serialized)
+struct OCILifecycleTests {
+    /// /tmp/oci-lifecycle-tests-PID: `rootfs/` (busybox), `root/` (the state root),
+    /// one `bundle-*` per test.
+    static let directory: Result<String, FixtureError> = {
+        let directory = "/tmp/oci-lifecycle-tests-\(getpid())"
+        // home/: SCRATCH_HOME, where ConfigurationTests.run keeps each run's output.
+        try? FileManager.default.createDirectory(atPath: directory + "/home", withIntermediateDirectories: true)
+        atexit {
+            try? FileManager.default.removeItem(atPath: "/tmp/oci-lifecycle-tests-\(getpid())")
+        }
+        let built = ConfigurationTests.run([ConfigurationTests.scratch, "rootfs", "build", directory + "/rootfs"], home: directory + "/home")
+        guard built.status == 0 else { return .failure(FixtureError(description: "scratch rootfs build: \(built.stderr)")) }
+        return .success(directory)
+    }()
+
+    struct FixtureError: Error, CustomStringConvertible { let description: String }
+
+    typealias Output = ConfigurationTests.Output
+
+    /// `scratch --root ROOT ARGS`.
+    func scratch(_ arguments: [String], global: Bool = true, directory: String? = nil) throws -> Output {
+        let base = try Self.directory.get()
+        return ConfigurationTests.run(
+            [ConfigurationTests.scratch] + (global ? ["--root", base + "/root"] : []) + arguments, home: base + "/home",
+            directory: directory)
+    }
+
+    /// A bundle: a copy of the rootfs and config.json (scratch spec's, `args` in it,
+    /// with `edit` applied to the JSON object).
+    func makeBundle(args: [String], edit: (inout [String: Any]) -> Void = { _ in }) throws -> String {
+        let base = try Self.directory.get()
+        let bundle = base + "/bundle-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: false)
+        let copied = ConfigurationTests.run(["cp", "-a", base + "/rootfs", bundle + "/rootfs"], home: base + "/home")
+        #expect(copied.status == 0, "\(copied.stderr)")
+        let spec = try scratch(["spec", "--bundle", bundle], global: false)
+        #expect(spec.status == 0, "\(spec.stderr)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json"))
+        var config = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var process = config["process"] as? [String: Any] ?? [:]
+        process["args"] = args
+        config["process"] = process
+        // No limits: the tests are about the lifecycle. A writable root: some write.
+        config["linux"] = [String: Any]()
+        config["root"] = ["path": "rootfs", "readonly": false]
+        edit(&config)
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+        return bundle
+    }
+
+    func status(_ id: String) throws -> String? {
+        let state = try scratch(["state", id])
+        guard state.status == 0, let object = try JSONSerialization.jsonObject(with: Data(state.stdout.utf8)) as? [String: Any] else {
+            return nil
+        }
+        return object["status"] as? String
+    }
+
+    func eventually(_ seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(20_000)
+        }
+        return try condition()
+    }
+
+    /// Removes the container and the bundle, whatever happened.
+    func cleanUp(_ id: String, bundle: String) {
+        _ = try? scratch(["delete", "--force", id])
+        try? FileManager.default.removeItem(atPath: bundle)
+    }
+
+    @Test("create → created (the fifo, the runtime's command line), start → running, kill → stopped, delete → nothing left")
+    func lifecycle() throws {
+        let base = try Self.directory.get()
+        let id = "life-\(getpid())"
+        let bundle = try makeBundle(args: ["sleep", "30"])
+        defer { cleanUp(id, bundle: bundle) }
+        let pidFile = bundle + "/container.pid"
+        let created = try scratch(["create", "--bundle", bundle, "--pid-file", pidFile, id])
+        #expect(created.status == 0, "\(created.stderr)")
+        let pid = try #require(Int32((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""))
+        let cmdline = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+        #expect(cmdline.contains("create") && !cmdline.hasPrefix("sleep"), "\(cmdline)")
+        #expect(FileManager.default.fileExists(atPath: base + "/root/\(id)/exec.fifo"))
+        #expect(try status(id) == "created")
+        let state = try scratch(["state", id])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(state.stdout.utf8)) as? [String: Any])
+        #expect(object["id"] as? String == id && object["pid"] as? Int == Int(pid) && object["bundle"] as? String == bundle)
+        #expect(object["ociVersion"] != nil && object["annotations"] != nil)
+
+        let started = try scratch(["start", id])
+        #expect(started.status == 0, "\(started.stderr)")
+        #expect(try status(id) == "running")
+        #expect(!FileManager.default.fileExists(atPath: base + "/root/\(id)/exec.fifo"))
+        let listed = try scratch(["list", "-q"])
+        #expect(listed.stdout.split(separator: "\n").contains(Substring(id)))
+        let ps = try scratch(["ps", "--format", "json", id])
+        #expect(ps.stdout.contains("\(pid)"), "\(ps.stdout)\(ps.stderr)")
+        let exec = try scratch(["exec", id, "cat", "/proc/1/cmdline"])
+        #expect(exec.status == 0 && exec.stdout.hasPrefix("sleep"), "\(exec.stdout)\(exec.stderr)")
+
+        let killed = try scratch(["kill", id, "KILL"])
+        #expect(killed.status == 0, "\(killed.stderr)")
+        #expect(try eventually { try status(id) == "stopped" })
+        let cgroups = try String(contentsOfFile: base + "/root/\(id)/state", encoding: .utf8).split(separator: "\n")
+            .filter { $0.hasPrefix("cgroup=") }.map { String($0.dropFirst(7)) }
+        let deleted = try scratch(["delete", id])
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: base + "/root/\(id)"))
+        #expect(cgroups.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "\(cgroups)")
+        #expect(try scratch(["state", id]).status != 0)
+    }
+
+    @Test("the container outlives create: no death signal, found again by pid and start time")
+    func outlivesCreate() throws {
+        let id = "orphan-\(getpid())"
+        let bundle = try makeBundle(args: ["sh", "-c", "echo started > /started; sleep 30"])
+        defer { cleanUp(id, bundle: bundle) }
+        #expect(try scratch(["create", "--bundle", bundle, id]).status == 0)
+        // create has exited: the container waits, reparented.
+        usleep(200_000)
+        #expect(try status(id) == "created")
+        #expect(!FileManager.default.fileExists(atPath: bundle + "/rootfs/started"))
+        #expect(try scratch(["start", id]).status == 0)
+        #expect(eventually { FileManager.default.fileExists(atPath: bundle + "/rootfs/started") })
+    }
+
+    @Test("run --bundle in the foreground: the command's output and exit status, and nothing left")
+    func runForeground() throws {
+        let base = try Self.directory.get()
+        let id = "run-\(getpid())"
+        let bundle = try makeBundle(args: ["sh", "-c", "echo hello from $(hostname); exit 3"])
+        defer { cleanUp(id, bundle: bundle) }
+        let run = try scratch(["run", "--bundle", bundle, id], global: false)
+        #expect(run.status == 3, "\(run.stderr)")
+        #expect(run.stdout == "hello from scratch\n", "\(run.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: defaultOCIRoot() + "/" + id))
+        // And with the global flags first, as runc's callers write it.
+        let again = try scratch(["run", "-b", bundle, id])
+        #expect(again.status == 3, "\(again.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: base + "/root/" + id))
+    }
+
+    @Test("hooks run in order with the state on standard input; a failing prestart hook fails create and leaves nothing")
+    func hooks() throws {
+        let base = try Self.directory.get()
+        let id = "hooks-\(getpid())"
+        let log = base + "/hooks-\(id).log"
+        func hook(_ name: String) -> [String: Any] {
+            ["path": "/bin/sh", "args": ["sh", "-c", "(echo \(name); tr -d '\\n'; echo) >> \(log)"]]
+        }
+        let bundle = try makeBundle(args: ["sleep", "30"]) { config in
+            config["hooks"] = [
+                "prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")], "poststart": [hook("poststart")],
+                "poststop": [hook("poststop")],
+            ]
+            config["annotations"] = ["org.example/key": "value"]
+        }
+        defer { cleanUp(id, bundle: bundle) }
+        #expect(try scratch(["create", "--bundle", bundle, id]).status == 0)
+        #expect(try scratch(["start", id]).status == 0)
+        #expect(try scratch(["state", id]).stdout.contains("\"org.example/key\": \"value\""))
+        #expect(try scratch(["delete", "--force", id]).status == 0)
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        let names = stride(from: 0, to: lines.count, by: 2).map { lines[$0] }
+        #expect(names == ["prestart", "createRuntime", "poststart", "poststop"], "\(lines)")
+        let statuses = stride(from: 1, to: lines.count, by: 2).compactMap { index -> String? in
+            (try? JSONSerialization.jsonObject(with: Data(lines[index].utf8)) as? [String: Any])?["status"] as? String
+        }
+        #expect(statuses == ["creating", "creating", "running", "stopped"], "\(lines)")
+
+        let failing = "failing-\(getpid())"
+        let badBundle = try makeBundle(args: ["true"]) { config in
+            config["hooks"] = ["prestart": [["path": "/bin/false"]]]
+        }
+        defer { cleanUp(failing, bundle: badBundle) }
+        let refused = try scratch(["create", "--bundle", badBundle, failing])
+        #expect(refused.status == 125 && refused.stderr.contains("hooks.prestart[0]"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: base + "/root/" + failing))
+    }
+
+    @Test("runc spec's own config runs: capabilities, rlimits, noNewPrivileges, namespaces (network too), masked paths")
+    func runcSpec() throws {
+        let base = try Self.directory.get()
+        let id = "runcspec-\(getpid())"
+        let bundle = base + "/bundle-runc-\(getpid())"
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: false)
+        defer { cleanUp(id, bundle: bundle) }
+        _ = ConfigurationTests.run(["cp", "-a", base + "/rootfs", bundle + "/rootfs"], home: base + "/home")
+        let spec = ConfigurationTests.run(["runc", "spec"], home: base + "/home", directory: bundle)
+        try #require(spec.status == 0, "runc spec: \(spec.stderr)")
+        var config = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json"))) as? [String: Any])
+        var process = config["process"] as? [String: Any] ?? [:]
+        process["terminal"] = false
+        process["args"] = ["sh", "-c", "ulimit -n; grep CapEff /proc/self/status; cat /proc/net/dev | wc -l"]
+        config["process"] = process
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+        let run = try scratch(["run", "--bundle", bundle, id])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        // runc spec: RLIMIT_NOFILE 1024; its 3 capabilities (audit_write, kill,
+        // net_bind_service); a network namespace of its own: lo only (2 header lines + lo).
+        #expect(lines.first == "1024", "\(run.stdout)")
+        #expect(lines.contains("CapEff:\t0000000020000420") || lines.contains { $0.hasSuffix("0000000020000420") }, "\(run.stdout)")
+        #expect(lines.last == "3", "\(run.stdout)")
+    }
+
+    @Test("bad input: exit 125 and runc's case, nothing left")
+    func badInput() throws {
+        let base = try Self.directory.get()
+        let empty = base + "/empty-bundle-\(getpid())"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let noConfig = try scratch(["create", "--bundle", empty, "nocfg"])
+        #expect(noConfig.status == 125 && noConfig.stderr.contains("config.json"), "\(noConfig.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: base + "/root/nocfg"))
+
+        let unsupported = try makeBundle(args: ["true"]) { config in config["linux"] = ["sysctl": ["net.ipv4.ip_forward": "1"]] }
+        defer { try? FileManager.default.removeItem(atPath: unsupported) }
+        let refused = try scratch(["create", "--bundle", unsupported, "sysctl"])
+        #expect(refused.status == 125 && refused.stderr.contains("linux.sysctl"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: base + "/root/sysctl"))
+
+        let missing = try makeBundle(args: ["no-such-command"])
+        defer { try? FileManager.default.removeItem(atPath: missing) }
+        let notFound = try scratch(["create", "--bundle", missing, "notfound"])
+        #expect(notFound.status != 0 && notFound.stderr.contains("executable file not found"), "\(notFound.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: base + "/root/notfound"))
+
+        #expect(try scratch(["start", "nonesuch"]).stderr.contains("does not exist"))
+        #expect(try scratch(["state", "nonesuch"]).status == 125)
+        #expect(try scratch(["create", "--bundle", empty, "bad/id"]).stderr.contains("invalid id"))
+        let systemd = try scratch(["--systemd-cgroup", "list"])
+        #expect(systemd.status == 125 && systemd.stderr.contains("--systemd-cgroup"), "\(systemd.stderr)")
+
+        let id = "twice-\(getpid())"
+        let bundle = try makeBundle(args: ["sleep", "30"])
+        defer { cleanUp(id, bundle: bundle) }
+        #expect(try scratch(["create", "--bundle", bundle, id]).status == 0)
+        let again = try scratch(["create", "--bundle", bundle, id])
+        #expect(again.status == 125 && again.stderr.contains("container with id exists"), "\(again.stderr)")
+        #expect(try scratch(["start", id]).status == 0)
+        let restart = try scratch(["start", id])
+        #expect(restart.status == 125 && restart.stderr.contains("running"), "\(restart.stderr)")
+        let running = try scratch(["delete", id])
+        #expect(running.status == 125 && running.stderr.contains("not stopped"), "\(running.stderr)")
+        #expect(try status(id) == "running")
+    }
+
+    @Test("features and list speak JSON; scratch run IMAGE still runs an image")
+    func featuresAndImageRun() throws {
+        let features = try scratch(["features"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(features.stdout.utf8)) as? [String: Any])
+        #expect(object["ociVersionMax"] as? String == ociVersion)
+        let list = try scratch(["list", "--format", "json"])
+        #expect((try? JSONSerialization.jsonObject(with: Data(list.stdout.utf8))) is [Any], "\(list.stdout)")
+        let base = try Self.directory.get()
+        let plain = try scratch(["run", "--rm", "--rootfs", base + "/rootfs", "--", "echo", "plain"], global: false)
+        #expect(plain.status == 0 && plain.stdout == "plain\n", "\(plain.stderr)")
+    }
+}
