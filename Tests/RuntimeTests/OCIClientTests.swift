@@ -25,6 +25,10 @@ struct OCIClientTests {
         let run = podman.podman(["run", "--rm"] + podman.runFlags + [Podman.image, "sh", "-c", "echo hello from $(hostname); exit 3"])
         #expect(run.status == 3, "podman run --rm: \(run)")
         #expect(run.stdout.hasPrefix("hello from "), "\(run)")
+        // Podman reads the runtime's error to choose Docker's exit codes: "executable file
+        // not found" (runc's words, and scratch's) makes 127, "permission denied" 126.
+        let missing = podman.podman(["run", "--rm"] + podman.runFlags + [Podman.image, "no-such-command"])
+        #expect(missing.status == 127, "podman run of a command the image lacks: \(missing)")
         podman.expectNothingLeft()
     }
 
