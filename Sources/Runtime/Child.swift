@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import Syscalls
 
@@ -21,6 +22,11 @@ func containerMain(
     // Wait until the parent has set up what it sets up from outside.
     guard channel.waitForParent() else { return ExitCode.runtimeFailed }
     do {
+        // Chapter 10: namespaces a bundle names by path (a network namespace Podman
+        // made first, say) are joined now, before any setup happens in them.
+        for join in spec.oci?.joinedNamespaces ?? [] where join.type != "pid" {
+            try step("join the \(join.type) namespace \(join.path)") { try joinNamespace(join.path) }
+        }
         // Chapter 7: a cgroup namespace of its own, now that the parent has put us in
         // our cgroup: its root is that group, so /proc/self/cgroup says "/" and the
         // host's cgroup tree above it is out of sight.
@@ -150,7 +156,9 @@ func setUpContainer(
             try step("make the rootfs read-only") { try makeRootReadOnly() }
         }
     }
-    if stage.includes(.hostname) {
+    // Chapter 10: a bundle that keeps the host's UTS namespace (or joins one) keeps its
+    // hostname too: setting one would rename the host.
+    if stage.includes(.hostname) && spec.oci?.namespaces.map({ $0.contains(.newUTS) }) != false {
         try step("set the hostname") { try steps.hostname.setContainerHostname(spec.effectiveHostname) }
     }
     if let confinement {
@@ -192,6 +200,10 @@ func waitForStartThenExec(
         // runc looks the command up before it says "created": a typo in args[0] fails
         // `create`, not a later `start` that has no one to tell.
         try findCommand(spec.command[0], environment: environment)
+        if let socket = channel.consoleSocket {
+            try step("set up the terminal") { try sendTerminal(over: socket, size: oci.consoleSize) }
+            closeDescriptor(socket)
+        }
     } catch {
         channel.reportFailure(error)
         return error.exitCode
@@ -217,6 +229,26 @@ func waitForStartThenExec(
         writeToStandardError("\(spec.programName): \(error)\n")
         return (error as? ContainerError)?.exitCode ?? ExitCode.runtimeFailed
     }
+}
+
+/// Chapter 10, `process.terminal`: a pty from the container's own devpts, its master
+/// sent to the tool above over the console socket (SCM_RIGHTS: the kernel copies the
+/// descriptor into the receiver), its slave our controlling terminal and our 0, 1, 2.
+func sendTerminal(over socket: Int32, size: (rows: UInt16, columns: UInt16)?) throws {
+    var name = [CChar](repeating: 0, count: 128)
+    let master = cl_open_pty(&name, UInt32(name.count))
+    if master == -1 { throw SyscallError("open", path: "/dev/ptmx") }
+    defer { closeDescriptor(master) }
+    let slavePath = String(cString: name)
+    let slave = open(slavePath, O_RDWR | O_NOCTTY)
+    if slave == -1 { throw SyscallError("open", path: slavePath) }
+    if let size, cl_set_window_size(master, size.rows, size.columns) == -1 { throw SyscallError("ioctl(TIOCSWINSZ)", path: slavePath) }
+    if cl_send_fd(socket, master, "/dev/ptmx") == -1 { throw SyscallError("sendmsg(SCM_RIGHTS)", path: "the console socket") }
+    // A session of our own, so the pty can become its controlling terminal.
+    if setsid() == -1 { throw SyscallError("setsid") }
+    if cl_set_controlling_terminal(slave) == -1 { throw SyscallError("ioctl(TIOCSCTTY)", path: slavePath) }
+    for target in Int32(0)...2 where dup2(slave, target) == -1 { throw SyscallError("dup2", path: slavePath) }
+    if slave > 2 { closeDescriptor(slave) }
 }
 
 /// With --init: we stay PID 1 and run the command as our child.

@@ -44,14 +44,30 @@ public struct OCILaunch: Sendable {
     public var rlimits: [OCIRlimit] = []
     /// `process.oomScoreAdj`.
     public var oomScoreAdj: Int?
-    /// `linux.namespaces` beyond what every container gets (a network namespace).
-    public var extraNamespaces: CloneFlags = []
-    /// `linux.sysctl`, written in the container's /proc/sys after the pivot.
-    public var sysctl: [OCIAnnotation] = []
+    /// `linux.namespaces` as the config lists them: the new ones made with the clone
+    /// (nil: scratch's own set, when the config lists none), the ones joined by path.
+    /// A namespace the list leaves out is the host's, as runc reads it.
+    public var namespaces: CloneFlags?
+    public var joinedNamespaces: [OCIJoin] = []
+    /// `--console-socket`, with `process.terminal`: where the pty's master goes.
+    public var consoleSocket: String?
+    /// `process.consoleSize`: rows and columns.
+    public var consoleSize: (rows: UInt16, columns: UInt16)?
 
     public init(root: String, bundle: String) {
         self.root = root
         self.bundle = bundle
+    }
+}
+
+/// A namespace to join: `linux.namespaces[i]` with a `path`.
+public struct OCIJoin: Sendable, Equatable {
+    /// runtime-spec's name: network, ipc, uts, pid.
+    public var type: String
+    public var path: String
+    public init(type: String, path: String) {
+        self.type = type
+        self.path = path
     }
 }
 
@@ -366,15 +382,32 @@ func createInDirectory(
 
     // 3. Clone, with the namespaces of `scratch run` and those the config adds.
     var namespaces: CloneFlags = [.newMount]
-    namespaces.formUnion(try step("choose namespaces") { try steps.hostname.hostnameNamespace() })
-    namespaces.formUnion(try step("choose namespaces") { try steps.processTree.processTreeNamespace() })
-    namespaces.insert(.newIPC)
-    namespaces.formUnion(oci.extraNamespaces)
+    if let listed = oci.namespaces {
+        namespaces.formUnion(listed)
+    } else {
+        namespaces.formUnion(try step("choose namespaces") { try steps.hostname.hostnameNamespace() })
+        namespaces.formUnion(try step("choose namespaces") { try steps.processTree.processTreeNamespace() })
+        namespaces.insert(.newIPC)
+    }
+    // A PID namespace is joined by the parent: setns(2) on one moves the caller's
+    // future children into it, never the caller. (This `create` exits soon after.)
+    for join in oci.joinedNamespaces where join.type == "pid" {
+        try step("join the pid namespace \(join.path)") { try joinNamespace(join.path) }
+    }
     if idMaps != nil { namespaces.insert(.newUser) }
     try stopIfInterrupted()
     let channel = try step("create the setup pipes") { try SetupChannel() }
     var childEnds = channel.childEnds
     childEnds.execFifo = fifoFD
+    // The console socket is connected here, on the host: the container sends its pty
+    // over it once its /dev is its own.
+    var socketFD: Int32 = -1
+    if let path = oci.consoleSocket {
+        socketFD = cl_connect_unix(path)
+        if socketFD == -1 { throw ContainerError(step: "connect to the console socket", reason: "\(SyscallError("connect", path: path))") }
+        childEnds.consoleSocket = socketFD
+    }
+    defer { if socketFD >= 0 { close(socketFD) } }
     let child = try step("clone the container's process") {
         try clone(flags: namespaces) { [childEnds, cgroup] in
             containerMain(spec, stage: stage, steps: steps, confinement: confinement, cgroup: cgroup, channel: childEnds)

@@ -59,6 +59,9 @@ struct ChildEnds: Sendable {
     /// Chapter 10, `create`: an O_PATH descriptor of the exec fifo to wait on before
     /// the exec.
     var execFifo: Int32?
+    /// Chapter 10, `create` with a terminal: the console socket, connected by `create`,
+    /// over which the container sends its pty's master.
+    var consoleSocket: Int32?
 
     /// Blocks until the parent says go. False if the parent gave up, or died.
     ///

@@ -12,7 +12,7 @@ import Syscalls
 
 /// The properties a bundle's config may set that chapter 6's `run --config` refuses.
 let bundleProperties: Set<String> = [
-    "hooks", "process.capabilities", "process.rlimits", "process.noNewPrivileges", "process.oomScoreAdj",
+    "hooks", "process.terminal", "process.consoleSize", "process.capabilities", "process.rlimits", "process.noNewPrivileges", "process.oomScoreAdj",
     "linux.namespaces", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
     "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap",
 ]
@@ -54,7 +54,14 @@ struct BundleConfig: Decodable {
         var hard: UInt64
     }
 
+    struct ConsoleSize: Decodable {
+        var height: UInt16
+        var width: UInt16
+    }
+
     struct Process: Decodable {
+        var terminal: Bool?
+        var consoleSize: ConsoleSize?
         var capabilities: Capabilities?
         var rlimits: [Rlimit]?
         var noNewPrivileges: Bool?
@@ -101,9 +108,9 @@ let rlimitNumbers: [String: Int32] = [
 
 /// The container `create` makes from `bundle`: its config read and checked, every
 /// error naming the property (exit 125), nothing made yet.
-public func loadBundle(_ bundle: String, id: String, root: String, stage: Stage, programName: String) throws(ContainerError)
-    -> ContainerSpec
-{
+public func loadBundle(
+    _ bundle: String, id: String, root: String, consoleSocket: String? = nil, stage: Stage, programName: String
+) throws(ContainerError) -> ContainerSpec {
     if let problem = ociIDProblem(id) {
         throw ContainerError(step: "check the request", reason: "invalid id \(ContainerSpec.quoted(id)): \(problem)")
     }
@@ -164,6 +171,19 @@ public func loadBundle(_ bundle: String, id: String, root: String, stage: Stage,
             throw invalid("hooks.createContainer: not supported by scratch yet — use createRuntime (run in the runtime's namespaces) instead")
         }
     }
+    // A terminal, as runc: the pty is the container's, its master goes to the tool
+    // above through the console socket; neither without the other.
+    let terminal = extra.process?.terminal ?? false
+    if terminal && consoleSocket == nil {
+        throw invalid("process.terminal: true needs --console-socket PATH, where the pty's master is sent (or set it to false)")
+    }
+    if !terminal && consoleSocket != nil {
+        throw ContainerError(
+            step: "check the request",
+            reason: "--console-socket: the config's process.terminal is false — no terminal to send; drop the flag or set it true")
+    }
+    launch.consoleSocket = consoleSocket.map(absoluteBundlePath)
+    if let size = extra.process?.consoleSize { launch.consoleSize = (size.height, size.width) }
     if let process = extra.process {
         if let capabilities = process.capabilities {
             // The container keeps, effective and permitted, what the bounding set
@@ -210,23 +230,42 @@ public func loadBundle(_ bundle: String, id: String, root: String, stage: Stage,
         }
     }
     if let linux = extra.linux {
-        for (index, namespace) in (linux.namespaces ?? []).enumerated() {
-            if let path = namespace.path, !path.isEmpty {
-                throw invalid(
-                    "linux.namespaces[\(index)].path: joining the \(namespace.type) namespace at \(path) is not supported by scratch yet — leave out the path for a new one"
-                )
+        if let listed = linux.namespaces {
+            // As runc reads the list: a namespace listed without a path is new, one with
+            // a path is joined, one left out is the host's.
+            var flags: CloneFlags = []
+            var seen: Set<String> = []
+            for (index, namespace) in listed.enumerated() {
+                let place = "linux.namespaces[\(index)]"
+                guard seen.insert(namespace.type).inserted else { throw invalid("\(place).type: \(namespace.type) is listed twice") }
+                let kinds: [String: CloneFlags] = [
+                    "pid": .newPID, "mount": .newMount, "ipc": .newIPC, "uts": .newUTS, "cgroup": .newCgroup, "network": .newNetwork,
+                ]
+                if namespace.type == "user" || namespace.type == "time" {
+                    throw invalid(
+                        "\(place): a \(namespace.type) namespace from a bundle is not supported by scratch yet (rootless: run `scratch run` as a user)"
+                    )
+                }
+                guard let flag = kinds[namespace.type] else { throw invalid("\(place).type: unknown \(ContainerSpec.quoted(namespace.type))") }
+                if let path = namespace.path, !path.isEmpty {
+                    guard ["network", "ipc", "uts", "pid"].contains(namespace.type) else {
+                        throw invalid(
+                            "\(place).path: joining a \(namespace.type) namespace is not supported by scratch yet — it joins network, ipc, uts and pid namespaces"
+                        )
+                    }
+                    guard fileKind(path) != nil else { throw invalid("\(place).path: \(path) does not exist") }
+                    launch.joinedNamespaces.append(OCIJoin(type: namespace.type, path: path))
+                } else {
+                    flags.insert(flag)
+                }
             }
-            switch namespace.type {
-            // Every container made by scratch gets these (the cgroup namespace too,
-            // unshared by the child once in its cgroup).
-            case "pid", "mount", "ipc", "uts", "cgroup": continue
-            case "network": launch.extraNamespaces.insert(.newNetwork)
-            case "user":
-                throw invalid(
-                    "linux.namespaces[\(index)]: a user namespace from a bundle is not supported by scratch yet (run it rootless: `scratch run` as a user)"
-                )
-            default: throw invalid("linux.namespaces[\(index)].type: unknown \(ContainerSpec.quoted(namespace.type))")
+            guard flags.contains(.newMount) else {
+                throw invalid("linux.namespaces: no new mount namespace — scratch needs one for the container's root (add {\"type\": \"mount\"})")
             }
+            // The cgroup namespace is the child's own unshare (once in its group).
+            spec.hostCgroupNamespace = !flags.contains(.newCgroup)
+            flags.remove(.newCgroup)
+            launch.namespaces = flags
         }
         if let profile = linux.seccomp {
             spec.seccomp = .profile(try profile.profile(source: path + " linux.seccomp", invalid: invalid))

@@ -191,15 +191,10 @@ func ociCommand(
         if let fds = arguments.value("--preserve-fds"), fds != "0" {
             throw usage("--preserve-fds \(fds): passing descriptors into the container is not supported by scratch yet")
         }
-        var spec = try loadBundle(arguments.value("--bundle", "-b") ?? ".", id: id, root: root, stage: stage, programName: programName)
+        var spec = try loadBundle(
+            arguments.value("--bundle", "-b") ?? ".", id: id, root: root, consoleSocket: arguments.value("--console-socket"), stage: stage,
+            programName: programName)
         spec.oci?.pidFile = arguments.value("--pid-file").map(absoluteBundlePath)
-        if arguments.value("--console-socket") != nil {
-            throw ContainerError(
-                step: "check the request",
-                reason:
-                    "--console-socket: a terminal for the container (process.terminal) is not supported by scratch yet — set process.terminal to false"
-            )
-        }
         let pid = try createContainer(spec, stage: stage, steps: steps)
         if command == "create" { return 0 }
         try startOCIContainer(id, root: root, steps: steps)
@@ -317,6 +312,7 @@ let ociFeaturesJSON = """
       "ociVersionMin": "1.0.0",
       "ociVersionMax": "\(ociVersion)",
       "hooks": ["prestart", "createRuntime", "startContainer", "poststart", "poststop"],
+      "potentiallyUnsafeConfigAnnotations": [],
       "mountOptions": ["bind", "rbind", "ro", "rw", "private", "rprivate", "nosuid", "nodev", "noexec", "exec", "size", "mode"],
       "linux": {
         "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],

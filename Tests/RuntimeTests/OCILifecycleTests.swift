@@ -218,6 +218,31 @@ struct OCILifecycleTests {
         #expect(lines.last == "3", "\(run.stdout)")
     }
 
+    @Test("linux.namespaces as runc reads it: a network namespace joined by path, the host's UTS namespace (and name) kept")
+    func namespacesByPath() throws {
+        let id = "join-\(getpid())"
+        let name = "scratch-oci-test-\(getpid())"
+        let added = ConfigurationTests.run(["ip", "netns", "add", name], home: try Self.directory.get() + "/home")
+        try #require(added.status == 0, "ip netns add: \(added.stderr)")
+        defer { _ = ConfigurationTests.run(["ip", "netns", "del", name], home: ((try? Self.directory.get()) ?? "/tmp") + "/home") }
+        let bundle = try makeBundle(args: ["sh", "-c", "readlink /proc/self/ns/net; hostname"]) { config in
+            config["linux"] = ["namespaces": [["type": "pid"], ["type": "mount"], ["type": "network", "path": "/run/netns/" + name]]]
+        }
+        defer { cleanUp(id, bundle: bundle) }
+        var info = stat()
+        try #require(stat("/run/netns/" + name, &info) == 0)
+        var host = utsname()
+        uname(&host)
+        let hostname = withUnsafeBytes(of: host.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let run = try scratch(["run", "--bundle", bundle, id])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "net:[\(info.st_ino)]\n\(hostname)\n", "\(run.stdout)")
+        let noMount = try makeBundle(args: ["true"]) { config in config["linux"] = ["namespaces": [["type": "pid"]]] }
+        defer { try? FileManager.default.removeItem(atPath: noMount) }
+        let refused = try scratch(["create", "--bundle", noMount, "nomount"])
+        #expect(refused.status == 125 && refused.stderr.contains("no new mount namespace"), "\(refused.stderr)")
+    }
+
     @Test("bad input: exit 125 and runc's case, nothing left")
     func badInput() throws {
         let base = try Self.directory.get()

@@ -147,4 +147,16 @@ int cl_attach_device_program(int cgroup_fd, const void *instructions, unsigned c
 // set by `create` from outside before the container goes on). 0, or -1 with errno.
 int cl_prlimit(int pid, int resource, unsigned long long soft, unsigned long long hard);
 
+// Chapter 10's console socket: connect(2) to the unix socket at `path` (a descriptor,
+// close-on-exec, or -1 with errno); send descriptor `fd` over `socket` with
+// SCM_RIGHTS, `name` as the message's bytes (runc sends the pty's name so). 0 or -1.
+int cl_connect_unix(const char *path);
+int cl_send_fd(int socket, int fd, const char *name);
+// A new pseudo-terminal from /dev/ptmx: the master (close-on-exec) and the slave's path
+// in `name` (`size` bytes). The master's descriptor, or -1 with errno.
+int cl_open_pty(char *name, unsigned size);
+// TIOCSWINSZ and TIOCSCTTY on `fd`.
+int cl_set_window_size(int fd, unsigned short rows, unsigned short columns);
+int cl_set_controlling_terminal(int fd);
+
 #endif
