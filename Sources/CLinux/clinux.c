@@ -227,3 +227,5 @@ int cl_set_window_size(int fd, unsigned short rows, unsigned short columns) {
 }
 
 int cl_set_controlling_terminal(int fd) { return ioctl(fd, TIOCSCTTY, 0); }
+
+int cl_pidfd_open(int pid) { return (int)syscall(434 /* SYS_pidfd_open */, pid, 0); }

@@ -52,7 +52,8 @@ func v1Hierarchies(among controllers: [String] = v1Controllers) throws -> [Cgrou
 func makeGroupDirectory(_ group: String) throws(SyscallError) {
     var attempts = 0
     while true {
-        try makeDirectory(parentDirectory(of: group))
+        // (All its ancestors: a bundle's cgroupsPath may go deeper than scratch/<id>.)
+        try makeDirectories(parentDirectory(of: group))
         do {
             try checkedMakeDirectory(group)
             return

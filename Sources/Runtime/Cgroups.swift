@@ -106,7 +106,9 @@ struct CgroupHierarchy: Sendable {
     let controllers: [String]
 
     var parentDirectory: String { mount + "/" + cgroupParentName }
-    func groupDirectory(_ id: String) -> String { parentDirectory + "/" + id }
+    /// `scratch/<id>`; chapter 10: a bundle's `linux.cgroupsPath` (`/libpod_parent/libpod-ID`)
+    /// is the group's own path from the hierarchy's root.
+    func groupDirectory(_ id: String) -> String { id.hasPrefix("/") ? mount + id : parentDirectory + "/" + id }
 }
 
 // MARK: the story's functions

@@ -144,6 +144,12 @@ func setUpContainer(
         if let directory = spec.workingDirectory {
             try step("make the working directory") { try makeWorkingDirectory(directory) }
         }
+        // Chapter 10: a bundle's sysctls, in /proc/sys as this container's namespaces
+        // see it — before chapter 7 makes it read-only.
+        for setting in spec.oci?.sysctl ?? [] {
+            let path = "/proc/sys/" + setting.key.split(separator: ".").joined(separator: "/")
+            try step("set linux.sysctl \(setting.key)") { try writeControlFile(path, setting.value) }
+        }
         // Chapter 7: the host kernel's files that no namespace covers.
         if confinement != nil {
             try step("mask paths in /proc and /sys") { try maskPaths() }

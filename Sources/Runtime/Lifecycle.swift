@@ -49,6 +49,12 @@ public struct OCILaunch: Sendable {
     /// A namespace the list leaves out is the host's, as runc reads it.
     public var namespaces: CloneFlags?
     public var joinedNamespaces: [OCIJoin] = []
+    /// `linux.sysctl`, written in the container's own /proc/sys after the pivot (only
+    /// the namespaced ones: Bundle.swift checks).
+    public var sysctl: [OCIAnnotation] = []
+    /// `linux.cgroupsPath`: the group's path from each hierarchy's root (relative:
+    /// under scratch's own parent); nil: `scratch/oci-<id>`.
+    public var cgroupsPath: String?
     /// `--console-socket`, with `process.terminal`: where the pty's master goes.
     public var consoleSocket: String?
     /// `process.consoleSize`: rows and columns.
@@ -355,7 +361,8 @@ func createInDirectory(
         if confinement != nil && mode == .v1 { limitFiles += deviceCgroupFilesV1() }
         // "oci-<id>": never a name `scratch gc` takes for a dead run's group (those
         // are hex), so the group lives after `create` exits, until `delete`.
-        cgroup = try step("plan the cgroup") { try planCgroup(named: "oci-" + spec.id, mode: mode, setting: limitFiles) }
+        let name = oci.cgroupsPath ?? "oci-" + spec.id
+        cgroup = try step("plan the cgroup") { try planCgroup(named: name, mode: mode, setting: limitFiles) }
     }
     var state = spec.state(cgroups: cgroup?.directories ?? [])
     state.capabilities = confinement?.capabilities.bits
@@ -538,13 +545,7 @@ public func deleteOCIContainer(_ id: String, root: String, force: Bool, steps: S
         }
         killAndWait(record)
     }
-    for group in record.container.cgroups where fileKind(group) != nil {
-        for _ in 0..<50 {
-            removeAbandonedGroup(group)
-            if fileKind(group) == nil { break }
-            usleep(20_000)
-        }
-    }
+    removeContainerGroups(record.container.cgroups)
     // poststop: errors are warnings (runtime-spec), the delete goes on.
     do {
         try runHooks(
@@ -560,13 +561,38 @@ public func deleteOCIContainer(_ id: String, root: String, force: Bool, steps: S
 func killAndWait(_ record: OCIRecord) {
     guard let pid = record.container.pid else { return }
     let alive = recordedProcessAlive(record)
+    // A pidfd first, while the pid is surely the container's: it polls readable at the
+    // exit, whoever the parent is — no sleeping and looking again.
+    let pidfd = alive ? cl_pidfd_open(pid) : -1
+    defer { if pidfd >= 0 { close(pidfd) } }
     for target in cgroupProcesses(record) { try? sendSignal(SIGKILL, to: target) }
     if alive { try? sendSignal(SIGKILL, to: pid) }
-    for _ in 0..<200 {
-        guard let stat = processStat(pid), stat.state != "Z", stat.state != "X" else { return }
+    if pidfd >= 0 {
+        var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        var result = poll(&entry, 1, 2000)
+        while result == -1 && errno == EINTR { result = poll(&entry, 1, 2000) }
         // Our own child (`run`): reap it, or it stays a zombie for as long as we live.
         _ = try? waitpid(pid, noHang: true)
+        return
+    }
+    for _ in 0..<200 {
+        guard let stat = processStat(pid), stat.state != "Z", stat.state != "X" else { return }
+        _ = try? waitpid(pid, noHang: true)
         usleep(10_000)
+    }
+}
+
+/// rmdir of the container's groups, retried while the kernel still counts a process
+/// that has just died in them (EBUSY), for up to a second.
+func removeContainerGroups(_ groups: [String]) {
+    for group in groups where fileKind(group) != nil {
+        var pause: UInt32 = 500
+        for _ in 0..<40 {
+            removeAbandonedGroup(group)
+            if fileKind(group) == nil { break }
+            usleep(pause)
+            pause = min(pause * 2, 50_000)
+        }
     }
 }
 

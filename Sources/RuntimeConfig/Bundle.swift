@@ -13,7 +13,7 @@ import Syscalls
 /// The properties a bundle's config may set that chapter 6's `run --config` refuses.
 let bundleProperties: Set<String> = [
     "hooks", "process.terminal", "process.consoleSize", "process.capabilities", "process.rlimits", "process.noNewPrivileges", "process.oomScoreAdj",
-    "linux.namespaces", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
+    "linux.namespaces", "linux.sysctl", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
     "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap",
 ]
 
@@ -92,6 +92,8 @@ struct BundleConfig: Decodable {
     }
 
     struct Linux: Decodable {
+        var sysctl: [String: String]?
+        var cgroupsPath: String?
         var namespaces: [Namespace]?
         var seccomp: SeccompProfileFile?
         var rootfsPropagation: String?
@@ -266,6 +268,35 @@ public func loadBundle(
             spec.hostCgroupNamespace = !flags.contains(.newCgroup)
             flags.remove(.newCgroup)
             launch.namespaces = flags
+        }
+        // Only what the container's own namespaces hold, as runc allows: IPC's kernel.msg*,
+        // sem, shm*, fs.mqueue.*; net.* with a network namespace of its own; the UTS
+        // names with one of those. Anything else would change the host.
+        let newNamespaces = launch.namespaces ?? [.newIPC, .newUTS]
+        for (key, value) in (linux.sysctl ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let ipc =
+                [
+                    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+                    "kernel.shm_rmid_forced",
+                ].contains(key) || key.hasPrefix("fs.mqueue.")
+            let allowed =
+                (ipc && newNamespaces.contains(.newIPC)) || (key.hasPrefix("net.") && newNamespaces.contains(.newNetwork))
+                || ((key == "kernel.hostname" || key == "kernel.domainname") && newNamespaces.contains(.newUTS))
+            guard allowed, !key.contains("/"), !key.contains("..") else {
+                throw invalid(
+                    "linux.sysctl: \(ContainerSpec.quoted(key)) is not in a namespace of the container's own — it would change the host (net.* needs a network namespace of its own; kernel.msg*, sem, shm* and fs.mqueue.* an IPC one)"
+                )
+            }
+            launch.sysctl.append(OCIAnnotation(key: key, value: value))
+        }
+        if let path = linux.cgroupsPath, !path.isEmpty {
+            let parts = path.split(separator: "/")
+            guard !path.contains(":"), !parts.isEmpty, !parts.contains(where: { $0 == "." || $0 == ".." }) else {
+                throw invalid(
+                    "linux.cgroupsPath: \(ContainerSpec.quoted(path)) — a path such as /machine/ID (systemd's slice:prefix:name needs --systemd-cgroup, which scratch does not do)"
+                )
+            }
+            launch.cgroupsPath = (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
         }
         if let profile = linux.seccomp {
             spec.seccomp = .profile(try profile.profile(source: path + " linux.seccomp", invalid: invalid))

@@ -88,7 +88,13 @@ public func isOCIForm(_ command: String, _ rest: ArraySlice<String>, globals: OC
         return rest.contains { $0 == "--bundle" || $0 == "-b" || $0.hasPrefix("--bundle=") }
     case "kill", "exec", "ps":
         // The id of a container made by `create` (scratch's own live in /run/scratch).
-        let flags: Set<String> = command == "exec" ? ["-p", "--process", "-d", "--detach", "--pid-file"] : ["--all", "-a", "--format"]
+        // (`scratch ps -a` is scratch's own: all its containers, stopped ones too.)
+        let flags: Set<String> =
+            switch command {
+            case "exec": ["-p", "--process", "-d", "--detach", "--pid-file"]
+            case "kill": ["--all", "-a"]
+            default: ["--format", "-f"]
+            }
         if rest.contains(where: { flags.contains(splitFlag($0).0) }) { return true }
         guard let id = rest.first(where: { !$0.hasPrefix("-") }), ociIDProblem(id) == nil else { return false }
         return fileKind(defaultOCIRoot() + "/" + id + "/state") != nil

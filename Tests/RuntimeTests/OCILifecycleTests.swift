@@ -191,7 +191,7 @@ struct OCILifecycleTests {
         #expect(!FileManager.default.fileExists(atPath: base + "/root/" + failing))
     }
 
-    @Test("runc spec's own config runs: capabilities, rlimits, noNewPrivileges, namespaces (network too), masked paths")
+    @Test("runc spec's own config runs: capabilities, rlimits, noNewPrivileges, namespaces (network too), masked paths, a sysctl")
     func runcSpec() throws {
         let base = try Self.directory.get()
         let id = "runcspec-\(getpid())"
@@ -205,8 +205,11 @@ struct OCILifecycleTests {
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/config.json"))) as? [String: Any])
         var process = config["process"] as? [String: Any] ?? [:]
         process["terminal"] = false
-        process["args"] = ["sh", "-c", "ulimit -n; grep CapEff /proc/self/status; cat /proc/net/dev | wc -l"]
+        process["args"] = ["sh", "-c", "ulimit -n; grep CapEff /proc/self/status; cat /proc/net/dev | wc -l; cat /proc/sys/kernel/shmmni"]
         config["process"] = process
+        var linux = config["linux"] as? [String: Any] ?? [:]
+        linux["sysctl"] = ["kernel.shmmni": "1234"]
+        config["linux"] = linux
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: bundle + "/config.json"))
         let run = try scratch(["run", "--bundle", bundle, id])
         #expect(run.status == 0, "\(run.stderr)")
@@ -215,7 +218,10 @@ struct OCILifecycleTests {
         // net_bind_service); a network namespace of its own: lo only (2 header lines + lo).
         #expect(lines.first == "1024", "\(run.stdout)")
         #expect(lines.contains("CapEff:\t0000000020000420") || lines.contains { $0.hasSuffix("0000000020000420") }, "\(run.stdout)")
-        #expect(lines.last == "3", "\(run.stdout)")
+        #expect(lines.count == 4 && lines[2] == "3", "\(run.stdout)")
+        // linux.sysctl: the container's IPC namespace's, not the host's.
+        #expect(lines.last == "1234", "\(run.stdout)")
+        #expect((try? String(contentsOfFile: "/proc/sys/kernel/shmmni", encoding: .utf8)) != "1234\n")
     }
 
     @Test("linux.namespaces as runc reads it: a network namespace joined by path, the host's UTS namespace (and name) kept")
@@ -243,6 +249,50 @@ struct OCILifecycleTests {
         #expect(refused.status == 125 && refused.stderr.contains("no new mount namespace"), "\(refused.stderr)")
     }
 
+    @Test("process.terminal with --console-socket: the pty's master arrives over the socket, the container's tty is the slave")
+    func consoleSocket() throws {
+        let base = try Self.directory.get()
+        let id = "tty-\(getpid())"
+        let bundle = try makeBundle(args: ["sh", "-c", "tty; stty size"]) { config in
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["terminal"] = true
+            process["consoleSize"] = ["height": 30, "width": 100]
+            config["process"] = process
+        }
+        defer { cleanUp(id, bundle: bundle) }
+        // The tool's side, as conmon's: listen, receive the descriptor (SCM_RIGHTS), read.
+        let receiver = """
+            import array, os, socket, subprocess, sys, time
+            scratch, root, bundle, id, path = sys.argv[1:]
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            server.bind(path)
+            server.listen(1)
+            create = subprocess.Popen([scratch, "--root", root, "create", "--bundle", bundle, "--console-socket", path, id])
+            connection, _ = server.accept()
+            fds = array.array("i")
+            _, ancillary, _, _ = connection.recvmsg(64, socket.CMSG_LEN(fds.itemsize))
+            fds.frombytes(ancillary[0][2][:fds.itemsize])
+            assert create.wait() == 0
+            subprocess.run([scratch, "--root", root, "start", id], check=True)
+            out = b""
+            deadline = time.time() + 5
+            while out.count(b"\\n") < 2 and time.time() < deadline:
+                try:
+                    out += os.read(fds[0], 1000)
+                except OSError:
+                    break
+            sys.stdout.write(out.decode())
+            """
+        let path = base + "/console-\(getpid()).sock"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = ConfigurationTests.run(
+            ["python3", "-c", receiver, ConfigurationTests.scratch, base + "/root", bundle, id, path], home: base + "/home")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout == "/dev/pts/0\r\n30 100\r\n", "\(run.stdout)")
+        let refused = try scratch(["create", "--bundle", bundle, id + "-nosocket"])
+        #expect(refused.status == 125 && refused.stderr.contains("--console-socket"), "\(refused.stderr)")
+    }
+
     @Test("bad input: exit 125 and runc's case, nothing left")
     func badInput() throws {
         let base = try Self.directory.get()
@@ -253,6 +303,7 @@ struct OCILifecycleTests {
         #expect(noConfig.status == 125 && noConfig.stderr.contains("config.json"), "\(noConfig.stderr)")
         #expect(!FileManager.default.fileExists(atPath: base + "/root/nocfg"))
 
+        // net.* without a network namespace of its own would set the host's.
         let unsupported = try makeBundle(args: ["true"]) { config in config["linux"] = ["sysctl": ["net.ipv4.ip_forward": "1"]] }
         defer { try? FileManager.default.removeItem(atPath: unsupported) }
         let refused = try scratch(["create", "--bundle", unsupported, "sysctl"])

@@ -159,4 +159,8 @@ int cl_open_pty(char *name, unsigned size);
 int cl_set_window_size(int fd, unsigned short rows, unsigned short columns);
 int cl_set_controlling_terminal(int fd);
 
+// pidfd_open(2) (Linux 5.3): a descriptor that polls readable once process `pid` has
+// ended (a zombie counts), whoever its parent is. -1 with errno.
+int cl_pidfd_open(int pid);
+
 #endif
