@@ -158,9 +158,16 @@ public enum Freshness {
         if let built = recorded(program: program, in: repository) {
             return (now.changed(since: built), now)
         }
+        // No record: the program was linked by a build the workbook did not watch (a
+        // plain `swift build`, as CI and `swift test` do), or by `./workbook` before its
+        // first run recorded it. Its link time is the best we know then; the stamp
+        // `./workbook` leaves counts only where it is newer (SwiftPM found nothing to
+        // relink: a file saved unchanged). The workbook's own builds — watch's, check's,
+        // the reader's — always leave a record, which is exact, so the window between the
+        // compiler's read and the link's end only matters for builds it did not make.
         guard var built = modificationTime(program) else { return (now.changed(since: [:]), now) }
         if resolved(program) == resolved(repository.path(".build/debug/workbook")),
-            let started = modificationTime(repository.path(".build/workbook-build-started"))
+            let started = modificationTime(repository.path(".build/workbook-build-started")), started > built
         {
             built = started
         }
