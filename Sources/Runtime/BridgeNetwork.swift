@@ -378,7 +378,7 @@ private func lockNetworkState() throws(SyscallError) -> FileDescriptor {
         // The last container's cleanup, holding the lock, may remove the directory
         // between the two calls: then it is made again.
         let lock: FileDescriptor
-        do { lock = try lockFile(networkStateRoot + "/lock") } catch where error.errno == ENOENT { continue }
+        do { lock = try lockFile(networkStateRoot + "/lock") } catch  where error.errno == ENOENT { continue }
         var held = stat()
         var current = stat()
         if fstat(lock.raw, &held) == 0, stat(networkStateRoot + "/lock", &current) == 0, held.st_ino == current.st_ino {
