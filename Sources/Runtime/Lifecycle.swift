@@ -61,6 +61,10 @@ public struct OCILaunch: Sendable {
     public var consoleSocket: String?
     /// `process.consoleSize`: rows and columns.
     public var consoleSize: (rows: UInt16, columns: UInt16)?
+    /// `linux.resources` beyond chapter 4's three limits, as control files for each
+    /// cgroup mode (cpu.shares on v1 is cpu.weight on v2): written after those.
+    public var cgroupFilesV1: [CgroupFile] = []
+    public var cgroupFilesV2: [CgroupFile] = []
 
     public init(root: String, bundle: String) {
         self.root = root
@@ -361,6 +365,7 @@ func createInDirectory(
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
         limitFiles = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
         if confinement != nil && mode == .v1 { limitFiles += deviceCgroupFilesV1() }
+        limitFiles += mode == .v1 ? oci.cgroupFilesV1 : oci.cgroupFilesV2
         // "oci-<id>": never a name `scratch gc` takes for a dead run's group (those
         // are hex), so the group lives after `create` exits, until `delete`.
         let name = oci.cgroupsPath ?? "oci-" + spec.id

@@ -15,7 +15,7 @@ let bundleProperties: Set<String> = [
     "hooks", "process.user.umask", "process.terminal", "process.consoleSize", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
     "process.oomScoreAdj",
     "linux.namespaces", "linux.sysctl", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
-    "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap",
+    "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap", "linux.resources.cpu.shares",
 ]
 
 /// The parts of config.json only a bundle reads.
@@ -92,9 +92,14 @@ struct BundleConfig: Decodable {
         var swap: Int64?
     }
 
+    struct CPU: Decodable {
+        var shares: UInt64?
+    }
+
     struct Resources: Decodable {
         var devices: [DeviceRule]?
         var memory: Memory?
+        var cpu: CPU?
     }
 
     struct Linux: Decodable {
@@ -326,6 +331,17 @@ public func loadBundle(
             throw invalid(
                 "linux.resources.memory.swap: \(swap) — scratch gives no swap beyond the memory limit: set it to memory.limit (\(linux.resources?.memory?.limit.map(String.init) ?? "unset")) or leave it out"
             )
+        }
+        if let shares = linux.resources?.cpu?.shares, shares != 0 {
+            // A relative weight among sibling groups, only felt when the CPUs are busy.
+            // v1 takes it as is (2 to 262144); v2's cpu.weight runs from 1 to 10000, and
+            // runc maps one range onto the other linearly — the same sum here, so a
+            // client sees the value it would with runc.
+            guard (2...262_144).contains(shares) else {
+                throw invalid("linux.resources.cpu.shares: \(shares) — from 2 to 262144 (1024 is the default weight)")
+            }
+            launch.cgroupFilesV1.append(CgroupFile("cpu.shares", String(shares)))
+            launch.cgroupFilesV2.append(CgroupFile("cpu.weight", String(1 + ((shares - 2) * 9999) / 262_142)))
         }
         for (index, rule) in (linux.resources?.devices ?? []).enumerated() where rule.allow && (rule.type ?? "a") == "a" && rule.major == nil {
             throw invalid(
