@@ -48,6 +48,14 @@ public func mountDev(root: String = "") throws {
         data: "mode=1777,size=65536k")
 }
 
+/// Chapter 10: a bundle's mqueue mount. The filesystem shows the message queues of the
+/// mounting process's IPC namespace, so mounted from inside it shows the container's own
+/// (mq_overview(7)).
+func mountMessageQueues() throws {
+    try makeDirectory("/dev/mqueue")
+    try mount(source: "mqueue", target: "/dev/mqueue", type: "mqueue", flags: [.noSuid, .noDev, .noExec])
+}
+
 /// The devices a program expects to find: harmless, they touch no hardware.
 private let deviceNodes: [(name: String, major: UInt32, minor: UInt32)] = [
     ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),

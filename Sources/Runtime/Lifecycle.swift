@@ -64,6 +64,13 @@ public struct OCILaunch: Sendable {
     /// `linux.resources` beyond chapter 4's three limits, as control files for each
     /// cgroup mode (cpu.shares on v1 is cpu.weight on v2): written after those.
     public var cgroupFilesV1: [CgroupFile] = []
+    /// `process.capabilities.inheritable` and `.ambient`, as bit masks: set after
+    /// chapter 7's capabilities, only when the config asks (runc honours them too).
+    public var inheritableCapabilities: UInt64 = 0
+    /// An `mqueue` mount on /dev/mqueue in the config's `mounts`: POSIX message queues
+    /// of the container's IPC namespace, mounted after /dev as the config orders it.
+    public var mountsMessageQueues = false
+    public var ambientCapabilities: UInt64 = 0
     public var cgroupFilesV2: [CgroupFile] = []
 
     public init(root: String, bundle: String) {
@@ -77,6 +84,13 @@ public struct OCIJoin: Sendable, Equatable {
     /// runtime-spec's name: network, ipc, uts, pid.
     public var type: String
     public var path: String
+    /// The clone flag of `type`: setns(2) checks the file is a namespace of that type.
+    public var flag: CloneFlags {
+        let flags: [String: CloneFlags] = [
+            "network": .newNetwork, "ipc": .newIPC, "uts": .newUTS, "pid": .newPID, "mount": .newMount, "cgroup": .newCgroup,
+        ]
+        return flags[type] ?? []
+    }
     public init(type: String, path: String) {
         self.type = type
         self.path = path
@@ -406,7 +420,7 @@ func createInDirectory(
     // A PID namespace is joined by the parent: setns(2) on one moves the caller's
     // future children into it, never the caller. (This `create` exits soon after.)
     for join in oci.joinedNamespaces where join.type == "pid" {
-        try step("join the pid namespace \(join.path)") { try joinNamespace(join.path) }
+        try step("join the pid namespace \(join.path)") { try joinNamespace(join.path, type: join.flag) }
     }
     if idMaps != nil { namespaces.insert(.newUser) }
     try stopIfInterrupted()

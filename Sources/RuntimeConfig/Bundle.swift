@@ -159,6 +159,7 @@ public func loadBundle(
     }
     spec.id = id
     var launch = OCILaunch(root: root, bundle: directory)
+    launch.mountsMessageQueues = loaded.mounts.contains { $0.type == "mqueue" && $0.destination == "/dev/mqueue" }
     launch.annotations = (extra.annotations ?? [:]).sorted { $0.key < $1.key }.map { OCIAnnotation(key: $0.key, value: $0.value) }
     if let hooks = extra.hooks {
         func read(_ list: [BundleConfig.Hook]?, _ kind: String) throws(ContainerError) -> [OCIHook] {
@@ -210,20 +211,26 @@ public func loadBundle(
                     set.insert(number)
                 }
             }
-            // Inheritable and ambient stay empty (CVE-2022-24769). For a process that
-            // runs as uid 0 they change nothing (an exec as root gets the bounding set's
-            // capabilities anyway), so `runc spec`'s ambient list is taken as given;
-            // for any other user they would, and are refused.
-            let extra = (capabilities.ambient ?? []) + (capabilities.inheritable ?? [])
-            let runsAsRoot = (spec.user ?? "0").hasPrefix("0:") || spec.user == "0" || spec.user == nil
-            if !extra.isEmpty && !runsAsRoot {
-                throw invalid(
-                    "process.capabilities.\((capabilities.ambient ?? []).isEmpty ? "inheritable" : "ambient"): not supported by scratch for a user other than root — they stay empty (CVE-2022-24769); remove them"
-                )
+            // Inheritable and ambient: what passes through execve. Chapter 7 keeps them
+            // empty (CVE-2022-24769); a bundle gets what its config lists, as with runc
+            // (Podman and containerd list none).
+            func mask(_ names: [String]?, _ field: String) throws(ContainerError) -> UInt64 {
+                var bits: UInt64 = 0
+                for (index, name) in (names ?? []).enumerated() {
+                    guard let number = capabilityNumber(name) else {
+                        throw invalid(
+                            "process.capabilities.\(field)[\(index)]: unknown capability \(ContainerSpec.quoted(name)) — capabilities(7) lists them")
+                    }
+                    bits |= 1 << UInt64(number)
+                }
+                return bits
             }
+            launch.inheritableCapabilities = try mask(capabilities.inheritable, "inheritable")
+            launch.ambientCapabilities = try mask(capabilities.ambient, "ambient")
             spec.capabilities = set
         }
-        if let noNewPrivileges = process.noNewPrivileges { spec.noNewPrivileges = noNewPrivileges }
+        // Unset is false in runtime-spec (chapter 7's `run` sets it always).
+        spec.noNewPrivileges = process.noNewPrivileges ?? false
         if let umask = process.user?.umask {
             guard umask <= 0o777 else { throw invalid("process.user.umask: \(umask) — from 0 to 511 (0777)") }
             launch.umask = mode_t(umask)
