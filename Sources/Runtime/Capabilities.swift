@@ -144,10 +144,15 @@ extension Reference: PrivilegeSteps {
 /// Chapter 10: a bundle's inheritable and ambient sets, which chapter 7 leaves empty
 /// (CVE-2022-24769) but a config may ask for, as runc allows. Inheritable first: the
 /// kernel raises an ambient capability only when permitted and inheritable hold it.
+///
+/// Only what the process holds (permitted) can be made inheritable: capset refuses
+/// more. So a capability the bounding set lost stays out, and a user other than root,
+/// whose permitted set is empty (chapter 7), gets neither set, as in Docker.
 func setInheritedCapabilities(inheritable: UInt64, ambient: UInt64) throws(SyscallError) {
     let sets = try capabilitySets()
-    try setCapabilitySets(effective: sets.effective, permitted: sets.permitted, inheritable: inheritable | ambient)
-    for number in 0..<64 where ambient & (1 << UInt64(number)) != 0 {
+    let held = sets.permitted | sets.inheritable
+    try setCapabilitySets(effective: sets.effective, permitted: sets.permitted, inheritable: (inheritable | ambient) & held)
+    for number in 0..<64 where ambient & held & (1 << UInt64(number)) != 0 {
         try raiseAmbientCapability(number)
     }
 }

@@ -158,6 +158,11 @@ func setUpContainer(
         } else {
             try step("pivot to the rootfs") { try steps.rootFilesystem.pivotToRootfs(rootfs) }
         }
+        // Chapter 10: the root mount's propagation as the config asks (every mount was
+        // made private first, so "shared" starts a peer group of the container's own).
+        if let propagation = spec.oci?.rootfsPropagation {
+            try step("set linux.rootfsPropagation on /") { try mount(source: nil, target: "/", type: nil, flags: propagation) }
+        }
         // From here on "/" is the rootfs: a path can no longer lead to the host. But a
         // rootfs's own /proc that is a symlink to its /etc would have /proc mounted
         // over /etc: each of these must be a plain directory.
@@ -165,6 +170,9 @@ func setUpContainer(
             try step("check the rootfs's /proc, /dev and /sys") { try checkKernelMountPoints(readOnly: spec.readOnlyRootfs) }
             try step("mount /proc") { try steps.rootFilesystem.mountProc() }
             try step("mount /dev") { try mountDev() }
+            if let devices = spec.oci?.devices, !devices.isEmpty {
+                try step("make linux.devices") { try makeConfigDevices(devices) }
+            }
             if spec.oci?.mountsMessageQueues == true {
                 try step("mount /dev/mqueue (mounts: mqueue)") { try mountMessageQueues() }
             }

@@ -70,6 +70,11 @@ public struct OCILaunch: Sendable {
     /// An `mqueue` mount on /dev/mqueue in the config's `mounts`: POSIX message queues
     /// of the container's IPC namespace, mounted after /dev as the config orders it.
     public var mountsMessageQueues = false
+    /// `linux.rootfsPropagation` as mount flags (MS_SHARED, MS_SLAVE, …, with MS_REC
+    /// for the r- forms), set on "/" after the pivot; nil: private, as scratch leaves it.
+    public var rootfsPropagation: MountFlags?
+    /// `linux.devices`: nodes made in the container's /dev after it is mounted.
+    public var devices: [OCIDevice] = []
     public var ambientCapabilities: UInt64 = 0
     public var cgroupFilesV2: [CgroupFile] = []
 
@@ -94,6 +99,21 @@ public struct OCIJoin: Sendable, Equatable {
     public init(type: String, path: String) {
         self.type = type
         self.path = path
+    }
+}
+
+/// One of `linux.devices`: a node to make with mknod(2).
+public struct OCIDevice: Sendable, Equatable {
+    public var path: String
+    /// S_IFCHR, S_IFBLK or S_IFIFO.
+    public var kind: mode_t
+    public var major: UInt64
+    public var minor: UInt64
+    public var mode: mode_t
+    public var uid: uid_t
+    public var gid: gid_t
+    public init(path: String, kind: mode_t, major: UInt64, minor: UInt64, mode: mode_t, uid: uid_t, gid: gid_t) {
+        (self.path, self.kind, self.major, self.minor, self.mode, self.uid, self.gid) = (path, kind, major, minor, mode, uid, gid)
     }
 }
 
