@@ -141,6 +141,22 @@ extension Reference: PrivilegeSteps {
     }
 }
 
+/// Chapter 10: a bundle's inheritable and ambient sets, which chapter 7 leaves empty
+/// (CVE-2022-24769) but a config may ask for, as runc allows. Inheritable first: the
+/// kernel raises an ambient capability only when permitted and inheritable hold it.
+///
+/// Only what the process holds (permitted) can be made inheritable: capset refuses
+/// more. So a capability the bounding set lost stays out, and a user other than root,
+/// whose permitted set is empty (chapter 7), gets neither set, as in Docker.
+func setInheritedCapabilities(inheritable: UInt64, ambient: UInt64) throws(SyscallError) {
+    let sets = try capabilitySets()
+    let held = sets.permitted | sets.inheritable
+    try setCapabilitySets(effective: sets.effective, permitted: sets.permitted, inheritable: (inheritable | ambient) & held)
+    for number in 0..<64 where ambient & held & (1 << UInt64(number)) != 0 {
+        try raiseAmbientCapability(number)
+    }
+}
+
 /// prctl(PR_SET_NO_NEW_PRIVS): from here on execve never grants privileges — a setuid
 /// binary runs with the caller's ids, file capabilities are ignored — and the flag
 /// passes to every child. It also lets an unprivileged process load a seccomp filter.

@@ -72,3 +72,23 @@ func checkedMakeDirectory(_ path: String) throws(SyscallError) {
             hint: code == EEXIST ? "a cgroup of this container id is already there" : nil)
     }
 }
+
+/// Chapter 10: a v1 cpuset group starts with no CPUs and no memory nodes, and no
+/// process may join it until both are set — nor may a group list a CPU its parent
+/// lacks. So each group from the hierarchy's root down to the container's, where empty,
+/// gets its parent's lists (what runc does too) before the config's own are written.
+func fillCpusetAncestors(_ cgroup: Cgroup) throws(SyscallError) {
+    guard cgroup.mode == .v1, let hierarchy = cgroup.hierarchies.first(where: { $0.controllers.contains("cpuset") }) else { return }
+    let group = hierarchy.groupDirectory(cgroup.id)
+    var parent = hierarchy.mount
+    for part in group.dropFirst(hierarchy.mount.count).split(separator: "/") {
+        let path = parent + "/" + part
+        for name in ["cpuset.cpus", "cpuset.mems"] {
+            let own = readControlFile(path + "/" + name)?.filter { !$0.isWhitespace } ?? ""
+            if own.isEmpty, let inherited = readControlFile(parent + "/" + name)?.filter({ !$0.isWhitespace }), !inherited.isEmpty {
+                try writeControlFile(path + "/" + name, inherited)
+            }
+        }
+        parent = path
+    }
+}

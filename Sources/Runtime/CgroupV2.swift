@@ -21,7 +21,8 @@ func cgroupLayoutV2(named id: String, needing needed: [String], root: String = c
                 "this host has no \(controller) controller in \(root)/cgroup.controllers (\(CgroupMode.v2)) — it may be bound to a v1 hierarchy, or disabled on the kernel command line (cgroup_disable=)"
         )
     }
-    let controllers = containerControllers.filter { rootControllers.contains($0) }
+    // Chapter 10: a bundle's resources may need more (cpuset, hugetlb): enabled too.
+    let controllers = (containerControllers + needed.filter { !containerControllers.contains($0) }).filter { rootControllers.contains($0) }
     return Cgroup(mode: .v2, id: id, hierarchies: [CgroupHierarchy(mount: root, controllers: controllers)])
 }
 

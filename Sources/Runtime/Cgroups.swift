@@ -156,6 +156,7 @@ func planCgroup(named id: String, mode: CgroupMode, setting files: [CgroupFile])
 func createCgroup(_ cgroup: Cgroup, setting files: [CgroupFile], steps: Steps) throws {
     do {
         try steps.cgroups.makeCgroup(cgroup.directories, mode: cgroup.mode, controllers: cgroup.controllers)
+        if files.contains(where: { $0.controller == "cpuset" }) { try fillCpusetAncestors(cgroup) }
         for file in files { try writeLimit(file, in: cgroup) }
     } catch {
         removeCgroupForSure(cgroup, steps: steps)

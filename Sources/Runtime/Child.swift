@@ -26,7 +26,7 @@ func containerMain(
         // Chapter 10: namespaces a bundle names by path (a network namespace Podman
         // made first, say) are joined now, before any setup happens in them.
         for join in spec.oci?.joinedNamespaces ?? [] where join.type != "pid" {
-            try step("join the \(join.type) namespace \(join.path)") { try joinNamespace(join.path) }
+            try step("join the \(join.type) namespace \(join.path)") { try joinNamespace(join.path, type: join.flag) }
         }
         // Chapter 7: a cgroup namespace of its own, now that the parent has put us in
         // our cgroup: its root is that group, so /proc/self/cgroup says "/" and the
@@ -84,6 +84,11 @@ func containerMain(
         }
         if let confinement {
             try step("set the capabilities") { try steps.privileges.setCapabilities(confinement.capabilities) }
+            if let oci = spec.oci, oci.inheritableCapabilities != 0 || oci.ambientCapabilities != 0 {
+                try step("set the inheritable and ambient capabilities (process.capabilities)") {
+                    try setInheritedCapabilities(inheritable: oci.inheritableCapabilities, ambient: oci.ambientCapabilities)
+                }
+            }
             if confinement.noNewPrivileges {
                 try step("set no_new_privs") { try setNoNewPrivileges() }
                 if let filter = confinement.seccomp {
@@ -153,6 +158,11 @@ func setUpContainer(
         } else {
             try step("pivot to the rootfs") { try steps.rootFilesystem.pivotToRootfs(rootfs) }
         }
+        // Chapter 10: the root mount's propagation as the config asks (every mount was
+        // made private first, so "shared" starts a peer group of the container's own).
+        if let propagation = spec.oci?.rootfsPropagation {
+            try step("set linux.rootfsPropagation on /") { try mount(source: nil, target: "/", type: nil, flags: propagation) }
+        }
         // From here on "/" is the rootfs: a path can no longer lead to the host. But a
         // rootfs's own /proc that is a symlink to its /etc would have /proc mounted
         // over /etc: each of these must be a plain directory.
@@ -160,6 +170,12 @@ func setUpContainer(
             try step("check the rootfs's /proc, /dev and /sys") { try checkKernelMountPoints(readOnly: spec.readOnlyRootfs) }
             try step("mount /proc") { try steps.rootFilesystem.mountProc() }
             try step("mount /dev") { try mountDev() }
+            if let devices = spec.oci?.devices, !devices.isEmpty {
+                try step("make linux.devices") { try makeConfigDevices(devices) }
+            }
+            if spec.oci?.mountsMessageQueues == true {
+                try step("mount /dev/mqueue (mounts: mqueue)") { try mountMessageQueues() }
+            }
             try step("mount /sys") { try mountSys() }
         }
         // Before a read-only remount, and as root: a -w the image lacks is made here.

@@ -48,6 +48,32 @@ public func mountDev(root: String = "") throws {
         data: "mode=1777,size=65536k")
 }
 
+/// Chapter 10: a bundle's mqueue mount. The filesystem shows the message queues of the
+/// mounting process's IPC namespace, so mounted from inside it shows the container's own
+/// (mq_overview(7)).
+func mountMessageQueues() throws {
+    try makeDirectory("/dev/mqueue")
+    try mount(source: "mqueue", target: "/dev/mqueue", type: "mqueue", flags: [.noSuid, .noDev, .noExec])
+}
+
+/// Chapter 10: a bundle's `linux.devices`, made in the container's /dev (after the
+/// pivot, as real root: mknod needs CAP_MKNOD in the host's user namespace).
+func makeConfigDevices(_ devices: [OCIDevice]) throws {
+    for device in devices {
+        try makeDirectories(parentDirectory(of: device.path))
+        // A node already there (one of the six above, listed again) is replaced.
+        _ = unlink(device.path)
+        // makedev(3) for any size: the major's and minor's low and high bits interleave.
+        let number =
+            ((device.major & 0xffff_f000) << 32) | ((device.major & 0xfff) << 8) | ((device.minor & 0xffff_ff00) << 12)
+            | (device.minor & 0xff)
+        if mknod(device.path, device.kind | device.mode, dev_t(number)) == -1 { throw SyscallError("mknod", path: device.path) }
+        // mknod's mode went through the umask.
+        if chmod(device.path, device.mode) == -1 { throw SyscallError("chmod", path: device.path) }
+        if chown(device.path, device.uid, device.gid) == -1 { throw SyscallError("chown", path: device.path) }
+    }
+}
+
 /// The devices a program expects to find: harmless, they touch no hardware.
 private let deviceNodes: [(name: String, major: UInt32, minor: UInt32)] = [
     ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),

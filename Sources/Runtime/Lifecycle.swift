@@ -61,6 +61,22 @@ public struct OCILaunch: Sendable {
     public var consoleSocket: String?
     /// `process.consoleSize`: rows and columns.
     public var consoleSize: (rows: UInt16, columns: UInt16)?
+    /// `linux.resources` beyond chapter 4's three limits, as control files for each
+    /// cgroup mode (cpu.shares on v1 is cpu.weight on v2): written after those.
+    public var cgroupFilesV1: [CgroupFile] = []
+    /// `process.capabilities.inheritable` and `.ambient`, as bit masks: set after
+    /// chapter 7's capabilities, only when the config asks (runc honours them too).
+    public var inheritableCapabilities: UInt64 = 0
+    /// An `mqueue` mount on /dev/mqueue in the config's `mounts`: POSIX message queues
+    /// of the container's IPC namespace, mounted after /dev as the config orders it.
+    public var mountsMessageQueues = false
+    /// `linux.rootfsPropagation` as mount flags (MS_SHARED, MS_SLAVE, …, with MS_REC
+    /// for the r- forms), set on "/" after the pivot; nil: private, as scratch leaves it.
+    public var rootfsPropagation: MountFlags?
+    /// `linux.devices`: nodes made in the container's /dev after it is mounted.
+    public var devices: [OCIDevice] = []
+    public var ambientCapabilities: UInt64 = 0
+    public var cgroupFilesV2: [CgroupFile] = []
 
     public init(root: String, bundle: String) {
         self.root = root
@@ -73,9 +89,31 @@ public struct OCIJoin: Sendable, Equatable {
     /// runtime-spec's name: network, ipc, uts, pid.
     public var type: String
     public var path: String
+    /// The clone flag of `type`: setns(2) checks the file is a namespace of that type.
+    public var flag: CloneFlags {
+        let flags: [String: CloneFlags] = [
+            "network": .newNetwork, "ipc": .newIPC, "uts": .newUTS, "pid": .newPID, "mount": .newMount, "cgroup": .newCgroup,
+        ]
+        return flags[type] ?? []
+    }
     public init(type: String, path: String) {
         self.type = type
         self.path = path
+    }
+}
+
+/// One of `linux.devices`: a node to make with mknod(2).
+public struct OCIDevice: Sendable, Equatable {
+    public var path: String
+    /// S_IFCHR, S_IFBLK or S_IFIFO.
+    public var kind: mode_t
+    public var major: UInt64
+    public var minor: UInt64
+    public var mode: mode_t
+    public var uid: uid_t
+    public var gid: gid_t
+    public init(path: String, kind: mode_t, major: UInt64, minor: UInt64, mode: mode_t, uid: uid_t, gid: gid_t) {
+        (self.path, self.kind, self.major, self.minor, self.mode, self.uid, self.gid) = (path, kind, major, minor, mode, uid, gid)
     }
 }
 
@@ -361,6 +399,7 @@ func createInDirectory(
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
         limitFiles = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
         if confinement != nil && mode == .v1 { limitFiles += deviceCgroupFilesV1() }
+        limitFiles += mode == .v1 ? oci.cgroupFilesV1 : oci.cgroupFilesV2
         // "oci-<id>": never a name `scratch gc` takes for a dead run's group (those
         // are hex), so the group lives after `create` exits, until `delete`.
         let name = oci.cgroupsPath ?? "oci-" + spec.id
@@ -401,7 +440,7 @@ func createInDirectory(
     // A PID namespace is joined by the parent: setns(2) on one moves the caller's
     // future children into it, never the caller. (This `create` exits soon after.)
     for join in oci.joinedNamespaces where join.type == "pid" {
-        try step("join the pid namespace \(join.path)") { try joinNamespace(join.path) }
+        try step("join the pid namespace \(join.path)") { try joinNamespace(join.path, type: join.flag) }
     }
     if idMaps != nil { namespaces.insert(.newUser) }
     try stopIfInterrupted()

@@ -210,8 +210,15 @@ extension Mount {
             case "rw": readOnly = false
             case "exec": options.append("exec")
             case "noexec": options.removeAll { $0 == "exec" }
+            // Always so: a tmpfs here never holds set-uid programs or device files.
+            case "nosuid", "nodev": break
+            // runc's /dev and /run (containerd sends it): every read updates the
+            // access time, as on a disk mounted without relatime.
+            case "strictatime": if !options.contains("strictatime") { options.append("strictatime") }
             default:
-                throw invalid("unknown tmpfs option \(ContainerSpec.quoted(option)) — the options are size=SIZE, mode=OCTAL, ro, rw, exec, noexec")
+                throw invalid(
+                    "unknown tmpfs option \(ContainerSpec.quoted(option)) — the options are size=SIZE, mode=OCTAL, ro, rw, exec, noexec, nosuid, nodev, strictatime"
+                )
             }
         }
     }
@@ -320,7 +327,8 @@ public func validateMounts(_ mounts: [Mount], stage: Stage) throws(ContainerErro
             }
         case .tmpfs:
             if !mount.source.isEmpty { throw invalid(mount, "a tmpfs has no source") }
-            for option in mount.options where !(option.hasPrefix("size=") || option.hasPrefix("mode=") || option == "exec") {
+            for option in mount.options where !(option.hasPrefix("size=") || option.hasPrefix("mode=") || option == "exec" || option == "strictatime")
+            {
                 throw invalid(mount, "unknown tmpfs option \(ContainerSpec.quoted(option))")
             }
         }
@@ -478,7 +486,9 @@ func mountVolume(_ volume: Mount, root: borrowing FileDescriptor, steps: Steps =
         var flags: MountFlags = [.noSuid, .noDev]
         if !volume.options.contains("exec") { flags.insert(.noExec) }
         if volume.readOnly { flags.insert(.readOnly) }
-        let data = volume.options.filter { $0 != "exec" }.joined(separator: ",")
+        // MS_STRICTATIME (linux/mount.h): a flag, not one of tmpfs's own options.
+        if volume.options.contains("strictatime") { flags.insert(MountFlags(rawValue: 1 << 24)) }
+        let data = volume.options.filter { $0 != "exec" && $0 != "strictatime" }.joined(separator: ",")
         try mount(source: "tmpfs", target: descriptorPath(place), type: "tmpfs", flags: flags, data: data.isEmpty ? nil : data)
         let mounted = try openInRoot(root, volume.target)
         try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: [.recursive, .private])

@@ -15,7 +15,8 @@ let bundleProperties: Set<String> = [
     "hooks", "process.user.umask", "process.terminal", "process.consoleSize", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
     "process.oomScoreAdj",
     "linux.namespaces", "linux.sysctl", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
-    "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap",
+    "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap", "linux.resources.cpu.shares",
+    "linux.resources.cpu.cpus", "linux.devices", "linux.resources.cpu.mems", "linux.resources.hugepageLimits",
 ]
 
 /// The parts of config.json only a bundle reads.
@@ -92,12 +93,38 @@ struct BundleConfig: Decodable {
         var swap: Int64?
     }
 
+    struct CPU: Decodable {
+        var shares: UInt64?
+        var quota: Int64?
+        var period: UInt64?
+        var cpus: String?
+        var mems: String?
+    }
+
+    struct HugepageLimit: Decodable {
+        var pageSize: String
+        var limit: UInt64
+    }
+
     struct Resources: Decodable {
         var devices: [DeviceRule]?
         var memory: Memory?
+        var cpu: CPU?
+        var hugepageLimits: [HugepageLimit]?
+    }
+
+    struct Device: Decodable {
+        var path: String
+        var type: String
+        var major: UInt64?
+        var minor: UInt64?
+        var fileMode: UInt32?
+        var uid: UInt32?
+        var gid: UInt32?
     }
 
     struct Linux: Decodable {
+        var devices: [Device]?
         var sysctl: [String: String]?
         var cgroupsPath: String?
         var namespaces: [Namespace]?
@@ -142,6 +169,9 @@ public func loadBundle(
         throw invalid("\(error)")
     }
     var request = loaded.request
+    // A bundle's CPU quota and period are written as given (below), not turned into
+    // `--cpus` and its fixed 100 ms period: a client reads back the period it sent.
+    if extra.linux?.resources?.cpu?.quota != nil || extra.linux?.resources?.cpu?.period != nil { request.cpus = nil }
     request.configMounts = try volumeMounts(loaded.mounts, bundle: directory, invalid: invalid)
     if request.rootfs == nil { throw invalid("root.path: missing — the directory holding the container's files, e.g. \"rootfs\"") }
     var spec: ContainerSpec
@@ -154,6 +184,7 @@ public func loadBundle(
     }
     spec.id = id
     var launch = OCILaunch(root: root, bundle: directory)
+    launch.mountsMessageQueues = loaded.mounts.contains { $0.type == "mqueue" && $0.destination == "/dev/mqueue" }
     launch.annotations = (extra.annotations ?? [:]).sorted { $0.key < $1.key }.map { OCIAnnotation(key: $0.key, value: $0.value) }
     if let hooks = extra.hooks {
         func read(_ list: [BundleConfig.Hook]?, _ kind: String) throws(ContainerError) -> [OCIHook] {
@@ -205,20 +236,26 @@ public func loadBundle(
                     set.insert(number)
                 }
             }
-            // Inheritable and ambient stay empty (CVE-2022-24769). For a process that
-            // runs as uid 0 they change nothing (an exec as root gets the bounding set's
-            // capabilities anyway), so `runc spec`'s ambient list is taken as given;
-            // for any other user they would, and are refused.
-            let extra = (capabilities.ambient ?? []) + (capabilities.inheritable ?? [])
-            let runsAsRoot = (spec.user ?? "0").hasPrefix("0:") || spec.user == "0" || spec.user == nil
-            if !extra.isEmpty && !runsAsRoot {
-                throw invalid(
-                    "process.capabilities.\((capabilities.ambient ?? []).isEmpty ? "inheritable" : "ambient"): not supported by scratch for a user other than root — they stay empty (CVE-2022-24769); remove them"
-                )
+            // Inheritable and ambient: what passes through execve. Chapter 7 keeps them
+            // empty (CVE-2022-24769); a bundle gets what its config lists, as with runc
+            // (Podman and containerd list none).
+            func mask(_ names: [String]?, _ field: String) throws(ContainerError) -> UInt64 {
+                var bits: UInt64 = 0
+                for (index, name) in (names ?? []).enumerated() {
+                    guard let number = capabilityNumber(name) else {
+                        throw invalid(
+                            "process.capabilities.\(field)[\(index)]: unknown capability \(ContainerSpec.quoted(name)) — capabilities(7) lists them")
+                    }
+                    bits |= 1 << UInt64(number)
+                }
+                return bits
             }
+            launch.inheritableCapabilities = try mask(capabilities.inheritable, "inheritable")
+            launch.ambientCapabilities = try mask(capabilities.ambient, "ambient")
             spec.capabilities = set
         }
-        if let noNewPrivileges = process.noNewPrivileges { spec.noNewPrivileges = noNewPrivileges }
+        // Unset is false in runtime-spec (chapter 7's `run` sets it always).
+        spec.noNewPrivileges = process.noNewPrivileges ?? false
         if let umask = process.user?.umask {
             guard umask <= 0o777 else { throw invalid("process.user.umask: \(umask) — from 0 to 511 (0777)") }
             launch.umask = mode_t(umask)
@@ -314,10 +351,39 @@ public func loadBundle(
         if let profile = linux.seccomp {
             spec.seccomp = .profile(try profile.profile(source: path + " linux.seccomp", invalid: invalid))
         }
-        if let propagation = linux.rootfsPropagation, !["private", "rprivate", "slave", "rslave", ""].contains(propagation) {
-            throw invalid(
-                "linux.rootfsPropagation: \(ContainerSpec.quoted(propagation)) is not supported by scratch yet — it makes every mount private (rprivate)"
-            )
+        for (index, device) in (linux.devices ?? []).enumerated() {
+            let place = "linux.devices[\(index)]"
+            let parts = device.path.split(separator: "/")
+            guard device.path.hasPrefix("/dev/"), !parts.contains(where: { $0 == ".." || $0 == "." }) else {
+                throw invalid("\(place).path: \(ContainerSpec.quoted(device.path)) — a path under /dev, such as /dev/fuse")
+            }
+            let kinds: [String: mode_t] = ["c": S_IFCHR, "u": S_IFCHR, "b": S_IFBLK, "p": S_IFIFO]
+            guard let kind = kinds[device.type] else {
+                throw invalid("\(place).type: \(ContainerSpec.quoted(device.type)) — c (or u), b or p")
+            }
+            if kind != S_IFIFO && (device.major == nil || device.minor == nil) {
+                throw invalid("\(place): a \(device.type) device needs major and minor")
+            }
+            let mode = device.fileMode ?? 0o666
+            guard mode <= 0o7777 else { throw invalid("\(place).fileMode: \(mode) — permission bits, at most 07777") }
+            launch.devices.append(
+                OCIDevice(
+                    path: device.path, kind: kind, major: kind == S_IFIFO ? 0 : device.major ?? 0, minor: kind == S_IFIFO ? 0 : device.minor ?? 0,
+                    mode: mode_t(mode), uid: device.uid ?? 0, gid: device.gid ?? 0))
+        }
+        if let propagation = linux.rootfsPropagation, !propagation.isEmpty {
+            // MS_UNBINDABLE (linux/mount.h) has no name in MountFlags.
+            let unbindable = MountFlags(rawValue: 0x20000)
+            let kinds: [String: MountFlags] = [
+                "shared": .shared, "slave": .slave, "private": .private, "unbindable": unbindable,
+            ]
+            let base = propagation.hasPrefix("r") ? String(propagation.dropFirst()) : propagation
+            guard let flag = kinds[base] else {
+                throw invalid(
+                    "linux.rootfsPropagation: \(ContainerSpec.quoted(propagation)) — one of shared, slave, private, unbindable (or rshared, rslave, rprivate, runbindable)"
+                )
+            }
+            launch.rootfsPropagation = propagation.hasPrefix("r") ? flag.union(.recursive) : flag
         }
         // memory.swap is memory and swap together (v1's memsw): scratch sets it to the
         // memory limit — no swap beyond — which is what Podman and `docker run -m`
@@ -326,6 +392,48 @@ public func loadBundle(
             throw invalid(
                 "linux.resources.memory.swap: \(swap) — scratch gives no swap beyond the memory limit: set it to memory.limit (\(linux.resources?.memory?.limit.map(String.init) ?? "unset")) or leave it out"
             )
+        }
+        // cpuset: which CPUs and memory nodes (v1 and v2 name the files alike).
+        for (field, value) in [("cpus", linux.resources?.cpu?.cpus), ("mems", linux.resources?.cpu?.mems)] {
+            guard let value, !value.isEmpty else { continue }
+            guard value.allSatisfy({ $0.isNumber || $0 == "," || $0 == "-" }) else {
+                throw invalid("linux.resources.cpu.\(field): \(ContainerSpec.quoted(value)) — a list such as 0-1 or 0,2")
+            }
+            launch.cgroupFilesV1.append(CgroupFile("cpuset.\(field)", value))
+            launch.cgroupFilesV2.append(CgroupFile("cpuset.\(field)", value))
+        }
+        for (index, limit) in (linux.resources?.hugepageLimits ?? []).enumerated() {
+            guard !limit.pageSize.isEmpty, limit.pageSize.allSatisfy({ $0.isLetter || $0.isNumber }) else {
+                throw invalid(
+                    "linux.resources.hugepageLimits[\(index)].pageSize: \(ContainerSpec.quoted(limit.pageSize)) — a size such as 2MB or 1GB")
+            }
+            launch.cgroupFilesV1.append(CgroupFile("hugetlb.\(limit.pageSize).limit_in_bytes", String(limit.limit)))
+            launch.cgroupFilesV2.append(CgroupFile("hugetlb.\(limit.pageSize).max", String(limit.limit)))
+        }
+        if let cpu = linux.resources?.cpu, cpu.quota != nil || cpu.period != nil {
+            let period = cpu.period ?? UInt64(ResourceLimits.cpuPeriodMicroseconds)
+            // The kernel's bounds for a CFS period: 1 ms to 1 s.
+            guard (1000...1_000_000).contains(period) else {
+                throw invalid("linux.resources.cpu.period: \(period) — from 1000 to 1000000 microseconds (100000 is the default)")
+            }
+            if let quota = cpu.quota, quota != 0, quota != -1, quota < 1000 {
+                throw invalid("linux.resources.cpu.quota: \(quota) — at least 1000 microseconds, or -1 for no limit")
+            }
+            let quota = cpu.quota.flatMap { $0 > 0 ? $0 : nil }
+            launch.cgroupFilesV1.append(CgroupFile("cpu.cfs_period_us", String(period)))
+            launch.cgroupFilesV1.append(CgroupFile("cpu.cfs_quota_us", quota.map(String.init) ?? "-1"))
+            launch.cgroupFilesV2.append(CgroupFile("cpu.max", "\(quota.map(String.init) ?? "max") \(period)"))
+        }
+        if let shares = linux.resources?.cpu?.shares, shares != 0 {
+            // A relative weight among sibling groups, only felt when the CPUs are busy.
+            // v1 takes it as is (2 to 262144); v2's cpu.weight runs from 1 to 10000, and
+            // runc maps one range onto the other linearly — the same sum here, so a
+            // client sees the value it would with runc.
+            guard (2...262_144).contains(shares) else {
+                throw invalid("linux.resources.cpu.shares: \(shares) — from 2 to 262144 (1024 is the default weight)")
+            }
+            launch.cgroupFilesV1.append(CgroupFile("cpu.shares", String(shares)))
+            launch.cgroupFilesV2.append(CgroupFile("cpu.weight", String(1 + ((shares - 2) * 9999) / 262_142)))
         }
         for (index, rule) in (linux.resources?.devices ?? []).enumerated() where rule.allow && (rule.type ?? "a") == "a" && rule.major == nil {
             throw invalid(

@@ -48,6 +48,12 @@ public func clearAmbientCapabilities() throws(SyscallError) {
     if cl_ambient_clear() == -1 { throw SyscallError("prctl(PR_CAP_AMBIENT_CLEAR_ALL)") }
 }
 
+/// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, capability): kept across execve even
+/// by a program without file capabilities (when permitted and inheritable hold it).
+public func raiseAmbientCapability(_ capability: Int) throws(SyscallError) {
+    if cl_ambient_raise(Int32(capability)) == -1 { throw SyscallError("prctl(PR_CAP_AMBIENT_RAISE, \(capability))") }
+}
+
 /// A mask as /proc/PID/status shows it: 16 hex digits.
 private func hex(_ bits: UInt64) -> String {
     let digits = String(bits, radix: 16)

@@ -134,11 +134,19 @@ func withCStrings(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePoint
 /// For a PID namespace it is our future children that join (pid_for_children): a
 /// process never changes its own pid. For a mount namespace the kernel also moves our
 /// root and working directory to the namespace's root.
-public func joinNamespace(_ path: String) throws(SyscallError) {
+public func joinNamespace(_ path: String, type: CloneFlags = []) throws(SyscallError) {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     try check("open", path: path, fd)
     let descriptor = FileDescriptor(owning: fd)
-    try check("setns", path: path, cl_setns(descriptor.raw, 0))
+    // With the type given, the kernel refuses (EINVAL) a file of another namespace:
+    // an ipc namespace asked for, /proc/PID/ns/mnt given, is then an error, not a join
+    // of the wrong thing. (0 joins whatever the file is.)
+    if cl_setns(descriptor.raw, type.rawValue) == -1 {
+        let code = errno
+        throw SyscallError(
+            "setns", path: path, errno: code,
+            hint: code == EINVAL && !type.isEmpty ? "the file is not a namespace of the type asked for (or not a namespace at all)" : nil)
+    }
 }
 
 /// setpgid(2): put process `pid` (0: ourselves) in the process group `group` (0: a new

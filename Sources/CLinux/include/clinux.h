@@ -130,6 +130,9 @@ int cl_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable);
 int cl_bounding_drop(int cap);
 // prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL).
 int cl_ambient_clear(void);
+// prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, capability): the capability must be in
+// the permitted and inheritable sets already.
+int cl_ambient_raise(int capability);
 // prctl(PR_SET_NO_NEW_PRIVS, 1): execve can no longer grant privileges (setuid bits,
 // file capabilities). One way: no call turns it off again.
 int cl_set_no_new_privs(void);
