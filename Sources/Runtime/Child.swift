@@ -190,8 +190,8 @@ func setUpContainer(
         }
         // Chapter 7: the host kernel's files that no namespace covers.
         if confinement != nil {
-            try step("mask paths in /proc and /sys") { try maskPaths() }
-            try step("make /proc/sys and its like read-only") { try makePathsReadOnly() }
+            try step("mask paths in /proc and /sys") { try maskPaths(spec.oci?.maskedPaths ?? maskedPaths) }
+            try step("make /proc/sys and its like read-only") { try makePathsReadOnly(spec.oci?.readonlyPaths ?? readOnlyPaths) }
             if let cgroup, !spec.hostCgroupNamespace {
                 try step("mount /sys/fs/cgroup read-only") { try mountCgroupTree(cgroup) }
             }

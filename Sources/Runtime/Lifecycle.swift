@@ -75,6 +75,10 @@ public struct OCILaunch: Sendable {
     public var rootfsPropagation: MountFlags?
     /// `linux.devices`: nodes made in the container's /dev after it is mounted.
     public var devices: [OCIDevice] = []
+    /// `linux.maskedPaths` and `linux.readonlyPaths`, in place of chapter 7's lists
+    /// when the config gives them (nil: chapter 7's).
+    public var maskedPaths: [String]?
+    public var readonlyPaths: [String]?
     public var ambientCapabilities: UInt64 = 0
     public var cgroupFilesV2: [CgroupFile] = []
 

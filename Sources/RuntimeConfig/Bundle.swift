@@ -125,6 +125,8 @@ struct BundleConfig: Decodable {
 
     struct Linux: Decodable {
         var devices: [Device]?
+        var maskedPaths: [String]?
+        var readonlyPaths: [String]?
         var sysctl: [String: String]?
         var cgroupsPath: String?
         var namespaces: [Namespace]?
@@ -351,6 +353,13 @@ public func loadBundle(
         if let profile = linux.seccomp {
             spec.seccomp = .profile(try profile.profile(source: path + " linux.seccomp", invalid: invalid))
         }
+        for (field, list) in [("maskedPaths", linux.maskedPaths), ("readonlyPaths", linux.readonlyPaths)] {
+            for (index, path) in (list ?? []).enumerated() where !path.hasPrefix("/") || path.split(separator: "/").contains("..") {
+                throw invalid("linux.\(field)[\(index)]: \(ContainerSpec.quoted(path)) — an absolute path in the container, without ..")
+            }
+        }
+        launch.maskedPaths = linux.maskedPaths
+        launch.readonlyPaths = linux.readonlyPaths
         for (index, device) in (linux.devices ?? []).enumerated() {
             let place = "linux.devices[\(index)]"
             let parts = device.path.split(separator: "/")
