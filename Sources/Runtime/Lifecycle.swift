@@ -78,6 +78,9 @@ public struct OCILaunch: Sendable {
     /// `linux.maskedPaths` and `linux.readonlyPaths`, in place of chapter 7's lists
     /// when the config gives them (nil: chapter 7's).
     public var maskedPaths: [String]?
+    /// `linux.resources.devices` and an allow rule per `linux.devices` node, as v1
+    /// devices.allow / devices.deny writes (runc adds the nodes' rules the same way).
+    public var deviceRulesV1: [CgroupFile] = []
     public var readonlyPaths: [String]?
     public var ambientCapabilities: UInt64 = 0
     public var cgroupFilesV2: [CgroupFile] = []
@@ -402,7 +405,13 @@ func createInDirectory(
     if stage.includes(.cgroups) && !isRootless(spec) {
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
         limitFiles = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
-        if confinement != nil && mode == .v1 { limitFiles += deviceCgroupFilesV1() }
+        if confinement != nil && mode == .v1 {
+            // The config's rules after scratch's own, then scratch's allow list once more:
+            // a config that starts with "deny all" (containerd's, runtime-tools') must
+            // not take /dev/null away — runc appends its defaults the same way.
+            let own = deviceCgroupFilesV1()
+            limitFiles += own + oci.deviceRulesV1 + (oci.deviceRulesV1.isEmpty ? [] : own.filter { $0.name == "devices.allow" })
+        }
         limitFiles += mode == .v1 ? oci.cgroupFilesV1 : oci.cgroupFilesV2
         // "oci-<id>": never a name `scratch gc` takes for a dead run's group (those
         // are hex), so the group lives after `create` exits, until `delete`.

@@ -360,6 +360,8 @@ public func loadBundle(
         }
         launch.maskedPaths = linux.maskedPaths
         launch.readonlyPaths = linux.readonlyPaths
+        // Allowed after the config's own device rules, which may start with "deny all".
+        var nodeRules: [CgroupFile] = []
         for (index, device) in (linux.devices ?? []).enumerated() {
             let place = "linux.devices[\(index)]"
             let parts = device.path.split(separator: "/")
@@ -375,6 +377,10 @@ public func loadBundle(
             }
             let mode = device.fileMode ?? 0o666
             guard mode <= 0o7777 else { throw invalid("\(place).fileMode: \(mode) — permission bits, at most 07777") }
+            if kind != S_IFIFO {
+                launch.deviceRulesV1.append(
+                    CgroupFile("devices.allow", "\(kind == S_IFBLK ? "b" : "c") \(device.major ?? 0):\(device.minor ?? 0) rwm"))
+            }
             launch.devices.append(
                 OCIDevice(
                     path: device.path, kind: kind, major: kind == S_IFIFO ? 0 : device.major ?? 0, minor: kind == S_IFIFO ? 0 : device.minor ?? 0,
@@ -444,6 +450,19 @@ public func loadBundle(
             launch.cgroupFilesV1.append(CgroupFile("cpu.shares", String(shares)))
             launch.cgroupFilesV2.append(CgroupFile("cpu.weight", String(1 + ((shares - 2) * 9999) / 262_142)))
         }
+        for (index, rule) in (linux.resources?.devices ?? []).enumerated() {
+            let type = rule.type ?? "a"
+            let access = rule.access ?? "rwm"
+            guard ["a", "b", "c"].contains(type), !access.isEmpty, access.allSatisfy({ "rwm".contains($0) }) else {
+                throw invalid(
+                    "linux.resources.devices[\(index)]: type \(ContainerSpec.quoted(type)), access \(ContainerSpec.quoted(access)) — type a, b or c; access of r, w, m"
+                )
+            }
+            let number = { (value: Int64?) in value.map { $0 < 0 ? "*" : String($0) } ?? "*" }
+            launch.deviceRulesV1.append(
+                CgroupFile(rule.allow ? "devices.allow" : "devices.deny", "\(type) \(number(rule.major)):\(number(rule.minor)) \(access)"))
+        }
+        launch.deviceRulesV1 += nodeRules
         for (index, rule) in (linux.resources?.devices ?? []).enumerated() where rule.allow && (rule.type ?? "a") == "a" && rule.major == nil {
             throw invalid(
                 "linux.resources.devices[\(index)]: allowing every device is not supported by scratch — its device cgroup allows /dev/null, zero, full, random, urandom, tty and the pseudo-terminals"
