@@ -67,6 +67,11 @@ public struct OCILaunch: Sendable {
     /// `process.capabilities.inheritable` and `.ambient`, as bit masks: set after
     /// chapter 7's capabilities, only when the config asks (runc honours them too).
     public var inheritableCapabilities: UInt64 = 0
+    /// `process.capabilities.effective` and `.permitted` when the config lists them
+    /// (nil: what chapter 7 sets, the union of the lists). A user other than root keeps
+    /// them too, as with runc (PR_SET_KEEPCAPS across the change of user).
+    public var effectiveCapabilities: UInt64?
+    public var permittedCapabilities: UInt64?
     /// An `mqueue` mount on /dev/mqueue in the config's `mounts`: POSIX message queues
     /// of the container's IPC namespace, mounted after /dev as the config orders it.
     public var mountsMessageQueues = false

@@ -254,6 +254,8 @@ public func loadBundle(
             }
             launch.inheritableCapabilities = try mask(capabilities.inheritable, "inheritable")
             launch.ambientCapabilities = try mask(capabilities.ambient, "ambient")
+            if capabilities.permitted != nil { launch.permittedCapabilities = try mask(capabilities.permitted, "permitted") }
+            if capabilities.effective != nil { launch.effectiveCapabilities = try mask(capabilities.effective, "effective") }
             spec.capabilities = set
         }
         // Unset is false in runtime-spec (chapter 7's `run` sets it always).
