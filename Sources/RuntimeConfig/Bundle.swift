@@ -380,7 +380,7 @@ public func loadBundle(
             let mode = device.fileMode ?? 0o666
             guard mode <= 0o7777 else { throw invalid("\(place).fileMode: \(mode) — permission bits, at most 07777") }
             if kind != S_IFIFO {
-                launch.deviceRulesV1.append(
+                nodeRules.append(
                     CgroupFile("devices.allow", "\(kind == S_IFBLK ? "b" : "c") \(device.major ?? 0):\(device.minor ?? 0) rwm"))
             }
             launch.devices.append(
