@@ -89,6 +89,8 @@ public struct OCILaunch: Sendable {
     public var readonlyPaths: [String]?
     public var ambientCapabilities: UInt64 = 0
     public var cgroupFilesV2: [CgroupFile] = []
+    /// The properties among those whose files only cgroup v1 has: an error on v2.
+    public var v1OnlyProperties: [String] = []
 
     public init(root: String, bundle: String) {
         self.root = root
@@ -416,6 +418,11 @@ func createInDirectory(
             // not take /dev/null away — runc appends its defaults the same way.
             let own = deviceCgroupFilesV1()
             limitFiles += own + oci.deviceRulesV1 + (oci.deviceRulesV1.isEmpty ? [] : own.filter { $0.name == "devices.allow" })
+        }
+        if mode == .v2, let property = oci.v1OnlyProperties.first {
+            throw ContainerError(
+                step: "choose the cgroup's limits",
+                reason: "\(property): cgroup v1 only — this host's cgroups are v2, which has no such control; remove it from the config")
         }
         limitFiles += mode == .v1 ? oci.cgroupFilesV1 : oci.cgroupFilesV2
         // "oci-<id>": never a name `scratch gc` takes for a dead run's group (those
