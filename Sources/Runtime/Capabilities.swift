@@ -141,18 +141,20 @@ extension Reference: PrivilegeSteps {
     }
 }
 
-/// Chapter 10: a bundle's inheritable and ambient sets, which chapter 7 leaves empty
-/// (CVE-2022-24769) but a config may ask for, as runc allows. Inheritable first: the
-/// kernel raises an ambient capability only when permitted and inheritable hold it.
-///
-/// Only what the process holds (permitted) can be made inheritable: capset refuses
-/// more. So a capability the bounding set lost stays out, and a user other than root,
-/// whose permitted set is empty (chapter 7), gets neither set, as in Docker.
-func setInheritedCapabilities(inheritable: UInt64, ambient: UInt64) throws(SyscallError) {
+/// Chapter 10: a bundle's capability sets, each as its config lists it, after chapter
+/// 7's `setCapabilities` (which sets effective and permitted alike and empties the
+/// inheritable and ambient sets, CVE-2022-24769): runc honours every list. Only what
+/// the process holds can be kept — capset refuses more — so a capability the bounding
+/// set lost stays out. The kernel raises an ambient capability only when permitted and
+/// inheritable hold it: inheritable first.
+func setBundleCapabilities(effective: UInt64?, permitted: UInt64?, inheritable: UInt64, ambient: UInt64) throws(SyscallError) {
     let sets = try capabilitySets()
     let held = sets.permitted | sets.inheritable
-    try setCapabilitySets(effective: sets.effective, permitted: sets.permitted, inheritable: (inheritable | ambient) & held)
-    for number in 0..<64 where ambient & held & (1 << UInt64(number)) != 0 {
+    let newPermitted = permitted.map { $0 & sets.permitted } ?? sets.permitted
+    let newEffective = (effective ?? sets.effective) & newPermitted
+    let newInheritable = (inheritable | ambient) & held
+    try setCapabilitySets(effective: newEffective, permitted: newPermitted, inheritable: newInheritable)
+    for number in 0..<64 where ambient & newPermitted & newInheritable & (1 << UInt64(number)) != 0 {
         try raiseAmbientCapability(number)
     }
 }

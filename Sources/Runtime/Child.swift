@@ -71,6 +71,9 @@ func containerMain(
         if stage.includes(.rootFilesystem) {
             let user = try step("find the user") { try findContainerUser(spec.user, extraGroups: spec.additionalGroups) }
             home = user.home
+            if spec.oci?.permittedCapabilities != nil && confinement != nil {
+                try step("keep the capabilities across the change of user") { try keepCapabilitiesAcrossSetuid() }
+            }
             try step("become the user") { try becomeUser(user) }
             if let directory = spec.workingDirectory {
                 try step("enter the working directory") { try enterWorkingDirectory(directory) }
@@ -84,9 +87,14 @@ func containerMain(
         }
         if let confinement {
             try step("set the capabilities") { try steps.privileges.setCapabilities(confinement.capabilities) }
-            if let oci = spec.oci, oci.inheritableCapabilities != 0 || oci.ambientCapabilities != 0 {
-                try step("set the inheritable and ambient capabilities (process.capabilities)") {
-                    try setInheritedCapabilities(inheritable: oci.inheritableCapabilities, ambient: oci.ambientCapabilities)
+            if let oci = spec.oci,
+                oci.inheritableCapabilities != 0 || oci.ambientCapabilities != 0 || oci.permittedCapabilities != nil
+                    || oci.effectiveCapabilities != nil
+            {
+                try step("set process.capabilities") {
+                    try setBundleCapabilities(
+                        effective: oci.effectiveCapabilities, permitted: oci.permittedCapabilities,
+                        inheritable: oci.inheritableCapabilities, ambient: oci.ambientCapabilities)
                 }
             }
             if confinement.noNewPrivileges {
@@ -190,8 +198,8 @@ func setUpContainer(
         }
         // Chapter 7: the host kernel's files that no namespace covers.
         if confinement != nil {
-            try step("mask paths in /proc and /sys") { try maskPaths() }
-            try step("make /proc/sys and its like read-only") { try makePathsReadOnly() }
+            try step("mask paths in /proc and /sys") { try maskPaths(spec.oci?.maskedPaths ?? maskedPaths) }
+            try step("make /proc/sys and its like read-only") { try makePathsReadOnly(spec.oci?.readonlyPaths ?? readOnlyPaths) }
             if let cgroup, !spec.hostCgroupNamespace {
                 try step("mount /sys/fs/cgroup read-only") { try mountCgroupTree(cgroup) }
             }

@@ -67,6 +67,11 @@ public struct OCILaunch: Sendable {
     /// `process.capabilities.inheritable` and `.ambient`, as bit masks: set after
     /// chapter 7's capabilities, only when the config asks (runc honours them too).
     public var inheritableCapabilities: UInt64 = 0
+    /// `process.capabilities.effective` and `.permitted` when the config lists them
+    /// (nil: what chapter 7 sets, the union of the lists). A user other than root keeps
+    /// them too, as with runc (PR_SET_KEEPCAPS across the change of user).
+    public var effectiveCapabilities: UInt64?
+    public var permittedCapabilities: UInt64?
     /// An `mqueue` mount on /dev/mqueue in the config's `mounts`: POSIX message queues
     /// of the container's IPC namespace, mounted after /dev as the config orders it.
     public var mountsMessageQueues = false
@@ -75,8 +80,17 @@ public struct OCILaunch: Sendable {
     public var rootfsPropagation: MountFlags?
     /// `linux.devices`: nodes made in the container's /dev after it is mounted.
     public var devices: [OCIDevice] = []
+    /// `linux.maskedPaths` and `linux.readonlyPaths`, in place of chapter 7's lists
+    /// when the config gives them (nil: chapter 7's).
+    public var maskedPaths: [String]?
+    /// `linux.resources.devices` and an allow rule per `linux.devices` node, as v1
+    /// devices.allow / devices.deny writes (runc adds the nodes' rules the same way).
+    public var deviceRulesV1: [CgroupFile] = []
+    public var readonlyPaths: [String]?
     public var ambientCapabilities: UInt64 = 0
     public var cgroupFilesV2: [CgroupFile] = []
+    /// The properties among those whose files only cgroup v1 has: an error on v2.
+    public var v1OnlyProperties: [String] = []
 
     public init(root: String, bundle: String) {
         self.root = root
@@ -398,7 +412,18 @@ func createInDirectory(
     if stage.includes(.cgroups) && !isRootless(spec) {
         let mode = try step("find the cgroup mode") { try detectCgroupMode() }
         limitFiles = try step("choose the cgroup's limits") { try steps.cgroups.cgroupFiles(for: spec.limits, mode: mode) }
-        if confinement != nil && mode == .v1 { limitFiles += deviceCgroupFilesV1() }
+        if confinement != nil && mode == .v1 {
+            // The config's rules after scratch's own, then scratch's allow list once more:
+            // a config that starts with "deny all" (containerd's, runtime-tools') must
+            // not take /dev/null away — runc appends its defaults the same way.
+            let own = deviceCgroupFilesV1()
+            limitFiles += own + oci.deviceRulesV1 + (oci.deviceRulesV1.isEmpty ? [] : own.filter { $0.name == "devices.allow" })
+        }
+        if mode == .v2, let property = oci.v1OnlyProperties.first {
+            throw ContainerError(
+                step: "choose the cgroup's limits",
+                reason: "\(property): cgroup v1 only — this host's cgroups are v2, which has no such control; remove it from the config")
+        }
         limitFiles += mode == .v1 ? oci.cgroupFilesV1 : oci.cgroupFilesV2
         // "oci-<id>": never a name `scratch gc` takes for a dead run's group (those
         // are hex), so the group lives after `create` exits, until `delete`.

@@ -27,7 +27,7 @@ public let readOnlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "
 /// to /proc/sys/kernel/core_pattern had that file bound over "masked" paths instead —
 /// made writable where it should have been hidden. We bind the very file we checked
 /// (through /proc/self/fd), and check the target once more afterwards.
-public func maskPaths() throws {
+public func maskPaths(_ paths: [String] = maskedPaths) throws {
     let null = open("/dev/null", CL_O_PATH | O_NOFOLLOW | O_CLOEXEC)
     if null == -1 { throw SyscallError("open", path: "/dev/null") }
     defer { close(null) }
@@ -37,7 +37,7 @@ public func maskPaths() throws {
         throw ContainerError(
             step: "mask paths", reason: "/dev/null in the container is not the null device (1:3): refusing to bind it over masked paths")
     }
-    for path in maskedPaths {
+    for path in paths {
         switch fileKind(path, followLinks: false) {
         case nil:
             continue  // This kernel has no such file: nothing to hide.
@@ -59,8 +59,8 @@ private func isNullDevice(_ info: stat) -> Bool {
 
 /// Makes `readOnlyPaths` read-only: each bound onto itself, then that bind remounted
 /// read-only (a bind mount's flags are its own; the /proc around it stays writable).
-public func makePathsReadOnly() throws {
-    for path in readOnlyPaths where fileKind(path, followLinks: false) != nil {
+public func makePathsReadOnly(_ paths: [String] = readOnlyPaths) throws {
+    for path in paths where fileKind(path, followLinks: false) != nil {
         try mount(source: path, target: path, type: nil, flags: [.bind, .recursive])
         try mount(source: nil, target: path, type: nil, flags: [.bind, .remount, .readOnly, .noSuid, .noDev, .noExec])
     }

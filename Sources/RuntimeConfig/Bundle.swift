@@ -16,7 +16,9 @@ let bundleProperties: Set<String> = [
     "process.oomScoreAdj",
     "linux.namespaces", "linux.sysctl", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
     "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap", "linux.resources.cpu.shares",
-    "linux.resources.cpu.cpus", "linux.devices", "linux.resources.cpu.mems", "linux.resources.hugepageLimits",
+    "linux.resources.cpu.cpus", "linux.devices", "linux.resources.blockIO", "linux.resources.network",
+    "linux.resources.memory.reservation", "linux.resources.memory.kernel", "linux.resources.memory.kernelTCP",
+    "linux.resources.memory.swappiness", "linux.resources.memory.disableOOMKiller", "linux.resources.cpu.mems", "linux.resources.hugepageLimits",
 ]
 
 /// The parts of config.json only a bundle reads.
@@ -91,6 +93,43 @@ struct BundleConfig: Decodable {
     struct Memory: Decodable {
         var limit: Int64?
         var swap: Int64?
+        var reservation: Int64?
+        var kernel: Int64?
+        var kernelTCP: Int64?
+        var swappiness: UInt64?
+        var disableOOMKiller: Bool?
+    }
+
+    struct WeightDevice: Decodable {
+        var major: Int64
+        var minor: Int64
+        var weight: UInt16?
+    }
+
+    struct ThrottleDevice: Decodable {
+        var major: Int64
+        var minor: Int64
+        var rate: UInt64
+    }
+
+    struct BlockIO: Decodable {
+        var weight: UInt16?
+        var leafWeight: UInt16?
+        var weightDevice: [WeightDevice]?
+        var throttleReadBpsDevice: [ThrottleDevice]?
+        var throttleWriteBpsDevice: [ThrottleDevice]?
+        var throttleReadIOPSDevice: [ThrottleDevice]?
+        var throttleWriteIOPSDevice: [ThrottleDevice]?
+    }
+
+    struct InterfacePriority: Decodable {
+        var name: String
+        var priority: UInt32
+    }
+
+    struct Network: Decodable {
+        var classID: UInt32?
+        var priorities: [InterfacePriority]?
     }
 
     struct CPU: Decodable {
@@ -111,6 +150,8 @@ struct BundleConfig: Decodable {
         var memory: Memory?
         var cpu: CPU?
         var hugepageLimits: [HugepageLimit]?
+        var blockIO: BlockIO?
+        var network: Network?
     }
 
     struct Device: Decodable {
@@ -125,6 +166,8 @@ struct BundleConfig: Decodable {
 
     struct Linux: Decodable {
         var devices: [Device]?
+        var maskedPaths: [String]?
+        var readonlyPaths: [String]?
         var sysctl: [String: String]?
         var cgroupsPath: String?
         var namespaces: [Namespace]?
@@ -252,6 +295,8 @@ public func loadBundle(
             }
             launch.inheritableCapabilities = try mask(capabilities.inheritable, "inheritable")
             launch.ambientCapabilities = try mask(capabilities.ambient, "ambient")
+            if capabilities.permitted != nil { launch.permittedCapabilities = try mask(capabilities.permitted, "permitted") }
+            if capabilities.effective != nil { launch.effectiveCapabilities = try mask(capabilities.effective, "effective") }
             spec.capabilities = set
         }
         // Unset is false in runtime-spec (chapter 7's `run` sets it always).
@@ -351,6 +396,15 @@ public func loadBundle(
         if let profile = linux.seccomp {
             spec.seccomp = .profile(try profile.profile(source: path + " linux.seccomp", invalid: invalid))
         }
+        for (field, list) in [("maskedPaths", linux.maskedPaths), ("readonlyPaths", linux.readonlyPaths)] {
+            for (index, path) in (list ?? []).enumerated() where !path.hasPrefix("/") || path.split(separator: "/").contains("..") {
+                throw invalid("linux.\(field)[\(index)]: \(ContainerSpec.quoted(path)) — an absolute path in the container, without ..")
+            }
+        }
+        launch.maskedPaths = linux.maskedPaths
+        launch.readonlyPaths = linux.readonlyPaths
+        // Allowed after the config's own device rules, which may start with "deny all".
+        var nodeRules: [CgroupFile] = []
         for (index, device) in (linux.devices ?? []).enumerated() {
             let place = "linux.devices[\(index)]"
             let parts = device.path.split(separator: "/")
@@ -366,6 +420,10 @@ public func loadBundle(
             }
             let mode = device.fileMode ?? 0o666
             guard mode <= 0o7777 else { throw invalid("\(place).fileMode: \(mode) — permission bits, at most 07777") }
+            if kind != S_IFIFO {
+                nodeRules.append(
+                    CgroupFile("devices.allow", "\(kind == S_IFBLK ? "b" : "c") \(device.major ?? 0):\(device.minor ?? 0) rwm"))
+            }
             launch.devices.append(
                 OCIDevice(
                     path: device.path, kind: kind, major: kind == S_IFIFO ? 0 : device.major ?? 0, minor: kind == S_IFIFO ? 0 : device.minor ?? 0,
@@ -388,6 +446,76 @@ public func loadBundle(
         // memory.swap is memory and swap together (v1's memsw): scratch sets it to the
         // memory limit — no swap beyond — which is what Podman and `docker run -m`
         // send. Any other value would ask for swap scratch does not give.
+        // The rest of linux.resources, as control files. What only v1 has (v2 dropped
+        // swappiness, the OOM switch, kernel memory, net_cls and net_prio) is recorded by
+        // name, and `create` refuses it on a v2 host, naming the property.
+        if let memory = linux.resources?.memory {
+            if let bytes = memory.reservation, bytes > 0 {
+                launch.cgroupFilesV1.append(CgroupFile("memory.soft_limit_in_bytes", String(bytes)))
+                launch.cgroupFilesV2.append(CgroupFile("memory.low", String(bytes)))
+            }
+            if let swappiness = memory.swappiness {
+                guard swappiness <= 100 else { throw invalid("linux.resources.memory.swappiness: \(swappiness) — from 0 to 100") }
+                launch.cgroupFilesV1.append(CgroupFile("memory.swappiness", String(swappiness)))
+                launch.v1OnlyProperties.append("linux.resources.memory.swappiness")
+            }
+            if memory.disableOOMKiller == true {
+                launch.cgroupFilesV1.append(CgroupFile("memory.oom_control", "1"))
+                launch.v1OnlyProperties.append("linux.resources.memory.disableOOMKiller")
+            }
+            if let bytes = memory.kernel, bytes != 0 {
+                launch.cgroupFilesV1.append(CgroupFile("memory.kmem.limit_in_bytes", String(bytes)))
+                launch.v1OnlyProperties.append("linux.resources.memory.kernel")
+            }
+            if let bytes = memory.kernelTCP, bytes != 0 {
+                launch.cgroupFilesV1.append(CgroupFile("memory.kmem.tcp.limit_in_bytes", String(bytes)))
+                launch.v1OnlyProperties.append("linux.resources.memory.kernelTCP")
+            }
+        }
+        if let io = linux.resources?.blockIO {
+            // v1's blkio weights run from 10 to 1000; v2's io.weight from 1 to 10000.
+            for (field, weight) in [("weight", io.weight), ("leafWeight", io.leafWeight)] {
+                guard let weight, weight != 0 else { continue }
+                guard (10...1000).contains(weight) else { throw invalid("linux.resources.blockIO.\(field): \(weight) — from 10 to 1000") }
+            }
+            if let weight = io.weight, weight != 0 {
+                launch.cgroupFilesV1.append(CgroupFile("blkio.weight", String(weight)))
+                launch.cgroupFilesV2.append(CgroupFile("io.weight", "default \(weight)"))
+            }
+            if let weight = io.leafWeight, weight != 0 {
+                launch.cgroupFilesV1.append(CgroupFile("blkio.leaf_weight", String(weight)))
+                launch.v1OnlyProperties.append("linux.resources.blockIO.leafWeight")
+            }
+            for device in io.weightDevice ?? [] {
+                if let weight = device.weight {
+                    launch.cgroupFilesV1.append(CgroupFile("blkio.weight_device", "\(device.major):\(device.minor) \(weight)"))
+                    launch.cgroupFilesV2.append(CgroupFile("io.weight", "\(device.major):\(device.minor) \(weight)"))
+                }
+            }
+            let throttles: [(String, [BundleConfig.ThrottleDevice]?, String)] = [
+                ("read_bps_device", io.throttleReadBpsDevice, "rbps"), ("write_bps_device", io.throttleWriteBpsDevice, "wbps"),
+                ("read_iops_device", io.throttleReadIOPSDevice, "riops"), ("write_iops_device", io.throttleWriteIOPSDevice, "wiops"),
+            ]
+            for (file, devices, key) in throttles {
+                for device in devices ?? [] {
+                    launch.cgroupFilesV1.append(CgroupFile("blkio.throttle.\(file)", "\(device.major):\(device.minor) \(device.rate)"))
+                    launch.cgroupFilesV2.append(CgroupFile("io.max", "\(device.major):\(device.minor) \(key)=\(device.rate)"))
+                }
+            }
+        }
+        if let network = linux.resources?.network {
+            if let classID = network.classID {
+                launch.cgroupFilesV1.append(CgroupFile("net_cls.classid", String(classID)))
+                launch.v1OnlyProperties.append("linux.resources.network.classID")
+            }
+            for (index, entry) in (network.priorities ?? []).enumerated() {
+                guard !entry.name.isEmpty, !entry.name.contains(" "), !entry.name.contains("\n") else {
+                    throw invalid("linux.resources.network.priorities[\(index)].name: \(ContainerSpec.quoted(entry.name)) — an interface name")
+                }
+                launch.cgroupFilesV1.append(CgroupFile("net_prio.ifpriomap", "\(entry.name) \(entry.priority)"))
+                launch.v1OnlyProperties.append("linux.resources.network.priorities")
+            }
+        }
         if let swap = linux.resources?.memory?.swap, swap != 0, swap != linux.resources?.memory?.limit {
             throw invalid(
                 "linux.resources.memory.swap: \(swap) — scratch gives no swap beyond the memory limit: set it to memory.limit (\(linux.resources?.memory?.limit.map(String.init) ?? "unset")) or leave it out"
@@ -435,6 +563,19 @@ public func loadBundle(
             launch.cgroupFilesV1.append(CgroupFile("cpu.shares", String(shares)))
             launch.cgroupFilesV2.append(CgroupFile("cpu.weight", String(1 + ((shares - 2) * 9999) / 262_142)))
         }
+        for (index, rule) in (linux.resources?.devices ?? []).enumerated() {
+            let type = rule.type ?? "a"
+            let access = rule.access ?? "rwm"
+            guard ["a", "b", "c"].contains(type), !access.isEmpty, access.allSatisfy({ "rwm".contains($0) }) else {
+                throw invalid(
+                    "linux.resources.devices[\(index)]: type \(ContainerSpec.quoted(type)), access \(ContainerSpec.quoted(access)) — type a, b or c; access of r, w, m"
+                )
+            }
+            let number = { (value: Int64?) in value.map { $0 < 0 ? "*" : String($0) } ?? "*" }
+            launch.deviceRulesV1.append(
+                CgroupFile(rule.allow ? "devices.allow" : "devices.deny", "\(type) \(number(rule.major)):\(number(rule.minor)) \(access)"))
+        }
+        launch.deviceRulesV1 += nodeRules
         for (index, rule) in (linux.resources?.devices ?? []).enumerated() where rule.allow && (rule.type ?? "a") == "a" && rule.major == nil {
             throw invalid(
                 "linux.resources.devices[\(index)]: allowing every device is not supported by scratch — its device cgroup allows /dev/null, zero, full, random, urandom, tty and the pseudo-terminals"

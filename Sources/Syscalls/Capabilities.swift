@@ -54,6 +54,12 @@ public func raiseAmbientCapability(_ capability: Int) throws(SyscallError) {
     if cl_ambient_raise(Int32(capability)) == -1 { throw SyscallError("prctl(PR_CAP_AMBIENT_RAISE, \(capability))") }
 }
 
+/// prctl(PR_SET_KEEPCAPS, 1): the next setuid(2) from root to another user keeps the
+/// permitted set (the effective set is emptied all the same).
+public func keepCapabilitiesAcrossSetuid() throws(SyscallError) {
+    if cl_set_keep_capabilities() == -1 { throw SyscallError("prctl(PR_SET_KEEPCAPS)") }
+}
+
 /// A mask as /proc/PID/status shows it: 16 hex digits.
 private func hex(_ bits: UInt64) -> String {
     let digits = String(bits, radix: 16)

@@ -136,6 +136,8 @@ int cl_ambient_raise(int capability);
 // prctl(PR_SET_NO_NEW_PRIVS, 1): execve can no longer grant privileges (setuid bits,
 // file capabilities). One way: no call turns it off again.
 int cl_set_no_new_privs(void);
+// prctl(PR_SET_KEEPCAPS, 1): a change of uid away from 0 keeps the permitted set.
+int cl_set_keep_capabilities(void);
 // prctl(PR_SET_DUMPABLE, 1): /proc/PID of this process (and of its clones) belongs to
 // its own user again after a change of user, which sets it to root's.
 int cl_set_dumpable(void);
