@@ -1,7 +1,6 @@
 import Checks
 import Foundation
 import Runtime
-import TestIsolation
 import Testing
 import Workbook
 
@@ -40,9 +39,6 @@ extension ContainerTests {
 
         @Test("the snippet runs as written", arguments: cases)
         func snippetRuns(_ test: Case) throws {
-            // Shared with other snippets, exclusive with a test that mounts on the machine.
-            let mountTable = test_isolation_lock_mount_table(0)
-            defer { test_isolation_unlock_mount_table(mountTable) }
             let outcome = try SnippetRunner.run(test.snippet.code, timeLimit: test.snippet.timeLimit, root: test.root)
             let problems = SnippetRunner.problems(of: test.snippet, in: outcome)
             #expect(

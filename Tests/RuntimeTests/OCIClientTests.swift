@@ -1,6 +1,5 @@
 import Foundation
 import Runtime
-import TestIsolation
 import Testing
 
 /// Chapter 10's real clients: Podman (through conmon) and containerd (through
@@ -21,10 +20,6 @@ struct OCIClientTests {
 
     @Test("podman run --rm runs a container with the runtime and passes on its exit status", Podman.available, .timeLimit(.minutes(3)))
     func podmanRunRemove() throws {
-        // The clients mount in the machine's mount namespace: the snippet tests must not
-        // see that (TestIsolation.h).
-        let mountTable = test_isolation_lock_mount_table(1)
-        defer { test_isolation_unlock_mount_table(mountTable) }
         guard let podman = try Podman.make() else { return }
         defer { podman.remove() }
         let run = podman.podman(["run", "--rm"] + podman.runFlags + [Podman.image, "sh", "-c", "echo hello from $(hostname); exit 3"])
@@ -39,10 +34,6 @@ struct OCIClientTests {
 
     @Test("podman run -d, exec, stop and rm: the runtime's create, start, exec, kill and delete", Podman.available, .timeLimit(.minutes(3)))
     func podmanExecStopRemove() throws {
-        // The clients mount in the machine's mount namespace: the snippet tests must not
-        // see that (TestIsolation.h).
-        let mountTable = test_isolation_lock_mount_table(1)
-        defer { test_isolation_unlock_mount_table(mountTable) }
         guard let podman = try Podman.make() else { return }
         defer { podman.remove() }
         // SIGTERM is ignored by a PID 1 with no handler, so the container sets one: the
@@ -76,10 +67,6 @@ struct OCIClientTests {
 
     @Test("podman run -t and exec -t: the runtime hands conmon the terminal over --console-socket", Podman.available, .timeLimit(.minutes(3)))
     func podmanTerminal() throws {
-        // The clients mount in the machine's mount namespace: the snippet tests must not
-        // see that (TestIsolation.h).
-        let mountTable = test_isolation_lock_mount_table(1)
-        defer { test_isolation_unlock_mount_table(mountTable) }
         guard let podman = try Podman.make() else { return }
         defer { podman.remove() }
         let script = try #require(Host.which("script"))
@@ -108,10 +95,6 @@ struct OCIClientTests {
 
     @Test("ctr run --rm through containerd-shim-runc-v2 with the runtime as its runc binary", Containerd.available, .timeLimit(.minutes(3)))
     func containerdRunRemove() throws {
-        // The clients mount in the machine's mount namespace: the snippet tests must not
-        // see that (TestIsolation.h).
-        let mountTable = test_isolation_lock_mount_table(1)
-        defer { test_isolation_unlock_mount_table(mountTable) }
         guard let containerd = try Containerd.make() else { return }
         defer { containerd.remove() }
         let run = containerd.ctr(
@@ -123,10 +106,6 @@ struct OCIClientTests {
 
     @Test("ctr run -d, task exec, kill and delete", Containerd.available, .timeLimit(.minutes(3)))
     func containerdExecKillDelete() throws {
-        // The clients mount in the machine's mount namespace: the snippet tests must not
-        // see that (TestIsolation.h).
-        let mountTable = test_isolation_lock_mount_table(1)
-        defer { test_isolation_unlock_mount_table(mountTable) }
         guard let containerd = try Containerd.make() else { return }
         defer { containerd.remove() }
         let id = containerd.tag + "-b"
@@ -153,10 +132,6 @@ struct OCIClientTests {
 
     @Test("ctr run -t: the runtime hands the shim the terminal over --console-socket", Containerd.available, .timeLimit(.minutes(3)))
     func containerdTerminal() throws {
-        // The clients mount in the machine's mount namespace: the snippet tests must not
-        // see that (TestIsolation.h).
-        let mountTable = test_isolation_lock_mount_table(1)
-        defer { test_isolation_unlock_mount_table(mountTable) }
         guard let containerd = try Containerd.make() else { return }
         defer { containerd.remove() }
         let script = try #require(Host.which("script"))

@@ -12,10 +12,7 @@
 #include "TestIsolation.h"
 
 #include <net/if.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <sys/file.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -43,17 +40,4 @@ __attribute__((constructor)) static void leave_the_machines_network(void) {
         ioctl(sock, SIOCSIFFLAGS, &request);
     }
     close(sock);
-}
-
-// flock(2) on the test program's own file: each open(2) is a lock of its own, so two
-// tests of one process exclude each other, and nothing is left on disk.
-int test_isolation_lock_mount_table(int exclusive) {
-    int descriptor = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-    if (descriptor < 0) return -1;
-    while (flock(descriptor, exclusive ? LOCK_EX : LOCK_SH) != 0 && errno == EINTR) {}
-    return descriptor;
-}
-
-void test_isolation_unlock_mount_table(int descriptor) {
-    if (descriptor >= 0) close(descriptor);
 }
