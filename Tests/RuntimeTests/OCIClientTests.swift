@@ -337,9 +337,14 @@ final class Podman {
     /// Every podman command: its store, run root and temporary files under `base`; the
     /// runtime given by path; cgroupfs (no systemd here); events in a file; no network
     /// configuration of the host's.
+    ///
+    /// Each in a mount namespace of its own (`unshare --mount --propagation private`):
+    /// what Podman mounts (a container's shm) stays out of the machine's mount table,
+    /// which other tests judge; conmon and the container keep theirs alive.
     var command: [String] {
         [
-            podmanPath, "--root", base + "/root", "--runroot", base + "/runroot", "--tmpdir", base + "/tmp",
+            "/usr/bin/unshare", "--mount", "--propagation", "private", "--", podmanPath, "--root", base + "/root", "--runroot", base + "/runroot",
+            "--tmpdir", base + "/tmp",
             "--storage-driver", "vfs", "--network-config-dir", base + "/networks", "--volumepath", base + "/volumes",
             "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", Host.runtime,
         ]
@@ -494,8 +499,12 @@ final class Containerd {
 
             """
         try config.write(toFile: base + "/config.toml", atomically: false, encoding: .utf8)
+        // In a mount namespace of its own (unshare execs it: the pid is the daemon's):
+        // its snapshots and the shims' rootfs mounts stay out of the machine's mount
+        // table, which other tests judge.
         let pid = try Host.spawn(
-            [path, "--config", base + "/config.toml"], environment: [:], stdout: base + "/containerd.log", stderr: base + "/containerd.err")
+            ["/usr/bin/unshare", "--mount", "--propagation", "private", "--", path, "--config", base + "/config.toml"], environment: [:],
+            stdout: base + "/containerd.log", stderr: base + "/containerd.err")
         daemon = pid
         let ready = Host.waitUntil(seconds: 20) { access(socket, F_OK) == 0 || waitpid(pid, nil, WNOHANG) == pid }
         let running = kill(pid, 0) == 0 && waitpid(pid, nil, WNOHANG) == 0
