@@ -152,13 +152,12 @@ let chapter4Checks: [Check] = [
         var seconds: Double?
         var throttled: Int?
         var usageFile = ""
-        // Read the groups once the container runs its command (before the go-ahead
-        // the child is still in the runtime's groups), and only a group of its own:
-        // the root's usage would be the whole machine's.
-        // The groups as soon as the command runs (they do not change after), the usage
-        // once it has spun.
-        if let pid { groups = HostCgroups.groups(of: String(pid)).filter { $0.value != "/" } }
-        if running.waitForOutput("spun", timeout: 10), pid != nil {
+        // Read the groups once the container has spun (before the go-ahead the child
+        // is still in the runtime's groups: on a slow machine — the v2 VM under load —
+        // its pid is known well before that), while it sleeps, and only a group of its
+        // own: the root's usage would be the whole machine's.
+        if running.waitForOutput("spun", timeout: 10), let pid {
+            groups = HostCgroups.groups(of: String(pid)).filter { $0.value != "/" }
             func stat(_ directory: String, _ key: String) -> Int? {
                 let text = (try? String(contentsOfFile: directory + "/cpu.stat", encoding: .utf8)) ?? ""
                 return text.split(separator: "\n").first { $0.hasPrefix(key + " ") }.flatMap { Int($0.dropFirst(key.count + 1)) }
