@@ -355,14 +355,7 @@ struct Run: ParsableCommand {
             do { _ = try ChapterCatalog.available(chapter, in: repository) } catch { fail("\(error)") }
             fail("there is no chapter \(chapter)")
         }
-        let steps: Steps
-        if reference {
-            steps = .reference
-        } else if let learnerChapters {
-            steps = LearnerSteps.steps(usingLearnerFor: Set(learnerChapters.split(separator: ",").compactMap { Int($0) }))
-        } else {
-            steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
-        }
+        let steps = chosenSteps(reference: reference, learnerChapters: learnerChapters, through: chapter) { repository }
         // As another user, the store is that user's (chosen once the workbook has become them).
         if Stage(chapter: chapter).includes(.layers) && asUser == nil { useWorkbookImageStore() }
         runInStandInHost(
@@ -404,6 +397,18 @@ struct Run: ParsableCommand {
     }
 }
 
+/// Whose code runs at chapter `chapter`'s stage, for `workbook run`, `workbook oci` and
+/// `workbook image import`: the reference, the chapters `--learner-chapters` names, or the
+/// learner's for every chapter their progress has not skipped (read from `repository`,
+/// asked for only then).
+func chosenSteps(reference: Bool, learnerChapters: String?, through chapter: Int, repository: () -> Repository) -> Steps {
+    if reference { return .reference }
+    if let learnerChapters {
+        return LearnerSteps.steps(usingLearnerFor: Set(learnerChapters.split(separator: ",").compactMap { Int($0) }))
+    }
+    return LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository()).learnerChapters(through: chapter))
+}
+
 /// `workbook oci N [--reference | --learner-chapters LIST] [--root DIR] COMMAND ...`:
 /// chapter 10's OCI commands (create, start, state, kill, delete, ...) with the
 /// learner's runtime at chapter N's stage, in the stand-in host `prepare` made. What
@@ -425,14 +430,9 @@ enum OCI {
                 learnerChapters = rest.popFirst()
             }
         }
-        let steps: Steps
-        if reference {
-            steps = .reference
-        } else if let learnerChapters {
-            steps = LearnerSteps.steps(usingLearnerFor: Set(learnerChapters.split(separator: ",").compactMap { Int($0) }))
-        } else {
+        let steps = chosenSteps(reference: reference, learnerChapters: learnerChapters, through: chapter) {
             guard let repository = try? Repository.locate() else { fail("cannot find the workbook's files: run workbook from inside the repository") }
-            steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
+            return repository
         }
         do {
             let globals = try ociGlobals(&rest) ?? OCIGlobals()
@@ -473,14 +473,7 @@ struct ImageImport: ParsableCommand {
         let repository = try Repository.locate()
         guard Stage(chapter: chapter).includes(.layers) else { fail("images come in chapter 5: `workbook image import 5 \(source)`") }
         do { try requireRoot("workbook image import") } catch { fail("\(error)") }
-        let steps: Steps
-        if reference {
-            steps = .reference
-        } else if let learnerChapters {
-            steps = LearnerSteps.steps(usingLearnerFor: Set(learnerChapters.split(separator: ",").compactMap { Int($0) }))
-        } else {
-            steps = LearnerSteps.steps(usingLearnerFor: Progress.load(from: repository).learnerChapters(through: chapter))
-        }
+        let steps = chosenSteps(reference: reference, learnerChapters: learnerChapters, through: chapter) { repository }
         useWorkbookImageStore()
         do {
             let image = try LayerConversion.$steps.withValue(steps.layers) { try importImage(from: source, as: name) }
