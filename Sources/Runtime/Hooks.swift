@@ -16,7 +16,8 @@ import Syscalls
 //   poststop                  `delete`, in the runtime's namespaces
 //
 // A hook that fails (or outlives its `timeout`) fails its operation, but for
-// poststart and poststop, whose failure is only a warning.
+// poststart and poststop: there the spec asks for a warning, and the remaining hooks
+// and the lifecycle go on as if it had succeeded (runtime.md, lifecycle steps 9, 12).
 
 public struct OCIHook: Sendable, Equatable {
     public var path: String
@@ -79,20 +80,31 @@ public struct OCIHooks: Sendable, Equatable {
 /// Runs `hooks` one after another, each with the state JSON on its standard input.
 /// The status in it is the state machine's answer (chapter 10's `status`) for the
 /// moment: `recorded` as `create` wrote it, `alive` and `execFifoExists` as they are
-/// at that point of the lifecycle.
+/// at that point of the lifecycle. With `warnOnly` (poststart, poststop) a failing
+/// hook is a warning on standard error and the next one runs.
 func runHooks(
-    _ hooks: [OCIHook], kind: String, record: OCIRecord, recorded: ContainerStatus, alive: Bool, execFifoExists: Bool, steps: Steps
+    _ hooks: [OCIHook], kind: String, record: OCIRecord, recorded: ContainerStatus, alive: Bool, execFifoExists: Bool, steps: Steps,
+    warnOnly: Bool = false
 ) throws(ContainerError) {
     guard !hooks.isEmpty else { return }
-    let status = try step("tell the container's status for hooks.\(kind)") {
-        try steps.lifecycle.status(recorded: recorded, alive: alive, execFifoExists: execFifoExists)
+    let status: ContainerStatus
+    do {
+        status = try step("tell the container's status for hooks.\(kind)") {
+            try steps.lifecycle.status(recorded: recorded, alive: alive, execFifoExists: execFifoExists)
+        }
+    } catch {
+        guard warnOnly else { throw error }
+        writeToStandardError("scratch: warning: hooks.\(kind) not run: \(error)\n")
+        return
     }
     let state = Array(ociStateJSON(record, status: status).utf8)
     for (index, hook) in hooks.enumerated() {
         do {
             try runHook(hook, input: state)
         } catch {
-            throw ContainerError(step: "run hooks.\(kind)[\(index)] (\(hook.path))", reason: "\(error)")
+            let failure = ContainerError(step: "run hooks.\(kind)[\(index)] (\(hook.path))", reason: "\(error)")
+            guard warnOnly else { throw failure }
+            writeToStandardError("scratch: warning: \(failure)\n")
         }
     }
 }
@@ -123,9 +135,15 @@ func runHook(_ hook: OCIHook, input: [UInt8]) throws {
     }
     stdin.readEnd.close()
     if result != 0 { throw SyscallError("posix_spawn", path: hook.path, errno: result) }
-    // A hook that reads nothing closes its end first: EPIPE is no failure of ours.
+    // A hook that reads nothing may exit before the state is written: the write
+    // then raises SIGPIPE, whose default action would end the runtime in the middle
+    // of `start` (runtime-tools' poststart program met it). Ignored for the write, so
+    // it is EPIPE, which is no failure of ours; the hook itself started with every
+    // signal's default (POSIX_SPAWN_SETSIGDEF above).
+    let previous = signal(SIGPIPE, SIG_IGN)
     try? stdin.writeEnd.writeAll(input)
     stdin.writeEnd.close()
+    signal(SIGPIPE, previous)
     var waited = 0
     while true {
         if let (_, status) = try waitpid(pid, noHang: true) {

@@ -566,13 +566,28 @@ public func startOCIContainer(_ id: String, root: String, steps: Steps) throws(C
         throw ContainerError(step: "start the container", reason: "cannot start a container in the \(status.rawValue) state — only a created one")
     }
     guard let pid = record.container.pid else { throw ContainerError(step: "start the container", reason: "\(id) has no process") }
+    // What the process runs before its execve: the runtime's own program (a clone,
+    // no re-exec). Taken before the release, to tell when the exec has happened.
+    let before = try? fileIdentity("/proc/\(pid)/exe")
     try step("open the exec fifo") { try steps.lifecycle.releaseContainer(execFifo: record.execFifo, pid: pid) }
-    // poststart hooks: their failure is a warning — the container runs already.
-    do {
-        try runHooks(
-            record.hooks.poststart, kind: "poststart", record: record, recorded: .created, alive: true, execFifoExists: false, steps: steps)
-    } catch {
-        writeToStandardError("scratch: warning: \(error)\n")
+    // poststart hooks run "after the user-specified process is executed" (config.md):
+    // reading the fifo's byte only says the process is on its way to its execve.
+    if !record.hooks.poststart.isEmpty, let before { waitForExec(pid, replacing: before) }
+    // poststart hooks: a failing one is a warning — the container runs already.
+    try runHooks(
+        record.hooks.poststart, kind: "poststart", record: record, recorded: .created, alive: true, execFifoExists: false, steps: steps,
+        warnOnly: true)
+}
+
+/// Waits (up to a second) until `pid` runs another program than `replacing` — its
+/// /proc/PID/exe names the file it exec'd — or is gone. runc learns the same from its
+/// fifo's end of file, which the exec's close-on-exec brings; chapter 10's
+/// `waitForStart` closes its end itself, so the runtime looks at the process instead.
+func waitForExec(_ pid: pid_t, replacing program: (device: UInt, inode: UInt)) {
+    for _ in 0..<1000 {
+        guard let now = try? fileIdentity("/proc/\(pid)/exe") else { return }
+        if now != program { return }
+        usleep(1000)
     }
 }
 
@@ -623,13 +638,10 @@ public func deleteOCIContainer(_ id: String, root: String, force: Bool, steps: S
         killAndWait(record)
     }
     removeContainerGroups(record.container.cgroups)
-    // poststop: errors are warnings (runtime-spec), the delete goes on.
-    do {
-        try runHooks(
-            record.hooks.poststop, kind: "poststop", record: record, recorded: .created, alive: false, execFifoExists: false, steps: steps)
-    } catch {
-        writeToStandardError("scratch: warning: \(error)\n")
-    }
+    // poststop: a failing hook is a warning (runtime-spec), the delete goes on.
+    try runHooks(
+        record.hooks.poststop, kind: "poststop", record: record, recorded: .created, alive: false, execFifoExists: false, steps: steps,
+        warnOnly: true)
     try step("remove the state directory") { try steps.lifecycle.removeContainer(directory: record.directory) }
 }
 

@@ -13,7 +13,7 @@ import Syscalls
 /// The properties a bundle's config may set that chapter 6's `run --config` refuses.
 let bundleProperties: Set<String> = [
     "hooks", "process.user.umask", "process.terminal", "process.consoleSize", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
-    "process.oomScoreAdj",
+    "process.oomScoreAdj", "process.selinuxLabel", "linux.mountLabel",
     "linux.namespaces", "linux.sysctl", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
     "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap", "linux.resources.cpu.shares",
     "linux.resources.cpu.cpus", "linux.devices", "linux.resources.blockIO", "linux.resources.network",
@@ -75,6 +75,7 @@ struct BundleConfig: Decodable {
         var rlimits: [Rlimit]?
         var noNewPrivileges: Bool?
         var oomScoreAdj: Int?
+        var selinuxLabel: String?
     }
 
     struct Namespace: Decodable {
@@ -165,6 +166,7 @@ struct BundleConfig: Decodable {
     }
 
     struct Linux: Decodable {
+        var mountLabel: String?
         var devices: [Device]?
         var maskedPaths: [String]?
         var readonlyPaths: [String]?
@@ -249,6 +251,17 @@ public func loadBundle(
         launch.hooks.startContainer = try read(hooks.startContainer, "startContainer")
         launch.hooks.poststart = try read(hooks.poststart, "poststart")
         launch.hooks.poststop = try read(hooks.poststop, "poststop")
+    }
+    // SELinux labels name contexts of a policy; a host without SELinux has none to
+    // apply them to, and runc and crun accept them there as nothing to do (Podman
+    // sends them whenever its containers.conf labels). A host that runs SELinux would
+    // need them set, which scratch does not do: there they are refused.
+    for (label, property) in [(extra.linux?.mountLabel, "linux.mountLabel"), (extra.process?.selinuxLabel, "process.selinuxLabel")] {
+        if let label, !label.isEmpty, fileKind("/sys/fs/selinux/enforce") != nil {
+            throw invalid(
+                "\(property): \(ContainerSpec.quoted(label)) — this host runs SELinux, and scratch does not set labels yet (remove it, or use runc or crun)"
+            )
+        }
     }
     // A terminal, as runc: the pty is the container's, its master goes to the tool
     // above through the console socket; neither without the other.

@@ -196,6 +196,24 @@ struct OCILifecycleTests {
         let refused = try scratch(["create", "--bundle", badBundle, failing])
         #expect(refused.status == 1 && refused.stderr.contains("hooks.prestart[0]"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: base + "/root/" + failing))
+
+        // A failing poststart or poststop hook is a warning (runtime-spec lifecycle):
+        // the hooks after it run, and start and delete succeed.
+        let warned = "warned-\(getpid())"
+        let warnLog = base + "/warn-\(warned).log"
+        func failingThen(_ name: String) -> [[String: Any]] {
+            [["path": "/bin/false"], ["path": "/bin/sh", "args": ["sh", "-c", "echo \(name) >> \(warnLog)"]]]
+        }
+        let warnBundle = try makeBundle(args: ["sleep", "30"]) { config in
+            config["hooks"] = ["poststart": failingThen("poststart"), "poststop": failingThen("poststop")]
+        }
+        defer { cleanUp(warned, bundle: warnBundle) }
+        #expect(try scratch(["create", "--bundle", warnBundle, warned]).status == 0)
+        let started = try scratch(["start", warned])
+        #expect(started.status == 0 && started.stderr.contains("warning: run hooks.poststart[0]"), "\(started.stderr)")
+        let deleted = try scratch(["delete", "--force", warned])
+        #expect(deleted.status == 0 && deleted.stderr.contains("warning: run hooks.poststop[0]"), "\(deleted.stderr)")
+        #expect((try? String(contentsOfFile: warnLog, encoding: .utf8)) == "poststart\npoststop\n")
     }
 
     @Test("runc spec's own config runs: capabilities, rlimits, noNewPrivileges, namespaces (network too), masked paths, a sysctl")
@@ -385,6 +403,23 @@ struct OCILifecycleTests {
         #expect(try scratch(["create", "--bundle", empty, "bad/id"]).stderr.contains("invalid id"))
         let systemd = try scratch(["--systemd-cgroup", "list"])
         #expect(systemd.status == 1 && systemd.stderr.contains("--systemd-cgroup"), "\(systemd.stderr)")
+
+        // SELinux labels, as Podman may send them: nothing to apply on a host without
+        // SELinux (accepted, as runc and crun do); refused, named, on one with it.
+        let labelled = "labels-\(getpid())"
+        let labelBundle = try makeBundle(args: ["true"]) { config in
+            config["linux"] = ["mountLabel": "system_u:object_r:container_file_t:s0:c1,c2"]
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["selinuxLabel"] = "system_u:system_r:container_t:s0:c1,c2"
+            config["process"] = process
+        }
+        defer { cleanUp(labelled, bundle: labelBundle) }
+        let labels = try scratch(["create", "--bundle", labelBundle, labelled])
+        if FileManager.default.fileExists(atPath: "/sys/fs/selinux/enforce") {
+            #expect(labels.status == 1 && labels.stderr.contains("linux.mountLabel"), "\(labels.stderr)")
+        } else {
+            #expect(labels.status == 0, "\(labels.stderr)")
+        }
 
         let id = "twice-\(getpid())"
         let bundle = try makeBundle(args: ["sleep", "30"])
