@@ -130,6 +130,24 @@ struct OCILifecycleTests {
         #expect(try scratch(["state", id]).status != 0)
     }
 
+    @Test("a relative linux.cgroupsPath goes below scratch's group, and every level it made goes at delete")
+    func relativeCgroupsPath() throws {
+        let base = try Self.directory.get()
+        let id = "relcg-\(getpid())"
+        let top = "levels-\(getpid())"
+        let bundle = try makeBundle(args: ["sleep", "30"]) { config in config["linux"] = ["cgroupsPath": "\(top)/middle/container"] }
+        defer { cleanUp(id, bundle: bundle) }
+        let created = try scratch(["create", "--bundle", bundle, id])
+        #expect(created.status == 0, "\(created.stderr)")
+        let cgroups = try String(contentsOfFile: base + "/root/\(id)/state", encoding: .utf8).split(separator: "\n")
+            .filter { $0.hasPrefix("cgroup=") }.map { String($0.dropFirst(7)) }
+        #expect(!cgroups.isEmpty && cgroups.allSatisfy { $0.hasSuffix("/scratch/\(top)/middle/container") }, "\(cgroups)")
+        #expect(try scratch(["delete", "--force", id]).status == 0)
+        let made = cgroups.map { String($0.dropLast("/middle/container".count)) }
+        #expect(
+            made.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "left: \(made.filter { FileManager.default.fileExists(atPath: $0) })")
+    }
+
     @Test("the container outlives create: no death signal, found again by pid and start time")
     func outlivesCreate() throws {
         let id = "orphan-\(getpid())"
