@@ -138,7 +138,7 @@ int cl_ambient_clear(void) { return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_A
 int cl_ambient_raise(int capability) { return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, capability, 0, 0); }
 int cl_set_keep_capabilities(void) { return prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0); }
 int cl_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
-int cl_set_dumpable(void) { return prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); }
+int cl_set_dumpable(int dumpable) { return prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0); }
 
 int cl_seccomp_load(const void *instructions, unsigned short count) {
     struct sock_fprog program = {count, (struct sock_filter *)instructions};

@@ -56,6 +56,13 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
         let child = try step("start the process") { try forkProcess() }
         if child == 0 {
             do {
+                // Undumpable before joining anything (CVE-2019-5736): until its execve the
+                // command-to-be runs this runtime's program inside the container's PID
+                // namespace, and a container process of the same uid could open
+                // /proc/PID/exe — the runtime's file on the host — to overwrite it once
+                // no one runs it. Undumpable, /proc/PID/exe needs CAP_SYS_PTRACE, which a
+                // container does not keep; the execve makes the command dumpable again.
+                try step("make the process undumpable") { try setDumpable(false) }
                 // The cgroup first, through the host's cgroupfs ("0" is the writer).
                 for group in state.cgroups { try step("join the cgroup") { try writeControlFile(group + "/cgroup.procs", "0") } }
                 // A PID namespace is entered by our children only: join it, then fork once

@@ -21,9 +21,10 @@ public func setUserID(_ uid: uid_t) throws(SyscallError) {
     if setuid(uid) == -1 { throw SyscallError("setuid", path: String(uid)) }
 }
 
-/// prctl(PR_SET_DUMPABLE, 1). A process that changed its user is made undumpable, and
-/// its /proc/PID files then belong to root: a user namespace's maps there (chapter 8)
-/// could no longer be written by the user it now is.
-public func setDumpable() throws(SyscallError) {
-    if cl_set_dumpable() == -1 { throw SyscallError("prctl(PR_SET_DUMPABLE, 1)") }
+/// prctl(PR_SET_DUMPABLE, 1 or 0). A process that changed its user is made undumpable,
+/// and its /proc/PID files then belong to root: a user namespace's maps there (chapter 8)
+/// could no longer be written by the user it now is — `setDumpable(true)` gives them
+/// back. `setDumpable(false)` takes them away on purpose (`scratch exec`).
+public func setDumpable(_ dumpable: Bool = true) throws(SyscallError) {
+    if cl_set_dumpable(dumpable ? 1 : 0) == -1 { throw SyscallError("prctl(PR_SET_DUMPABLE, \(dumpable ? 1 : 0))") }
 }

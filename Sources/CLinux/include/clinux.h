@@ -138,9 +138,10 @@ int cl_ambient_raise(int capability);
 int cl_set_no_new_privs(void);
 // prctl(PR_SET_KEEPCAPS, 1): a change of uid away from 0 keeps the permitted set.
 int cl_set_keep_capabilities(void);
-// prctl(PR_SET_DUMPABLE, 1): /proc/PID of this process (and of its clones) belongs to
-// its own user again after a change of user, which sets it to root's.
-int cl_set_dumpable(void);
+// prctl(PR_SET_DUMPABLE, 1 or 0): with 1, /proc/PID of this process (and of its clones)
+// belongs to its own user again after a change of user, which sets it to root's; with
+// 0, /proc/PID/exe and the like are out of reach of the same user (execve resets it).
+int cl_set_dumpable(int dumpable);
 // seccomp(SECCOMP_SET_MODE_FILTER, 0, prog) with an already compiled classic-BPF program
 // of `count` 8-byte instructions (struct sock_filter). Returns 0 or -1.
 int cl_seccomp_load(const void *instructions, unsigned short count);
