@@ -16,7 +16,13 @@ let joinedNamespaces = ["user", "uts", "ipc", "net", "pid", "cgroup", "mnt"]
 ///
 /// Chapter 10: with `consoleSocket` (`exec --tty --console-socket`), the process gets a
 /// pty of the container's devpts, its master sent over the socket as `create` sends it.
-public func execInContainer(_ state: ContainerState, command: [String], programName: String, consoleSocket: Int32? = nil) -> Int32 {
+/// With `detachedReport` (`exec --detach`), no process waits for the command: its host
+/// pid is written to that descriptor as text and this returns 0 once it is born — the
+/// command is then the child of whoever reaps orphans (conmon and containerd's shim
+/// are subreapers for this), as with runc.
+public func execInContainer(
+    _ state: ContainerState, command: [String], programName: String, consoleSocket: Int32? = nil, detachedReport: Int32? = nil
+) -> Int32 {
     var state = state
     // Recorded but not cloned yet (chapter 9's bridge is set up in between): wait a
     // moment for its pid rather than refuse a container that is about to exist.
@@ -53,6 +59,12 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
             }
             namespaces.append((kind, path))
         }
+        // `exec -d`: the command holds the report's end until its execve closes it
+        // (close-on-exec), so the reader's end of file means "it runs"; a failure on the
+        // way there says "!" first, and `exec -d` fails as runc's does.
+        func reportFailure() {
+            if let detachedReport { try? writeAll(detachedReport, Array(" !".utf8)) }
+        }
         let child = try step("start the process") { try forkProcess() }
         if child == 0 {
             do {
@@ -72,6 +84,12 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
                 }
                 setParentDeathSignal(SIGKILL)
                 let inner = try step("start the command") { try forkProcess() }
+                if inner != 0, let detachedReport {
+                    // fork returned the pid in our own PID namespace, the host's: setns
+                    // moved only our children into the container's.
+                    try? writeAll(detachedReport, Array("\(inner)".utf8))
+                    exitImmediately(0)
+                }
                 if inner != 0 {
                     // The middle process: wait for the command and pass its end on.
                     let status = try waitForwardingSignals(to: inner)
@@ -112,9 +130,11 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
                 try becomeCommand(command, environment: environment, steps: .reference)
             } catch let error as ContainerError {
                 writeToStandardError("\(programName): \(error)\n")
+                reportFailure()
                 exitImmediately(error.exitCode)
             } catch {
                 writeToStandardError("\(programName): \(error)\n")
+                reportFailure()
                 exitImmediately(ExitCode.runtimeFailed)
             }
         }

@@ -380,13 +380,28 @@ func ociExec(_ words: ArraySlice<String>, root: String, steps: Steps, programNam
     if let user = arguments.value("--user", "-u") { state.user = user }
     guard !command.isEmpty else { throw usage("exec needs a command: scratch exec ID CMD [ARG...], or -p process.json") }
     if arguments.has("--detach", "-d") {
+        // The pid file names the command itself, as runc's does: conmon and the shim
+        // signal and reap that pid. The command's pid comes back over a pipe from the
+        // process that forked it inside the container's PID namespace, and the pipe's
+        // end of file once the command's execve is done (or a "!" if it failed).
+        let report = try step("start the process") { try Pipe() }
         let child = try step("start the process") { try forkProcess() }
         if child == 0 {
             _ = setsid()
-            exit(execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket))
+            closeDescriptor(report.readEnd.raw)
+            exit(
+                execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket, detachedReport: report.writeEnd.raw))
+        }
+        report.writeEnd.close()
+        let said = (try? report.readEnd.readToEnd()) ?? []
+        let status = try step("wait for the process to start") { try waitpid(child)?.status }
+        let words = String(decoding: said, as: UTF8.self).split(separator: " ")
+        guard case .exited(0)? = status, let first = words.first, let pid = pid_t(first), !words.contains("!") else {
+            // What went wrong is on standard error already, in the process's own words.
+            throw ContainerError(step: "start the process", reason: "it did not start")
         }
         if let pidFile = arguments.value("--pid-file") {
-            try step("write the pid file") { try writeFile(pidFile, Array("\(child)".utf8), mode: 0o644) }
+            try step("write the pid file") { try writeFile(pidFile, Array("\(pid)".utf8), mode: 0o644) }
         }
         return 0
     }

@@ -117,6 +117,17 @@ struct OCILifecycleTests {
             .write(toFile: processFile, atomically: false, encoding: .utf8)
         let execProcess = try scratch(["exec", "-p", processFile, id])
         #expect(execProcess.status == 0 && execProcess.stdout == "hi\n/tmp\n65534\n", "\(execProcess.stdout)\(execProcess.stderr)")
+        // exec -d --pid-file, as conmon runs it: the file names the command itself (the
+        // pid conmon signals and reaps), and a command that cannot start fails exec.
+        let execPidFile = bundle + "/exec.pid"
+        let detached = try scratch(["exec", "-d", "--pid-file", execPidFile, id, "sleep", "29"])
+        #expect(detached.status == 0, "\(detached.stderr)")
+        let execPid = Int32((try? String(contentsOfFile: execPidFile, encoding: .utf8)) ?? "") ?? -1
+        let execCmdline = (try? String(contentsOfFile: "/proc/\(execPid)/cmdline", encoding: .utf8)) ?? ""
+        #expect(execCmdline.hasPrefix("sleep\u{0}29"), "pid file \(execPid): \(execCmdline)")
+        let missing = try scratch(["exec", "-d", "--pid-file", bundle + "/missing.pid", id, "no-such-command"])
+        #expect(missing.status == 1 && missing.stderr.contains("executable file not found"), "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: bundle + "/missing.pid"))
 
         let killed = try scratch(["kill", id, "KILL"])
         #expect(killed.status == 0, "\(killed.stderr)")
