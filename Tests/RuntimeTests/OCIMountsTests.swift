@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+
+/// Chapter 10, a bundle's `mounts` (BundleMounts.swift): every entry mounted in the
+/// config's order with its propagation, read back from the container's own
+/// /proc/self/mountinfo; bad entries refused by `create` with exit 1, naming
+/// mounts[N], nothing left. Part of OCILifecycleTests (its fixtures, its serial order).
+extension OCILifecycleTests {
+    /// One line of mountinfo(5): the mount point (field 5) and the optional fields
+    /// between field 7 and the "-" (shared:N, master:N, unbindable).
+    struct MountInfoLine {
+        var mountPoint: String
+        var optional: [String]
+        var options: String
+        init?(_ line: Substring) {
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.count > 7, let dash = fields.firstIndex(of: "-") else { return nil }
+            (mountPoint, options, optional) = (fields[4], fields[5], Array(fields[6..<dash]))
+        }
+        func value(_ tag: String) -> String? {
+            optional.first { $0.hasPrefix(tag + ":") }.map { String($0.dropFirst(tag.count + 1)) }
+        }
+    }
+
+    @Test("a bundle's mounts go in the config's order with their propagation: shared:N, a slave of it (master:N), unbindable, private")
+    func bundleMountsInOrderWithPropagation() throws {
+        let id = "mounts-\(getpid())"
+        let bundle = try makeBundle(args: ["cat", "/proc/self/mountinfo"]) { config in
+            config["mounts"] = [
+                ["destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]],
+                ["destination": "/m/a", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m", "shared"]],
+                // The source is looked up in the container's namespace before the
+                // pivot: the shared tmpfs just mounted. A bind of it joins its peer
+                // group; `slave` then makes it receive from the group only.
+                ["destination": "/m/b", "type": "bind", "source": "rootfs/m/a", "options": ["bind", "slave"]],
+                ["destination": "/m/c", "type": "bind", "source": "rootfs/etc", "options": ["rbind", "runbindable", "ro", "mode=755"]],
+                ["destination": "/m/d", "type": "tmpfs", "source": "scratchtest", "options": ["private", "nodev", "noexec", "mode=700"]],
+            ]
+        }
+        defer { cleanUp(id, bundle: bundle) }
+        try FileManager.default.createDirectory(atPath: bundle + "/rootfs/m/a", withIntermediateDirectories: true)
+        let run = try scratch(["run", "--bundle", bundle, id])
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").compactMap(MountInfoLine.init)
+        let ours = lines.filter { $0.mountPoint.hasPrefix("/m/") }
+        #expect(ours.map(\.mountPoint) == ["/m/a", "/m/b", "/m/c", "/m/d"], "\(run.stdout)")
+        guard ours.count == 4 else { return }
+        let (a, b, c, d) = (ours[0], ours[1], ours[2], ours[3])
+        let group = try #require(a.value("shared"), "\(run.stdout)")
+        #expect(b.value("master") == group && b.value("shared") == nil, "\(run.stdout)")
+        #expect(c.optional.contains("unbindable") && c.options.hasPrefix("ro"), "\(run.stdout)")
+        #expect(d.optional.isEmpty && d.options.contains("nodev") && d.options.contains("noexec"), "\(run.stdout)")
+        // In order among the others too: /proc (mounts[0]) before them.
+        let proc = try #require(lines.firstIndex { $0.mountPoint == "/proc" })
+        #expect(proc < (lines.firstIndex { $0.mountPoint == "/m/a" } ?? 0), "\(run.stdout)")
+    }
+
+    @Test("bad mounts: an unknown type or option is refused by create (exit 1, mounts[N] named); data the kernel refuses fails it too; nothing left")
+    func badBundleMounts() throws {
+        let base = try Self.directory.get()
+        let cases: [(mount: [String: Any], expected: String)] = [
+            (["destination": "/x", "type": "overlay", "source": "overlay", "options": ["lowerdir=/a"]], "mounts[1].type"),
+            (["destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "bogus"]], "mounts[1].options[1]"),
+            (["destination": "/proc/sys", "type": "tmpfs", "source": "tmpfs"], "mounts[1].destination"),
+            (["destination": "/x", "type": "bind", "source": "/nonexistent-\(getpid())", "options": ["rbind"]], "mounts[1].source"),
+            // Well formed, but the kernel refuses the size: the child's mount fails.
+            (["destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["size=lots"]], "mounts[1]"),
+        ]
+        for (number, entry) in cases.enumerated() {
+            let id = "badmount-\(getpid())-\(number)"
+            let bundle = try makeBundle(args: ["true"]) { config in
+                config["mounts"] = [["destination": "/proc", "type": "proc", "source": "proc"], entry.mount]
+            }
+            defer { cleanUp(id, bundle: bundle) }
+            let created = try scratch(["create", "--bundle", bundle, id])
+            #expect(created.status == 1 && created.stderr.contains(entry.expected), "\(entry.mount): \(created.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: base + "/root/\(id)"), "\(entry.mount)")
+            #expect(try scratch(["state", id]).status == 1)
+        }
+    }
+}
