@@ -93,6 +93,9 @@ public struct OCIMount: Sendable, Equatable {
     public var propagation: [MountFlags]
     /// The filesystem's own options (`mode=755`, `size=65536k`, `newinstance`).
     public var data: [String]
+    /// `tmpcopyup` (runc's and crun's extension, which Podman sends with every
+    /// tmpfs): the tmpfs starts with a copy of what the image has at the destination.
+    public var copyUp = false
 
     /// Whether `propagation` holds an unbindable change.
     var isUnbindable: Bool { propagation.contains { $0.contains(MS.unbindable) } }
@@ -126,6 +129,8 @@ public struct OCIMount: Sendable, Equatable {
                 if set { mount.flags.formUnion(flag) } else { mount.flags.subtract(flag) }
             } else if let change = propagationOptions[option] {
                 mount.propagation.append(change)
+            } else if option == "tmpcopyup" && kind == .tmpfs {
+                mount.copyUp = true
             } else if option.contains("=") || dataWords.contains(option) {
                 mount.data.append(option)
             } else if option.hasPrefix("r"), flagOptions[String(option.dropFirst())] != nil {
@@ -241,9 +246,14 @@ private func mountBundleEntry(_ entry: OCIMount, root: borrowing FileDescriptor,
         try mountCgroupEntry(entry, place: place, root: root, cgroup: cgroup, hostNamespace: hostCgroupNamespace)
         try setPropagation(entry, try openInRoot(root, entry.destination))
     default:
+        // tmpcopyup: the image's directory, opened before the tmpfs hides it (a
+        // descriptor keeps reaching what was there), inheritable for cp.
+        let image = entry.copyUp ? try openInRoot(root, entry.destination, inheritable: true) : nil
         let data = entry.data.joined(separator: ",")
         do {
-            try mount(source: entry.source, target: descriptorPath(place), type: entry.type, flags: entry.flags, data: data.isEmpty ? nil : data)
+            // A read-only tmpfs to fill is made read-only once filled.
+            let flags = image != nil ? entry.flags.subtracting(.readOnly) : entry.flags
+            try mount(source: entry.source, target: descriptorPath(place), type: entry.type, flags: flags, data: data.isEmpty ? nil : data)
         } catch  where entry.kind == .sysfs && error.errno == EPERM && inUserNamespace() {
             // Chapter 8: a user namespace may mount sysfs only with a network namespace
             // of its own; the host's /sys is bound instead, as runc and rootless Podman do.
@@ -252,8 +262,36 @@ private func mountBundleEntry(_ entry: OCIMount, root: borrowing FileDescriptor,
         } catch {
             throw error
         }
+        if let image {
+            let mounted = try openInRoot(root, entry.destination, inheritable: true)
+            try copyUp(from: image, to: mounted, entry: entry)
+            if entry.flags.contains(.readOnly) {
+                try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: entry.flags.union(.remount))
+            }
+        }
         try setPropagation(entry, try openInRoot(root, entry.destination))
     }
+}
+
+/// tmpcopyup: `cp -a` from the directory under the tmpfs into it. Nothing of the
+/// container runs yet and the tmpfs is ours alone, so nothing can plant a link for cp
+/// to write through (VolumeSeed.swift's worry); cp -a copies links as links, never
+/// following one onto the host. A read-only tmpfs is filled before its remount.
+private func copyUp(from image: borrowing FileDescriptor, to mounted: borrowing FileDescriptor, entry: OCIMount) throws {
+    let (status, output) = try runProgram(
+        ["cp", "-a", "--", descriptorPath(image) + "/.", descriptorPath(mounted) + "/"], withStandardError: true)
+    guard status == .exited(0) else {
+        throw SyscallError(
+            "cp -a", path: "the image's \(entry.destination) into its tmpfs", errno: EIO,
+            hint: String(decoding: output, as: UTF8.self).split(separator: "\n").joined(separator: "; "))
+    }
+    // cp -a gave the tmpfs's top the image directory's bits over the tmpfs's own
+    // (1777, or mode=): the config's mode= wins, else the image's mode, sticky bit
+    // and all, as the directory was before the tmpfs covered it.
+    var info = stat()
+    try check("fstat", path: descriptorPath(image), fstat(image.raw, &info))
+    let given = entry.data.first { $0.hasPrefix("mode=") }.flatMap { mode_t($0.dropFirst(5), radix: 8) }
+    try check("chmod", path: descriptorPath(mounted), chmod(descriptorPath(mounted), given ?? (info.st_mode & 0o7777)))
 }
 
 /// `mount -o remount,bind,FLAGS`. In a user namespace the flags the host's mount

@@ -22,10 +22,10 @@ extension OCILifecycleTests {
         }
     }
 
-    @Test("a bundle's mounts go in the config's order with their propagation: shared:N, a slave of it (master:N), unbindable, private")
+    @Test("a bundle's mounts go in the config's order with their propagation: shared:N, a slave of it (master:N), unbindable, private; tmpcopyup")
     func bundleMountsInOrderWithPropagation() throws {
         let id = "mounts-\(getpid())"
-        let bundle = try makeBundle(args: ["cat", "/proc/self/mountinfo"]) { config in
+        let bundle = try makeBundle(args: ["sh", "-c", "cat /proc/self/mountinfo; cat /m/e/file"]) { config in
             config["mounts"] = [
                 ["destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]],
                 ["destination": "/m/a", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "size=1m", "shared"]],
@@ -35,21 +35,27 @@ extension OCILifecycleTests {
                 ["destination": "/m/b", "type": "bind", "source": "rootfs/m/a", "options": ["bind", "slave"]],
                 ["destination": "/m/c", "type": "bind", "source": "rootfs/etc", "options": ["rbind", "runbindable", "ro", "mode=755"]],
                 ["destination": "/m/d", "type": "tmpfs", "source": "scratchtest", "options": ["private", "nodev", "noexec", "mode=700"]],
+                // Podman's tmpfs option: the tmpfs starts with what the image has there.
+                ["destination": "/m/e", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro"]],
             ]
         }
         defer { cleanUp(id, bundle: bundle) }
         try FileManager.default.createDirectory(atPath: bundle + "/rootfs/m/a", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: bundle + "/rootfs/m/e", withIntermediateDirectories: true)
+        try "copied up\n".write(toFile: bundle + "/rootfs/m/e/file", atomically: false, encoding: .utf8)
         let run = try scratch(["run", "--bundle", bundle, id])
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n").compactMap(MountInfoLine.init)
         let ours = lines.filter { $0.mountPoint.hasPrefix("/m/") }
-        #expect(ours.map(\.mountPoint) == ["/m/a", "/m/b", "/m/c", "/m/d"], "\(run.stdout)")
-        guard ours.count == 4 else { return }
+        #expect(ours.map(\.mountPoint) == ["/m/a", "/m/b", "/m/c", "/m/d", "/m/e"], "\(run.stdout)")
+        #expect(run.stdout.hasSuffix("\ncopied up\n"), "\(run.stdout)")
+        guard ours.count == 5 else { return }
         let (a, b, c, d) = (ours[0], ours[1], ours[2], ours[3])
         let group = try #require(a.value("shared"), "\(run.stdout)")
         #expect(b.value("master") == group && b.value("shared") == nil, "\(run.stdout)")
         #expect(c.optional.contains("unbindable") && c.options.hasPrefix("ro"), "\(run.stdout)")
         #expect(d.optional.isEmpty && d.options.contains("nodev") && d.options.contains("noexec"), "\(run.stdout)")
+        #expect(ours[4].options.hasPrefix("ro"), "\(run.stdout)")
         // In order among the others too: /proc (mounts[0]) before them.
         let proc = try #require(lines.firstIndex { $0.mountPoint == "/proc" })
         #expect(proc < (lines.firstIndex { $0.mountPoint == "/m/a" } ?? 0), "\(run.stdout)")
