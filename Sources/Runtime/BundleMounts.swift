@@ -61,6 +61,10 @@ private let propagationOptions: [String: MountFlags] = [
     "unbindable": MS.unbindable, "runbindable": [MS.unbindable, .recursive],
 ]
 
+/// `features`' mountOptions: the words a bundle's mounts may use, beside a
+/// filesystem's own key=value options.
+public let ociMountOptions: [String] = (Array(flagOptions.keys) + Array(propagationOptions.keys) + ["tmpcopyup"]).sorted()
+
 /// Words that are a filesystem's own options, not flags: passed in mount(2)'s data.
 private let dataWords: Set<String> = ["newinstance", "inode64", "inode32", "noswap"]
 
