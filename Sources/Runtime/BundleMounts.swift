@@ -219,10 +219,15 @@ func mountBundleMounts(_ mounts: [OCIMount], rootfs: String, cgroup: Cgroup?, ho
         do {
             try mountBundleEntry(mount, root: root, cgroup: cgroup, hostCgroupNamespace: hostCgroupNamespace)
         } catch {
+            // EINVAL from mount(2) is the kernel refusing a flag or one of the
+            // filesystem's own options: say which words to look at.
+            let refused =
+                (error as? SyscallError)?.errno == EINVAL
+                ? " — check \(mount.place).options (the filesystem's own key=value options go to the kernel as they are)" : ""
             throw ContainerError(
                 step: "mount \(mount.place)",
                 reason:
-                    "\(mount.type) \(mount.source) on \(mount.destination)\(mount.data.isEmpty ? "" : " (\(mount.data.joined(separator: ",")))"): \(error)"
+                    "\(mount.type) \(mount.source) on \(mount.destination)\(mount.data.isEmpty ? "" : " (\(mount.data.joined(separator: ",")))"): \(error)\(refused)"
             )
         }
     }
