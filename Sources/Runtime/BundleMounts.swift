@@ -61,9 +61,21 @@ private let propagationOptions: [String: MountFlags] = [
     "unbindable": MS.unbindable, "runbindable": [MS.unbindable, .recursive],
 ]
 
+/// The recursive forms (runtime-spec 1.1): mount_setattr(2) with AT_RECURSIVE on the
+/// mount and every mount under it, as MOUNT_ATTR_* bits to set and to clear. The
+/// access-time modes are one field (MOUNT_ATTR__ATIME, 0x70): setting one clears it
+/// whole first, as the kernel requires.
+private let recursiveOptions: [String: (set: UInt64, clear: UInt64)] = [
+    "rro": (0x1, 0), "rrw": (0, 0x1), "rnosuid": (0x2, 0), "rsuid": (0, 0x2), "rnodev": (0x4, 0), "rdev": (0, 0x4),
+    "rnoexec": (0x8, 0), "rexec": (0, 0x8), "rnodiratime": (0x80, 0), "rdiratime": (0, 0x80),
+    "rnosymfollow": (0x20_0000, 0), "rsymfollow": (0, 0x20_0000),
+    "rrelatime": (0, 0x70), "rnoatime": (0x10, 0x70), "rstrictatime": (0x20, 0x70),
+]
+
 /// `features`' mountOptions: the words a bundle's mounts may use, beside a
 /// filesystem's own key=value options.
-public let ociMountOptions: [String] = (Array(flagOptions.keys) + Array(propagationOptions.keys) + ["tmpcopyup"]).sorted()
+public let ociMountOptions: [String] = (Array(flagOptions.keys) + Array(propagationOptions.keys) + Array(recursiveOptions.keys) + ["tmpcopyup"])
+    .sorted()
 
 /// Words that are a filesystem's own options, not flags: passed in mount(2)'s data.
 private let dataWords: Set<String> = ["newinstance", "inode64", "inode32", "noswap"]
@@ -100,6 +112,9 @@ public struct OCIMount: Sendable, Equatable {
     /// `tmpcopyup` (runc's and crun's extension, which Podman sends with every
     /// tmpfs): the tmpfs starts with a copy of what the image has at the destination.
     public var copyUp = false
+    /// The recursive options' MOUNT_ATTR_* bits, set after the mount on its whole tree.
+    public var recursiveSet: UInt64 = 0
+    public var recursiveClear: UInt64 = 0
 
     /// Whether `propagation` holds an unbindable change.
     var isUnbindable: Bool { propagation.contains { $0.contains(MS.unbindable) } }
@@ -133,13 +148,17 @@ public struct OCIMount: Sendable, Equatable {
                 if set { mount.flags.formUnion(flag) } else { mount.flags.subtract(flag) }
             } else if let change = propagationOptions[option] {
                 mount.propagation.append(change)
+            } else if let (set, clear) = recursiveOptions[option] {
+                // A later word wins, as with the flags.
+                mount.recursiveSet = (mount.recursiveSet & ~clear) | set
+                mount.recursiveClear = (mount.recursiveClear & ~set) | clear
             } else if option == "tmpcopyup" && kind == .tmpfs {
                 mount.copyUp = true
             } else if option.contains("=") || dataWords.contains(option) {
                 mount.data.append(option)
             } else if option.hasPrefix("r"), flagOptions[String(option.dropFirst())] != nil {
                 throw invalid(
-                    "\(place).options[\(number)]: \(ContainerSpec.quoted(option)) (a recursive mount attribute, set with mount_setattr(2)) is not supported by scratch yet — use \(ContainerSpec.quoted(String(option.dropFirst())))"
+                    "\(place).options[\(number)]: \(ContainerSpec.quoted(option)) is not supported by scratch — of the recursive forms it takes \(recursiveOptions.keys.sorted().joined(separator: ", "))"
                 )
             } else {
                 throw invalid(
@@ -322,6 +341,10 @@ private func remountBind(_ mounted: borrowing FileDescriptor, flags: MountFlags)
 /// starts a peer group of the container's own, `slave` of a private mount is private.
 /// Unbindable waits until after the pivot (`setDeferredPropagation`).
 private func setPropagation(_ entry: OCIMount, _ mounted: borrowing FileDescriptor) throws {
+    // The recursive options first: they are flags, set on the tree as it stands.
+    if entry.recursiveSet != 0 || entry.recursiveClear != 0 {
+        try setMountTreeAttributes(mounted, set: entry.recursiveSet, clear: entry.recursiveClear)
+    }
     guard !entry.isUnbindable else { return }
     for change in entry.propagation {
         try mount(source: nil, target: descriptorPath(mounted), type: nil, flags: change)

@@ -22,7 +22,8 @@ extension OCILifecycleTests {
         }
     }
 
-    @Test("a bundle's mounts go in the config's order with their propagation: shared:N, a slave of it (master:N), unbindable, private; tmpcopyup")
+    @Test(
+        "a bundle's mounts go in the config's order with their propagation: shared:N, a slave of it (master:N), unbindable, private; tmpcopyup; rro")
     func bundleMountsInOrderWithPropagation() throws {
         let id = "mounts-\(getpid())"
         let bundle = try makeBundle(args: ["sh", "-c", "cat /proc/self/mountinfo; cat /m/e/file"]) { config in
@@ -37,6 +38,8 @@ extension OCILifecycleTests {
                 ["destination": "/m/d", "type": "tmpfs", "source": "scratchtest", "options": ["private", "nodev", "noexec", "mode=700"]],
                 // Podman's tmpfs option: the tmpfs starts with what the image has there.
                 ["destination": "/m/e", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup", "ro"]],
+                // runtime-spec 1.1's recursive forms: mount_setattr(2) on the tree.
+                ["destination": "/m/f", "type": "tmpfs", "source": "tmpfs", "options": ["rro", "rnoexec"]],
             ]
         }
         defer { cleanUp(id, bundle: bundle) }
@@ -47,15 +50,16 @@ extension OCILifecycleTests {
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n").compactMap(MountInfoLine.init)
         let ours = lines.filter { $0.mountPoint.hasPrefix("/m/") }
-        #expect(ours.map(\.mountPoint) == ["/m/a", "/m/b", "/m/c", "/m/d", "/m/e"], "\(run.stdout)")
+        #expect(ours.map(\.mountPoint) == ["/m/a", "/m/b", "/m/c", "/m/d", "/m/e", "/m/f"], "\(run.stdout)")
         #expect(run.stdout.hasSuffix("\ncopied up\n"), "\(run.stdout)")
-        guard ours.count == 5 else { return }
+        guard ours.count == 6 else { return }
         let (a, b, c, d) = (ours[0], ours[1], ours[2], ours[3])
         let group = try #require(a.value("shared"), "\(run.stdout)")
         #expect(b.value("master") == group && b.value("shared") == nil, "\(run.stdout)")
         #expect(c.optional.contains("unbindable") && c.options.hasPrefix("ro"), "\(run.stdout)")
         #expect(d.optional.isEmpty && d.options.contains("nodev") && d.options.contains("noexec"), "\(run.stdout)")
         #expect(ours[4].options.hasPrefix("ro"), "\(run.stdout)")
+        #expect(ours[5].options.hasPrefix("ro") && ours[5].options.contains("noexec"), "\(run.stdout)")
         // In order among the others too: /proc (mounts[0]) before them.
         let proc = try #require(lines.firstIndex { $0.mountPoint == "/proc" })
         #expect(proc < (lines.firstIndex { $0.mountPoint == "/m/a" } ?? 0), "\(run.stdout)")
