@@ -256,6 +256,19 @@ private func mountBundleEntry(_ entry: OCIMount, root: borrowing FileDescriptor,
     // A file is mounted on a file, anything else on a directory.
     let isDirectory = entry.kind != .bind || fileKind(entry.source) == .directory
     let place = try mountPoint(entry.destination, in: root, directory: isDirectory)
+    // The /proc rule again on where the destination led: a link in the image
+    // (`/m -> /proc`) must not take a mount into /proc that its path would not (runc
+    // checks the resolved path too).
+    let top = try symlinkTarget(descriptorPath(root))
+    let resolved = try symlinkTarget(descriptorPath(place))
+    if resolved.hasPrefix(top + "/proc/") || (resolved == top + "/proc" && entry.kind != .proc) {
+        let inside = String(resolved.dropFirst(top.count))
+        if inside != entry.destination || !(entry.kind == .bind && procBindTargets.contains(inside)) {
+            throw SyscallError(
+                "mount", path: entry.destination, errno: EPERM,
+                hint: "it leads to \(inside) in the rootfs, inside /proc, where only a proc mount and binds over runc's lxcfs files go")
+        }
+    }
     switch entry.kind {
     case .bind:
         try mount(source: entry.source, target: descriptorPath(place), type: nil, flags: entry.flags.intersection([.bind, .recursive]))
