@@ -65,7 +65,9 @@ extension OCILifecycleTests {
         #expect(proc < (lines.firstIndex { $0.mountPoint == "/m/a" } ?? 0), "\(run.stdout)")
     }
 
-    @Test("bad mounts: an unknown type or option is refused by create (exit 1, mounts[N] named); data the kernel refuses fails it too; nothing left")
+    @Test(
+        "bad mounts: an unknown type or option is refused by create (exit 1, mounts[N] named); data the kernel refuses or a link into /proc fails it too; nothing left"
+    )
     func badBundleMounts() throws {
         let base = try Self.directory.get()
         let cases: [(mount: [String: Any], expected: String)] = [
@@ -75,6 +77,9 @@ extension OCILifecycleTests {
             (["destination": "/x", "type": "bind", "source": "/nonexistent-\(getpid())", "options": ["rbind"]], "mounts[1].source"),
             // Well formed, but the kernel refuses the size: the child's mount fails.
             (["destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["size=lots"]], "mounts[1]"),
+            // The image's /m links to /proc: /m/sys leads into /proc, refused as
+            // /proc/sys is (the rootfs gets the link below).
+            (["destination": "/m/sys", "type": "tmpfs", "source": "tmpfs"], "leads to /proc/sys in the rootfs, inside /proc"),
         ]
         for (number, entry) in cases.enumerated() {
             let id = "badmount-\(getpid())-\(number)"
@@ -82,6 +87,7 @@ extension OCILifecycleTests {
                 config["mounts"] = [["destination": "/proc", "type": "proc", "source": "proc"], entry.mount]
             }
             defer { cleanUp(id, bundle: bundle) }
+            try FileManager.default.createSymbolicLink(atPath: bundle + "/rootfs/m", withDestinationPath: "/proc")
             let created = try scratch(["create", "--bundle", bundle, id])
             #expect(created.status == 1 && created.stderr.contains(entry.expected), "\(entry.mount): \(created.stderr)")
             #expect(!FileManager.default.fileExists(atPath: base + "/root/\(id)"), "\(entry.mount)")
