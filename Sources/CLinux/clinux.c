@@ -101,6 +101,11 @@ int cl_make_mount_tree_read_only(int fd) {
     return (int)syscall(SYS_mount_setattr, fd, "", 0x1000 /* AT_EMPTY_PATH */ | 0x8000 /* AT_RECURSIVE */, &attr, sizeof attr);
 }
 
+int cl_set_mount_tree_attributes(int fd, unsigned long long set, unsigned long long clear) {
+    struct { uint64_t attr_set, attr_clr, propagation, userns_fd; } attr = {.attr_set = set, .attr_clr = clear};
+    return (int)syscall(SYS_mount_setattr, fd, "", 0x1000 /* AT_EMPTY_PATH */ | 0x8000 /* AT_RECURSIVE */, &attr, sizeof attr);
+}
+
 long cl_mount_flags(int fd) {
     struct statvfs info;
     if (fstatvfs(fd, &info) != 0) return -1;

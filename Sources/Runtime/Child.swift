@@ -136,6 +136,17 @@ func setUpContainer(
         if !spec.mounts.isEmpty {
             try step("mount the volumes") { try mountVolumes(spec.mounts, rootfs: rootfs, steps: steps) }
         }
+        // Chapter 10: a bundle's mounts, every one in the config's order, here for the
+        // same reason (BundleMounts.swift). /proc, /dev and /sys are checked first: a
+        // procfs over a rootfs's /proc that links to /etc would land on its /etc.
+        let bundleMounts = spec.oci?.mounts ?? []
+        let listed = Set(bundleMounts.map(\.destination))
+        if !bundleMounts.isEmpty {
+            try step("check the rootfs's /proc, /dev and /sys") { try checkKernelMountPoints(readOnly: spec.readOnlyRootfs, root: rootfs) }
+            try mountBundleMounts(bundleMounts, rootfs: rootfs, cgroup: cgroup, hostCgroupNamespace: spec.hostCgroupNamespace)
+        }
+        // runc's rule: a /dev the config mounts (not binds) gets the usual nodes.
+        let populatesDev = bundleMounts.contains { $0.destination == "/dev" && $0.kind != .bind }
         // Chapter 8: in a user namespace /proc, /dev and /sys are mounted here, before
         // the pivot. The kernel lets a user namespace mount a procfs only while a
         // procfs is fully visible in its mount namespace (mount_too_revealing: else a
@@ -146,11 +157,19 @@ func setUpContainer(
         let rootless = inUserNamespace()
         if rootless {
             try step("check the rootfs's /proc, /dev and /sys") { try checkKernelMountPoints(readOnly: spec.readOnlyRootfs, root: rootfs) }
-            try step("mount /proc") {
-                try mount(source: "proc", target: rootfs + "/proc", type: "proc", flags: [.noSuid, .noDev, .noExec])
+            if !listed.contains("/proc") {
+                try step("mount /proc") {
+                    try mount(source: "proc", target: rootfs + "/proc", type: "proc", flags: [.noSuid, .noDev, .noExec])
+                }
             }
-            try step("mount /dev from the host's device nodes") { try mountDev(root: rootfs) }
-            try step("bind the host's /sys read-only (no network namespace of its own for sysfs)") { try mountSys(root: rootfs) }
+            if populatesDev {
+                try step("fill the bundle's /dev with the host's device nodes") { try populateDev(root: rootfs) }
+            } else if !listed.contains("/dev") {
+                try step("mount /dev from the host's device nodes") { try mountDev(root: rootfs) }
+            }
+            if !listed.contains("/sys") {
+                try step("bind the host's /sys read-only (no network namespace of its own for sysfs)") { try mountSys(root: rootfs) }
+            }
         }
         // Chapter 10: createContainer hooks, in the container's mount namespace with its
         // mounts made, before the pivot (runtime-spec; runc's order too).
@@ -171,20 +190,22 @@ func setUpContainer(
         if let propagation = spec.oci?.rootfsPropagation {
             try step("set linux.rootfsPropagation on /") { try mount(source: nil, target: "/", type: nil, flags: propagation) }
         }
+        try setDeferredPropagation(bundleMounts)
         // From here on "/" is the rootfs: a path can no longer lead to the host. But a
         // rootfs's own /proc that is a symlink to its /etc would have /proc mounted
         // over /etc: each of these must be a plain directory.
         if !rootless {
             try step("check the rootfs's /proc, /dev and /sys") { try checkKernelMountPoints(readOnly: spec.readOnlyRootfs) }
-            try step("mount /proc") { try steps.rootFilesystem.mountProc() }
-            try step("mount /dev") { try mountDev() }
+            if !listed.contains("/proc") { try step("mount /proc") { try steps.rootFilesystem.mountProc() } }
+            if populatesDev {
+                try step("fill the bundle's /dev") { try populateDev() }
+            } else if !listed.contains("/dev") {
+                try step("mount /dev") { try mountDev() }
+            }
             if let devices = spec.oci?.devices, !devices.isEmpty {
                 try step("make linux.devices") { try makeConfigDevices(devices) }
             }
-            if spec.oci?.mountsMessageQueues == true {
-                try step("mount /dev/mqueue (mounts: mqueue)") { try mountMessageQueues() }
-            }
-            try step("mount /sys") { try mountSys() }
+            if !listed.contains("/sys") { try step("mount /sys") { try mountSys() } }
         }
         // Before a read-only remount, and as root: a -w the image lacks is made here.
         if let directory = spec.workingDirectory {
@@ -200,7 +221,7 @@ func setUpContainer(
         if confinement != nil {
             try step("mask paths in /proc and /sys") { try maskPaths(spec.oci?.maskedPaths ?? maskedPaths) }
             try step("make /proc/sys and its like read-only") { try makePathsReadOnly(spec.oci?.readonlyPaths ?? readOnlyPaths) }
-            if let cgroup, !spec.hostCgroupNamespace {
+            if let cgroup, !spec.hostCgroupNamespace, !listed.contains(cgroupRoot), !bundleMounts.contains(where: { $0.kind == .cgroup }) {
                 try step("mount /sys/fs/cgroup read-only") { try mountCgroupTree(cgroup) }
             }
         }

@@ -25,17 +25,7 @@ extension Reference {
 public func mountDev(root: String = "") throws {
     try makeDirectory(root + "/dev")
     try mount(source: "tmpfs", target: root + "/dev", type: "tmpfs", flags: [.noSuid], data: "mode=755,size=65536k")
-    if inUserNamespace() {
-        try bindHostDevices(root: root)
-    } else {
-        try makeDeviceNodes()
-    }
-    let links = [
-        ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
-        ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
-        ("pts/ptmx", "/dev/ptmx"),
-    ]
-    for (target, path) in links { try makeSymlink(target: target, at: root + path) }
+    try populateDev(root: root)
     // A devpts of our own ("newinstance"): the container's ptys are numbered from 0
     // and the host's terminals are not in it.
     try makeDirectory(root + "/dev/pts")
@@ -48,12 +38,21 @@ public func mountDev(root: String = "") throws {
         data: "mode=1777,size=65536k")
 }
 
-/// Chapter 10: a bundle's mqueue mount. The filesystem shows the message queues of the
-/// mounting process's IPC namespace, so mounted from inside it shows the container's own
-/// (mq_overview(7)).
-func mountMessageQueues() throws {
-    try makeDirectory("/dev/mqueue")
-    try mount(source: "mqueue", target: "/dev/mqueue", type: "mqueue", flags: [.noSuid, .noDev, .noExec])
+/// The six nodes and the links a program expects in /dev. Chapter 10: also in a
+/// bundle's own /dev tmpfs, where entries listed before may already have made some
+/// (runc's rule: a node or link already there is kept).
+func populateDev(root: String = "") throws {
+    if inUserNamespace() {
+        try bindHostDevices(root: root)
+    } else {
+        try makeDeviceNodes(root: root)
+    }
+    let links = [
+        ("/proc/self/fd", "/dev/fd"), ("/proc/self/fd/0", "/dev/stdin"),
+        ("/proc/self/fd/1", "/dev/stdout"), ("/proc/self/fd/2", "/dev/stderr"),
+        ("pts/ptmx", "/dev/ptmx"),
+    ]
+    for (target, path) in links { try makeSymlink(target: target, at: root + path) }
 }
 
 /// Chapter 10: a bundle's `linux.devices`, made in the container's /dev (after the
@@ -81,12 +80,15 @@ private let deviceNodes: [(name: String, major: UInt32, minor: UInt32)] = [
 ]
 
 /// As real root: make the nodes.
-private func makeDeviceNodes() throws {
+private func makeDeviceNodes(root: String) throws {
     for device in deviceNodes {
-        let path = "/dev/" + device.name
+        let path = root + "/dev/" + device.name
         // makedev() for small numbers: major in bits 8-19, minor in bits 0-7.
         let number = dev_t((device.major << 8) | device.minor)
-        if mknod(path, S_IFCHR | 0o666, number) == -1 { throw SyscallError("mknod", path: path) }
+        if mknod(path, S_IFCHR | 0o666, number) == -1 {
+            if errno == EEXIST { continue }
+            throw SyscallError("mknod", path: path)
+        }
         // The umask (022) trimmed the mode mknod was given; everyone may use these.
         if chmod(path, 0o666) == -1 { throw SyscallError("chmod", path: path) }
     }
@@ -103,6 +105,7 @@ private func makeDeviceNodes() throws {
 private func bindHostDevices(root: String) throws {
     for device in deviceNodes {
         let path = root + "/dev/" + device.name
+        if fileKind(path, followLinks: false) != nil { continue }
         try touchFile(path, mode: 0o666)
         do {
             try mount(source: "/dev/" + device.name, target: path, type: nil, flags: [.bind])

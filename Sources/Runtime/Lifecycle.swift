@@ -72,9 +72,9 @@ public struct OCILaunch: Sendable {
     /// them too, as with runc (PR_SET_KEEPCAPS across the change of user).
     public var effectiveCapabilities: UInt64?
     public var permittedCapabilities: UInt64?
-    /// An `mqueue` mount on /dev/mqueue in the config's `mounts`: POSIX message queues
-    /// of the container's IPC namespace, mounted after /dev as the config orders it.
-    public var mountsMessageQueues = false
+    /// The config's `mounts`, in its order (BundleMounts.swift): mounted before the
+    /// pivot; scratch's own /proc, /dev, /sys only where the list has none.
+    public var mounts: [OCIMount] = []
     /// `linux.rootfsPropagation` as mount flags (MS_SHARED, MS_SLAVE, …, with MS_REC
     /// for the r- forms), set on "/" after the pivot; nil: private, as scratch leaves it.
     public var rootfsPropagation: MountFlags?

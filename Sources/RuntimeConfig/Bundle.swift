@@ -217,7 +217,16 @@ public func loadBundle(
     // A bundle's CPU quota and period are written as given (below), not turned into
     // `--cpus` and its fixed 100 ms period: a client reads back the period it sent.
     if extra.linux?.resources?.cpu?.quota != nil || extra.linux?.resources?.cpu?.period != nil { request.cpus = nil }
-    request.configMounts = try volumeMounts(loaded.mounts, bundle: directory, invalid: invalid)
+    // A bundle's mounts are not chapter 6's volumes: every entry, any of the kernel
+    // filesystems, in order, with its propagation (BundleMounts.swift).
+    var mounts: [OCIMount] = []
+    for (index, entry) in loaded.mounts.enumerated() {
+        mounts.append(
+            try OCIMount.read(
+                index: index, type: entry.type, source: entry.source, destination: entry.destination, options: entry.options,
+                bundle: directory, invalid: invalid))
+    }
+    try checkBundleMounts(mounts, invalid: invalid)
     if request.rootfs == nil { throw invalid("root.path: missing — the directory holding the container's files, e.g. \"rootfs\"") }
     var spec: ContainerSpec
     do {
@@ -229,7 +238,7 @@ public func loadBundle(
     }
     spec.id = id
     var launch = OCILaunch(root: root, bundle: directory)
-    launch.mountsMessageQueues = loaded.mounts.contains { $0.type == "mqueue" && $0.destination == "/dev/mqueue" }
+    launch.mounts = mounts
     launch.annotations = (extra.annotations ?? [:]).sorted { $0.key < $1.key }.map { OCIAnnotation(key: $0.key, value: $0.value) }
     if let hooks = extra.hooks {
         func read(_ list: [BundleConfig.Hook]?, _ kind: String) throws(ContainerError) -> [OCIHook] {

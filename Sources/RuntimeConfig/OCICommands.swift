@@ -320,7 +320,7 @@ let ociFeaturesJSON = """
       "ociVersionMax": "\(ociVersion)",
       "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
       "potentiallyUnsafeConfigAnnotations": [],
-      "mountOptions": ["bind", "rbind", "ro", "rw", "private", "rprivate", "nosuid", "nodev", "noexec", "exec", "size", "mode"],
+      "mountOptions": [\(ociMountOptions.map { "\"\($0)\"" }.joined(separator: ", "))],
       "linux": {
         "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
         "capabilities": [\(capabilityNamesJSON())],

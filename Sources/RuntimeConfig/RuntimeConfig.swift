@@ -94,15 +94,16 @@ private func absolutePath(_ path: String) -> String {
     return path == "." ? directory : directory + "/" + path
 }
 
-/// The kernel filesystems scratch mounts itself, with its own options (chapter 3):
-/// `runc spec` lists them in every config, and they are taken as asked for. Their
-/// options in the file are not applied (chapter 10 reads them).
+/// `run --config`: the kernel filesystems scratch mounts itself, with its own options
+/// (chapter 3): `runc spec` lists them in every config, and they are taken as asked
+/// for. Their options in the file are not applied. (A bundle's `create` reads every
+/// entry and mounts it as listed: Runtime/BundleMounts.swift.)
 private let runtimeMounts: Set<String> = [
     "proc /proc", "tmpfs /dev", "devpts /dev/pts", "tmpfs /dev/shm", "sysfs /sys",
-    // Chapter 10: what `runc spec` and Podman list beside them. The container's own
-    // cgroup tree is mounted read-only at /sys/fs/cgroup by chapter 7's step; POSIX
-    // message queues are a filesystem scratch does not mount yet (its IPC namespace
-    // has its own queues all the same).
+    // What `runc spec` and Podman list beside them. The container's own cgroup tree
+    // is mounted read-only at /sys/fs/cgroup by chapter 7's step; POSIX message
+    // queues are not mounted by `run` (its IPC namespace has its own queues all the
+    // same).
     "cgroup /sys/fs/cgroup", "mqueue /dev/mqueue",
     // Podman binds a /dev/shm of its own making (shared when containers share IPC);
     // scratch's own tmpfs on /dev/shm stands in for it, so `--ipc container:…`
@@ -110,8 +111,8 @@ private let runtimeMounts: Set<String> = [
     "bind /dev/shm",
 ]
 
-/// A config's `mounts` as volumes: binds (`type` "bind", or a `bind`/`rbind` option)
-/// and tmpfs mounts. A relative bind source is the bundle's, as runc reads it. An
+/// `run --config`: a config's `mounts` as chapter 6's volumes: binds (`type` "bind",
+/// or a `bind`/`rbind` option) and tmpfs mounts. A relative bind source is the bundle's, as runc reads it. An
 /// option or type scratch does not do yet is an error naming its JSON path: a mount
 /// silently skipped would run the container without the data it was written for.
 func volumeMounts(_ mounts: [ConfigMount], bundle: String, invalid: (String) -> ContainerError) throws(ContainerError) -> [Mount] {

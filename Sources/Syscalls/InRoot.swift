@@ -81,6 +81,15 @@ public func lockedMountFlags(_ descriptor: borrowing FileDescriptor) throws(Sysc
 /// mount_setattr(2) with AT_RECURSIVE: the mount `descriptor` is the root of, and every
 /// mount below it, read-only. False (nothing changed) on a kernel before 5.12, which
 /// lacks the call.
+/// mount_setattr(2) with AT_RECURSIVE: the MOUNT_ATTR_* bits `set` set and `clear`
+/// cleared on the mount `descriptor` is the root of and every mount below it.
+public func setMountTreeAttributes(_ descriptor: borrowing FileDescriptor, set: UInt64, clear: UInt64) throws(SyscallError) {
+    if cl_set_mount_tree_attributes(descriptor.raw, set, clear) == 0 { return }
+    throw SyscallError(
+        "mount_setattr", path: "\(descriptorPath(descriptor)), AT_RECURSIVE",
+        hint: errno == ENOSYS ? "recursive mount attributes need Linux 5.12" : nil)
+}
+
 public func makeMountTreeReadOnly(_ descriptor: borrowing FileDescriptor) throws(SyscallError) -> Bool {
     if cl_make_mount_tree_read_only(descriptor.raw) == 0 { return true }
     if errno == ENOSYS { return false }

@@ -103,6 +103,10 @@ int cl_openat2(int dirfd, const char *path, int flags, unsigned long long resolv
 // with errno set (ENOSYS on older kernels).
 int cl_make_mount_tree_read_only(int fd);
 
+// mount_setattr(2) with AT_RECURSIVE: sets the MOUNT_ATTR_* bits in `set` and clears
+// those in `clear` on the mount `fd` is the root of and every mount below it.
+int cl_set_mount_tree_attributes(int fd, unsigned long long set, unsigned long long clear);
+
 // The mount flags of the mount `fd` is on, as fstatvfs(2) reports them (the ST_*
 // bits below, which Glibc shows only with _GNU_SOURCE), or -1 with errno set.
 #define CL_ST_RDONLY 0x0001
