@@ -49,6 +49,10 @@ public struct OCILaunch: Sendable {
     /// A namespace the list leaves out is the host's, as runc reads it.
     public var namespaces: CloneFlags?
     public var joinedNamespaces: [OCIJoin] = []
+    /// `linux.uidMappings` and `gidMappings`, with a new user namespace (`namespaces`
+    /// holds `.newUser`): written by `create` into the child's uid_map and gid_map.
+    public var uidMappings: [OCIIDMapping] = []
+    public var gidMappings: [OCIIDMapping] = []
     /// `process.user.umask`, set just before the exec.
     public var umask: mode_t?
     /// `linux.sysctl`, written in the container's own /proc/sys after the pivot (only
@@ -100,7 +104,7 @@ public struct OCILaunch: Sendable {
 
 /// A namespace to join: `linux.namespaces[i]` with a `path`.
 public struct OCIJoin: Sendable, Equatable {
-    /// runtime-spec's name: network, ipc, uts, pid.
+    /// runtime-spec's name: network, ipc, uts, pid, mount, cgroup.
     public var type: String
     public var path: String
     /// The clone flag of `type`: setns(2) checks the file is a namespace of that type.
@@ -453,8 +457,9 @@ func createInDirectory(
     if fifoFD == -1 { throw ContainerError(step: "open the exec fifo", reason: "\(SyscallError("open", path: fifoPath))") }
     defer { close(fifoFD) }
 
-    // 3. Clone, with the namespaces of `scratch run` and those the config adds.
-    var namespaces: CloneFlags = [.newMount]
+    // 3. Clone, with the namespaces the config lists (none: those of `scratch run`).
+    //    A mount namespace joined by path is entered by the child instead of a new one.
+    var namespaces: CloneFlags = oci.joinedNamespaces.contains { $0.type == "mount" } ? [] : [.newMount]
     if let listed = oci.namespaces {
         namespaces.formUnion(listed)
     } else {
@@ -492,6 +497,19 @@ func createInDirectory(
     try writeRecord(record, step: "record the container's pid")
     if let idMaps {
         try step("write the user namespace's maps") { try steps.userNamespace.writeIDMaps(idMaps, child: child) }
+    }
+    // Chapter 8's user namespace, with the bundle's maps: root writes them itself
+    // (CAP_SETUID and CAP_SETGID over the parent namespace let it map any host ids),
+    // before the go-ahead — until then the child's ids are unmapped, the overflow id.
+    if namespaces.contains(.newUser) && idMaps == nil {
+        do {
+            try writeIDMapFiles(
+                child: child, uid: idMapText(oci.uidMappings), gid: idMapText(oci.gidMappings), denySetgroups: false)
+        } catch {
+            throw ContainerError(
+                step: "write the user namespace's maps (linux.uidMappings, linux.gidMappings)",
+                reason: "\(error) — uid_map \(quotedMap(oci.uidMappings)), gid_map \(quotedMap(oci.gidMappings))")
+        }
     }
     // 4. From outside: the cgroup, the limits on its resources, its OOM score, the
     //    hooks that run in the runtime's namespaces; then let it go on.
@@ -538,6 +556,11 @@ func createInDirectory(
         }
     }
     return child
+}
+
+/// A map's lines for an error message, with the line breaks shown as \\n.
+func quotedMap(_ mappings: [OCIIDMapping]) -> String {
+    "\"" + idMapText(mappings).split(separator: "\n").joined(separator: "\\n") + "\""
 }
 
 /// The record written, or an error naming `step`.

@@ -14,7 +14,8 @@ import Syscalls
 let bundleProperties: Set<String> = [
     "hooks", "process.user.umask", "process.terminal", "process.consoleSize", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
     "process.oomScoreAdj",
-    "linux.namespaces", "linux.sysctl", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
+    "linux.namespaces", "linux.uidMappings", "linux.gidMappings", "linux.sysctl", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp",
+    "linux.cgroupsPath",
     "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap", "linux.resources.cpu.shares",
     "linux.resources.cpu.cpus", "linux.devices", "linux.resources.blockIO", "linux.resources.network",
     "linux.resources.memory.reservation", "linux.resources.memory.kernel", "linux.resources.memory.kernelTCP",
@@ -65,6 +66,8 @@ struct BundleConfig: Decodable {
 
     struct User: Decodable {
         var umask: UInt32?
+        var uid: Int64?
+        var gid: Int64?
     }
 
     struct Process: Decodable {
@@ -80,6 +83,12 @@ struct BundleConfig: Decodable {
     struct Namespace: Decodable {
         var type: String
         var path: String?
+    }
+
+    struct IDMapping: Decodable {
+        var containerID: UInt32
+        var hostID: UInt32
+        var size: UInt32
     }
 
     struct DeviceRule: Decodable {
@@ -171,6 +180,8 @@ struct BundleConfig: Decodable {
         var sysctl: [String: String]?
         var cgroupsPath: String?
         var namespaces: [Namespace]?
+        var uidMappings: [IDMapping]?
+        var gidMappings: [IDMapping]?
         var seccomp: SeccompProfileFile?
         var rootfsPropagation: String?
         var resources: Resources?
@@ -331,17 +342,20 @@ public func loadBundle(
                 guard seen.insert(namespace.type).inserted else { throw invalid("\(place).type: \(namespace.type) is listed twice") }
                 let kinds: [String: CloneFlags] = [
                     "pid": .newPID, "mount": .newMount, "ipc": .newIPC, "uts": .newUTS, "cgroup": .newCgroup, "network": .newNetwork,
+                    "user": .newUser,
                 ]
-                if namespace.type == "user" || namespace.type == "time" {
-                    throw invalid(
-                        "\(place): a \(namespace.type) namespace from a bundle is not supported by scratch yet (rootless: run `scratch run` as a user)"
-                    )
+                if namespace.type == "time" {
+                    throw invalid("\(place): a time namespace is not supported by scratch yet (nor linux.timeOffsets)")
                 }
                 guard let flag = kinds[namespace.type] else { throw invalid("\(place).type: unknown \(ContainerSpec.quoted(namespace.type))") }
                 if let path = namespace.path, !path.isEmpty {
-                    guard ["network", "ipc", "uts", "pid"].contains(namespace.type) else {
+                    // Joining a user namespace would have to come before every other
+                    // namespace is made or joined (each is owned by a user namespace,
+                    // and setns(2) into it drops the host's capabilities): runc's
+                    // nsexec forks twice for it. scratch makes a new one, with maps.
+                    guard namespace.type != "user" else {
                         throw invalid(
-                            "\(place).path: joining a \(namespace.type) namespace is not supported by scratch yet — it joins network, ipc, uts and pid namespaces"
+                            "\(place).path: joining a user namespace is not supported by scratch yet — give linux.uidMappings and linux.gidMappings for a new one"
                         )
                     }
                     guard fileKind(path) != nil else { throw invalid("\(place).path: \(path) does not exist") }
@@ -350,8 +364,10 @@ public func loadBundle(
                     flags.insert(flag)
                 }
             }
-            guard flags.contains(.newMount) else {
-                throw invalid("linux.namespaces: no new mount namespace — scratch needs one for the container's root (add {\"type\": \"mount\"})")
+            guard flags.contains(.newMount) || launch.joinedNamespaces.contains(where: { $0.type == "mount" }) else {
+                throw invalid(
+                    "linux.namespaces: no mount namespace — scratch needs one of its own for the container's root (add {\"type\": \"mount\"}, or a path to join)"
+                )
             }
             // A new network namespace comes up with `lo` up and nothing else, as runc
             // makes it: its other links are the caller's to add (CNI, netavark) by path.
@@ -360,6 +376,51 @@ public func loadBundle(
             spec.hostCgroupNamespace = !flags.contains(.newCgroup)
             flags.remove(.newCgroup)
             launch.namespaces = flags
+        }
+        // Chapter 8's user namespace, with the ids the config maps (runc's rules: maps
+        // need a new user namespace, and a new one needs maps).
+        let uidMappings = (linux.uidMappings ?? []).map { OCIIDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
+        let gidMappings = (linux.gidMappings ?? []).map { OCIIDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
+        let newUserNamespace = launch.namespaces?.contains(.newUser) ?? false
+        if !newUserNamespace, !uidMappings.isEmpty || !gidMappings.isEmpty {
+            throw invalid(
+                "\(uidMappings.isEmpty ? "linux.gidMappings" : "linux.uidMappings"): given, but linux.namespaces lists no user namespace to map — add {\"type\": \"user\"}, or remove the mappings"
+            )
+        }
+        if newUserNamespace {
+            if let index = listed(linux.namespaces, "user"), uidMappings.isEmpty || gidMappings.isEmpty {
+                throw invalid(
+                    "\(uidMappings.isEmpty ? "linux.uidMappings" : "linux.gidMappings"): missing — a new user namespace (linux.namespaces[\(index)]) needs its maps, e.g. [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}]"
+                )
+            }
+            if getuid() != 0 {
+                throw invalid(
+                    "linux.uidMappings: a bundle's maps are written by root — as a user other than root, use `scratch run` (chapter 8 maps your ids with newuidmap)"
+                )
+            }
+            for (property, mappings) in [("linux.uidMappings", uidMappings), ("linux.gidMappings", gidMappings)] {
+                if let problem = idMappingProblem(mappings, place: property) { throw invalid(problem) }
+                // The runtime's setup runs as the container's root until the user
+                // change: with container id 0 unmapped it would be the overflow id,
+                // owning nothing it makes (runc refuses the same).
+                guard idIsMapped(0, by: mappings) else {
+                    throw invalid(
+                        "\(property): container id 0 is not mapped — the container's root must stand for a host id (add an entry with \"containerID\": 0)"
+                    )
+                }
+            }
+            // setuid(2) and setgid(2) to an id the namespace does not map fail (EINVAL).
+            for (field, id, mappings) in [
+                ("uid", extra.process?.user?.uid, uidMappings), ("gid", extra.process?.user?.gid, gidMappings),
+            ] {
+                if let id, id >= 0, id <= Int64(UInt32.max), !idIsMapped(UInt32(id), by: mappings) {
+                    throw invalid(
+                        "process.user.\(field): \(id) is not mapped by linux.\(field)Mappings — the process could not become it in its user namespace"
+                    )
+                }
+            }
+            launch.uidMappings = uidMappings
+            launch.gidMappings = gidMappings
         }
         // Only what the container's own namespaces hold, as runc allows: IPC's kernel.msg*,
         // sem, shm*, fs.mqueue.*; net.* with a network namespace of its own; the UTS
@@ -584,6 +645,11 @@ public func loadBundle(
     }
     spec.oci = launch
     return spec
+}
+
+/// The index of namespace `type` in the config's list, when it is listed.
+private func listed(_ namespaces: [BundleConfig.Namespace]?, _ type: String) -> Int? {
+    namespaces?.firstIndex { $0.type == type }
 }
 
 /// `bundle` from the working directory.
