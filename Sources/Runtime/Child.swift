@@ -132,7 +132,14 @@ func setUpContainer(
     _ spec: ContainerSpec, stage: Stage, steps: Steps, confinement: Confinement? = nil, cgroup: Cgroup? = nil
 ) throws {
     if stage.includes(.rootFilesystem), let rootfs = spec.rootfs {
-        try step("make mounts private") { try makeMountsPrivate() }
+        // Chapter 10: a bundle that lists no mount namespace shares its caller's, the
+        // host's: "/" there is not ours to make private (HostMounts.swift).
+        let sharesMounts = spec.oci?.sharesMountNamespace == true
+        if sharesMounts {
+            try step("bind the rootfs onto itself, private (no mount namespace of its own)") { try bindRootfsPrivately(rootfs) }
+        } else {
+            try step("make mounts private") { try makeMountsPrivate() }
+        }
         // Chapter 5: the image's layers and the container's own, merged on the mount
         // point that `rootfs` names. In this mount namespace only: it goes with it.
         if let layers = spec.layers {
@@ -178,6 +185,10 @@ func setUpContainer(
         }
         if spec.chrootOnly {
             try step("chroot into the rootfs") { try chrootToRootfs(rootfs) }
+        } else if sharesMounts {
+            // Never pivot_root in a mount namespace that is not the container's: it
+            // would move the root of every process there whose root is "/".
+            try step("chroot into the rootfs (no mount namespace of its own: no pivot_root)") { try chrootToRootfs(rootfs) }
         } else {
             // In a mount namespace joined by path (chapter 10) this is the same pivot,
             // with a wider reach: pivot_root(2) moves the root and working directory of

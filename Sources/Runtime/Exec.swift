@@ -53,6 +53,15 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
             }
             namespaces.append((kind, path))
         }
+        // Chapter 10: a container that shares our mount namespace (its bundle listed
+        // none) is chrooted, not pivoted: joining nothing would leave us on the host's
+        // root. Its root is entered through /proc/TARGET/root, opened now.
+        var sharedRoot: Int32 = -1
+        if !namespaces.contains(where: { $0.kind == "mnt" }) {
+            sharedRoot = open("/proc/\(target)/root", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if sharedRoot == -1 { throw ContainerError(step: "join the container", reason: "\(SyscallError("open", path: "/proc/\(target)/root"))") }
+        }
+        defer { if sharedRoot >= 0 { close(sharedRoot) } }
         let child = try step("start the process") { try forkProcess() }
         if child == 0 {
             do {
@@ -71,6 +80,12 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
                     switch status {
                     case .exited(let code): exitImmediately(code)
                     case .signaled(let signal): exitImmediately(ExitCode.signalBase + signal)
+                    }
+                }
+                if sharedRoot >= 0 {
+                    try step("enter the container's root (chroot: it shares our mount namespace)") {
+                        if fchdir(sharedRoot) == -1 { throw SyscallError("fchdir", path: "/proc/\(target)/root") }
+                        if chroot(".") == -1 { throw SyscallError("chroot", path: "/proc/\(target)/root") }
                     }
                 }
                 try step("enter the container's root") { try changeDirectory("/") }

@@ -53,6 +53,12 @@ public struct OCILaunch: Sendable {
     /// holds `.newUser`): written by `create` into the child's uid_map and gid_map.
     public var uidMappings: [OCIIDMapping] = []
     public var gidMappings: [OCIIDMapping] = []
+    /// The config lists namespaces, and no mount namespace (new or joined): the
+    /// container's mounts are made in the caller's, and it chroots (HostMounts.swift).
+    public var sharesMountNamespace: Bool {
+        guard let namespaces else { return false }
+        return !namespaces.contains(.newMount) && !joinedNamespaces.contains { $0.type == "mount" }
+    }
     /// `process.user.umask`, set just before the exec.
     public var umask: mode_t?
     /// `linux.sysctl`, written in the container's own /proc/sys after the pivot (only
@@ -190,6 +196,10 @@ public struct OCIRecord: Sendable {
     public var createdText: String
     public var annotations: [OCIAnnotation] = []
     public var hooks = OCIHooks()
+    /// What the container mounted in its caller's mount namespace (it listed none of
+    /// its own), and that namespace: `delete` unmounts them there.
+    public var hostMounts: [OCIHostMount] = []
+    public var mountNamespace: String?
     public var directory: String
 
     func encoded() -> String {
@@ -203,6 +213,8 @@ public struct OCIRecord: Sendable {
         for (kind, hook) in hooks.all {
             text += "hook.\(kind)=\(escapedRecordValue(hook.encoded()))\n"
         }
+        if let mountNamespace { text += "mount-namespace=\(mountNamespace)\n" }
+        for mount in hostMounts { text += "host-mount=\(escapedRecordValue(mount.encoded()))\n" }
         return text
     }
 
@@ -219,6 +231,8 @@ public struct OCIRecord: Sendable {
             case "status": record.phase = ContainerStatus(rawValue: value) ?? .creating
             case "created-text": record.createdText = value
             case "starttime": record.startTime = UInt64(value)
+            case "mount-namespace": record.mountNamespace = value
+            case "host-mount": if let mount = OCIHostMount.decoded(value) { record.hostMounts.append(mount) }
             case "annotation":
                 let parts = value.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
                 record.annotations.append(OCIAnnotation(key: String(parts[0]), value: parts.count > 1 ? String(parts[1]) : ""))
@@ -389,8 +403,12 @@ public func createContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) t
         return try createInDirectory(
             spec, oci: oci, stage: stage, steps: steps, confinement: confinement, idMaps: idMaps, made: &made)
     } catch {
-        // On every failure: the process, its cgroup, the directory go again.
+        // On every failure: the process, its cgroup, its mounts in our mount namespace
+        // (with none of its own), the directory go again.
         if made.child > 0 { killAndReap(made.child) }
+        if let before = made.mountsBefore, let rootfs = spec.rootfs {
+            unmountRecorded(mountsMade(under: rootfs, since: before))
+        }
         if let cgroup = made.cgroup { cleanUpCgroup(cgroup, steps: steps, programName: spec.programName) }
         for name in ["exec.fifo", "state.new", "state"] { try? removeFile(directory + "/" + name) }
         _ = try? removeDirectory(directory)
@@ -403,6 +421,8 @@ struct MadeSoFar {
     let directory: String
     var cgroup: Cgroup?
     var child: pid_t = 0
+    /// With no mount namespace of the container's own: the mount ids before the clone.
+    var mountsBefore: Set<Int>?
 }
 
 /// `create`'s steps 2 to 5, once its state directory exists.
@@ -458,11 +478,17 @@ func createInDirectory(
     defer { close(fifoFD) }
 
     // 3. Clone, with the namespaces the config lists (none: those of `scratch run`).
-    //    A mount namespace joined by path is entered by the child instead of a new one.
-    var namespaces: CloneFlags = oci.joinedNamespaces.contains { $0.type == "mount" } ? [] : [.newMount]
+    //    A mount namespace joined by path is entered by the child; one not listed is
+    //    ours, where the child's mounts are then recorded, for `delete`.
+    var namespaces: CloneFlags = []
     if let listed = oci.namespaces {
-        namespaces.formUnion(listed)
+        namespaces = listed
+        if oci.sharesMountNamespace {
+            made.mountsBefore = Set(currentMounts().map(\.id))
+            record.mountNamespace = currentMountNamespace()
+        }
     } else {
+        namespaces.insert(.newMount)
         namespaces.formUnion(try step("choose namespaces") { try steps.hostname.hostnameNamespace() })
         namespaces.formUnion(try step("choose namespaces") { try steps.processTree.processTreeNamespace() })
         namespaces.insert(.newIPC)
@@ -543,6 +569,7 @@ func createInDirectory(
     guard let stat = processStat(child), stat.state != "Z" else {
         throw ContainerError(step: "create the container", reason: "the container's process ended during its setup")
     }
+    if let before = made.mountsBefore, let rootfs = spec.rootfs { record.hostMounts = mountsMade(under: rootfs, since: before) }
     record.phase = .created
     record.startTime = stat.startTime
     try writeRecord(record, step: "record the container as created")
@@ -646,6 +673,17 @@ public func deleteOCIContainer(_ id: String, root: String, force: Bool, steps: S
         killAndWait(record)
     }
     removeContainerGroups(record.container.cgroups)
+    if !record.hostMounts.isEmpty {
+        // They are in the mount namespace `create` ran in; a `delete` run in another
+        // cannot reach them (mount ids are the kernel's, but unmounting goes by path).
+        if let recorded = record.mountNamespace, let ours = currentMountNamespace(), recorded != ours {
+            writeToStandardError(
+                "scratch: warning: the container's mounts are in mount namespace \(recorded), this delete runs in \(ours): unmount them there (umount -l \(record.hostMounts.map(\.path).sorted().first ?? ""))\n"
+            )
+        } else {
+            for problem in unmountRecorded(record.hostMounts) { writeToStandardError("scratch: warning: \(problem)\n") }
+        }
+    }
     // poststop: errors are warnings (runtime-spec), the delete goes on.
     do {
         try runHooks(

@@ -332,9 +332,12 @@ public func loadBundle(
         }
     }
     if let linux = extra.linux {
-        if let listed = linux.namespaces {
+        do {
             // As runc reads the list: a namespace listed without a path is new, one with
-            // a path is joined, one left out is the host's.
+            // a path is joined, one left out is the caller's — every one, when the config
+            // lists none (runtime-spec: "the container MUST inherit the runtime namespace
+            // of that type"). `scratch spec` lists the container's own.
+            let listed = linux.namespaces ?? []
             var flags: CloneFlags = []
             var seen: Set<String> = []
             for (index, namespace) in listed.enumerated() {
@@ -364,9 +367,13 @@ public func loadBundle(
                     flags.insert(flag)
                 }
             }
-            guard flags.contains(.newMount) || launch.joinedNamespaces.contains(where: { $0.type == "mount" }) else {
+            // No mount namespace listed: the container's mounts are made in the caller's,
+            // and it chroots (HostMounts.swift). A user namespace could mount nothing
+            // there: the caller's mount namespace is owned by the caller's user one.
+            let ownMounts = flags.contains(.newMount) || launch.joinedNamespaces.contains { $0.type == "mount" }
+            if !ownMounts && flags.contains(.newUser) {
                 throw invalid(
-                    "linux.namespaces: no mount namespace — scratch needs one of its own for the container's root (add {\"type\": \"mount\"}, or a path to join)"
+                    "linux.namespaces: a user namespace without a mount namespace of its own — it could not mount the container's /proc, /dev and /sys in the caller's (add {\"type\": \"mount\"})"
                 )
             }
             // A new network namespace comes up with `lo` up and nothing else, as runc
@@ -642,6 +649,11 @@ public func loadBundle(
                 "linux.resources.devices[\(index)]: allowing every device is not supported by scratch — its device cgroup allows /dev/null, zero, full, random, urandom, tty and the pseudo-terminals"
             )
         }
+    }
+    if extra.linux == nil {
+        // No namespaces listed: every one is the caller's (see above).
+        launch.namespaces = []
+        spec.hostCgroupNamespace = true
     }
     spec.oci = launch
     return spec
