@@ -26,7 +26,8 @@ import Syscalls
 // run`'s /run/scratch, whose entries live only as long as their runtime holds a lock):
 //
 //   state       key=value lines (StateDirectory.swift's format, plus bundle=,
-//               status=creating|created, starttime=, annotation=, hook.*=)
+//               status=creating|created, starttime=, annotation=, hook.*=, and
+//               mount-namespace=, host-mount= for mounts in the caller's namespace)
 //   exec.fifo   the named pipe, from `create` until `start` opened it
 
 /// What `create` is given beyond the container itself.

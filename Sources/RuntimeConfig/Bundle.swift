@@ -378,7 +378,13 @@ public func loadBundle(
             }
             // A new network namespace comes up with `lo` up and nothing else, as runc
             // makes it: its other links are the caller's to add (CNI, netavark) by path.
-            if flags.contains(.newNetwork) { spec.network = .none }
+            // Neither new nor joined: the caller's, where nothing is brought up (its lo
+            // is not the container's to touch).
+            if flags.contains(.newNetwork) {
+                spec.network = .none
+            } else if !launch.joinedNamespaces.contains(where: { $0.type == "network" }) {
+                spec.network = .host
+            }
             // The cgroup namespace is the child's own unshare (once in its group).
             spec.hostCgroupNamespace = !flags.contains(.newCgroup)
             flags.remove(.newCgroup)
@@ -654,6 +660,7 @@ public func loadBundle(
         // No namespaces listed: every one is the caller's (see above).
         launch.namespaces = []
         spec.hostCgroupNamespace = true
+        spec.network = .host
     }
     spec.oci = launch
     return spec

@@ -19,7 +19,7 @@ extension OCILifecycleTests {
         return object?["pid"] as? Int
     }
 
-    static let ownNamespaces: [[String: Any]] = [["type": "pid"], ["type": "ipc"], ["type": "uts"], ["type": "mount"], ["type": "cgroup"]]
+    static var ownNamespaces: [[String: Any]] { [["type": "pid"], ["type": "ipc"], ["type": "uts"], ["type": "mount"], ["type": "cgroup"]] }
 
     @Test("a user namespace with linux.uidMappings/gidMappings: the maps written, root inside is host 100000, the rootfs's root is nobody")
     func userNamespaceWithMappings() throws {
