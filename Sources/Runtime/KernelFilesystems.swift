@@ -72,12 +72,12 @@ func makeConfigDevices(_ devices: [OCIDevice], root: String = "") throws {
             continue
         }
         // A node already there (one of the six above, listed again) is replaced.
-        _ = unlink(device.path)
+        _ = unlink(path)
         let number = deviceNumber(major: device.major, minor: device.minor)
-        if mknod(device.path, device.kind | device.mode, dev_t(number)) == -1 { throw SyscallError("mknod", path: device.path) }
+        if mknod(path, device.kind | device.mode, dev_t(number)) == -1 { throw SyscallError("mknod", path: path) }
         // mknod's mode went through the umask.
-        if chmod(device.path, device.mode) == -1 { throw SyscallError("chmod", path: device.path) }
-        if chown(device.path, device.uid, device.gid) == -1 { throw SyscallError("chown", path: device.path) }
+        if chmod(path, device.mode) == -1 { throw SyscallError("chmod", path: path) }
+        if chown(path, device.uid, device.gid) == -1 { throw SyscallError("chown", path: path) }
     }
 }
 
