@@ -109,6 +109,18 @@ func unmountRecorded(_ mounts: [OCIHostMount]) -> [String] {
 /// The child's side, before the mounts: the rootfs bound onto itself and made private,
 /// so every mount below it stays below it (see the top of this file).
 func bindRootfsPrivately(_ rootfs: String) throws {
+    // The caller's own root as the rootfs: the bind would be stacked over the caller's
+    // "/", and "private" would then reach the caller's root mount, not a copy of ours.
+    guard let resolved = realpath(rootfs, nil) else { throw SyscallError("realpath", path: rootfs) }
+    let isRoot = String(cString: resolved) == "/"
+    free(resolved)
+    if isRoot {
+        throw ContainerError(
+            step: "check the rootfs",
+            reason:
+                "root.path \(rootfs) is the caller's own / — with no mount namespace of its own the container's mounts would land on the host's root: give the container a mount namespace ({\"type\": \"mount\"}) or a rootfs directory"
+        )
+    }
     try mount(source: rootfs, target: rootfs, type: nil, flags: [.bind, .recursive])
     try mount(source: nil, target: rootfs, type: nil, flags: [.recursive, .private])
 }
