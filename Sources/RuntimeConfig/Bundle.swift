@@ -68,6 +68,7 @@ struct BundleConfig: Decodable {
         var umask: UInt32?
         var uid: Int64?
         var gid: Int64?
+        var additionalGids: [Int64]?
     }
 
     struct Process: Decodable {
@@ -431,6 +432,12 @@ public func loadBundle(
                         "process.user.\(field): \(id) is not mapped by linux.\(field)Mappings — the process could not become it in its user namespace"
                     )
                 }
+            }
+            for (index, gid) in (extra.process?.user?.additionalGids ?? []).enumerated()
+            where gid >= 0 && gid <= Int64(UInt32.max) && !idIsMapped(UInt32(gid), by: gidMappings) {
+                throw invalid(
+                    "process.user.additionalGids[\(index)]: \(gid) is not mapped by linux.gidMappings — setgroups(2) refuses a group its user namespace does not map"
+                )
             }
             launch.uidMappings = uidMappings
             launch.gidMappings = gidMappings
