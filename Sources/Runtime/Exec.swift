@@ -16,7 +16,11 @@ let joinedNamespaces = ["user", "uts", "ipc", "net", "pid", "cgroup", "mnt"]
 ///
 /// Chapter 10: with `consoleSocket` (`exec --tty --console-socket`), the process gets a
 /// pty of the container's devpts, its master sent over the socket as `create` sends it.
-public func execInContainer(_ state: ContainerState, command: [String], programName: String, consoleSocket: Int32? = nil) -> Int32 {
+/// `chrooted`: the container chrooted in its caller's mount namespace (its bundle listed
+/// none), so its root is not its mount namespace's.
+public func execInContainer(
+    _ state: ContainerState, command: [String], programName: String, consoleSocket: Int32? = nil, chrooted: Bool = false
+) -> Int32 {
     var state = state
     // Recorded but not cloned yet (chapter 9's bridge is set up in between): wait a
     // moment for its pid rather than refuse a container that is about to exist.
@@ -53,11 +57,12 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
             }
             namespaces.append((kind, path))
         }
-        // Chapter 10: a container that shares our mount namespace (its bundle listed
-        // none) is chrooted, not pivoted: joining nothing would leave us on the host's
-        // root. Its root is entered through /proc/TARGET/root, opened now.
+        // Chapter 10: a container whose bundle listed no mount namespace is chrooted in
+        // its caller's, not pivoted: joining that namespace (or, sharing it, joining
+        // nothing) would leave us on its root, the host's. The container's root is
+        // entered through /proc/TARGET/root, opened now, while that path is ours.
         var sharedRoot: Int32 = -1
-        if !namespaces.contains(where: { $0.kind == "mnt" }) {
+        if chrooted || !namespaces.contains(where: { $0.kind == "mnt" }) {
             sharedRoot = open("/proc/\(target)/root", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if sharedRoot == -1 { throw ContainerError(step: "join the container", reason: "\(SyscallError("open", path: "/proc/\(target)/root"))") }
         }
@@ -83,7 +88,7 @@ public func execInContainer(_ state: ContainerState, command: [String], programN
                     }
                 }
                 if sharedRoot >= 0 {
-                    try step("enter the container's root (chroot: it shares our mount namespace)") {
+                    try step("enter the container's root (chroot: it has no mount namespace of its own)") {
                         if fchdir(sharedRoot) == -1 { throw SyscallError("fchdir", path: "/proc/\(target)/root") }
                         if chroot(".") == -1 { throw SyscallError("chroot", path: "/proc/\(target)/root") }
                     }

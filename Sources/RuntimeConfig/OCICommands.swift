@@ -379,16 +379,18 @@ func ociExec(_ words: ArraySlice<String>, root: String, steps: Steps, programNam
     if let cwd = arguments.value("--cwd") { state.workingDirectory = cwd }
     if let user = arguments.value("--user", "-u") { state.user = user }
     guard !command.isEmpty else { throw usage("exec needs a command: scratch exec ID CMD [ARG...], or -p process.json") }
+    // Recorded only for a container with no mount namespace of its own (HostMounts.swift).
+    let chrooted = record.mountNamespace != nil
     if arguments.has("--detach", "-d") {
         let child = try step("start the process") { try forkProcess() }
         if child == 0 {
             _ = setsid()
-            exit(execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket))
+            exit(execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket, chrooted: chrooted))
         }
         if let pidFile = arguments.value("--pid-file") {
             try step("write the pid file") { try writeFile(pidFile, Array("\(child)".utf8), mode: 0o644) }
         }
         return 0
     }
-    return execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket)
+    return execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket, chrooted: chrooted)
 }
