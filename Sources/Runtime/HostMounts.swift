@@ -106,6 +106,22 @@ func unmountRecorded(_ mounts: [OCIHostMount]) -> [String] {
     return problems
 }
 
+/// `unmountRecorded` in the mount namespace `namespace` (an open /proc/PID/ns/mnt),
+/// from a child: setns(2) into a mount namespace changes the caller's root and working
+/// directory, which this process keeps.
+func unmountRecorded(_ mounts: [OCIHostMount], inNamespace namespace: Int32) -> [String] {
+    let child: pid_t
+    do { child = try forkProcess() } catch { return ["\(error)"] }
+    if child == 0 {
+        guard cl_setns(namespace, CloneFlags.newMount.rawValue) == 0 else { exitImmediately(2) }
+        exitImmediately(unmountRecorded(mounts).isEmpty ? 0 : 1)
+    }
+    guard case .exited(0)? = (try? waitpid(child))?.status else {
+        return ["could not unmount every mount of the container in its mount namespace (under \(mounts.map(\.path).sorted().first ?? "?"))"]
+    }
+    return []
+}
+
 /// The child's side, before the mounts: the rootfs bound onto itself and made private,
 /// so every mount below it stays below it (see the top of this file).
 func bindRootfsPrivately(_ rootfs: String) throws {

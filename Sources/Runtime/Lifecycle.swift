@@ -660,6 +660,15 @@ public func ociProcesses(_ id: String, root: String) throws(ContainerError) -> [
 public func deleteOCIContainer(_ id: String, root: String, force: Bool, steps: Steps) throws(ContainerError) {
     let record = try ociRecord(id, root: root)
     let status = try ociStatus(record, steps: steps)
+    // Mounts in a mount namespace other than ours (HostMounts.swift): while its process
+    // lives, the namespace is in reach through it — held open before the kill.
+    var otherNamespace: Int32 = -1
+    if !record.hostMounts.isEmpty, let recorded = record.mountNamespace, recorded != currentMountNamespace(),
+        let pid = record.container.pid, status != .stopped
+    {
+        otherNamespace = open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC)
+    }
+    defer { if otherNamespace >= 0 { close(otherNamespace) } }
     switch status {
     case .stopped: break
     case .created:
@@ -675,9 +684,13 @@ public func deleteOCIContainer(_ id: String, root: String, force: Bool, steps: S
     }
     removeContainerGroups(record.container.cgroups)
     if !record.hostMounts.isEmpty {
-        // They are in the mount namespace `create` ran in; a `delete` run in another
-        // cannot reach them (mount ids are the kernel's, but unmounting goes by path).
-        if let recorded = record.mountNamespace, let ours = currentMountNamespace(), recorded != ours {
+        // They are in the mount namespace `create` ran in: a `delete` run in another
+        // unmounts them from a child that joins it, when it could be held; else says so.
+        if otherNamespace >= 0 {
+            for problem in unmountRecorded(record.hostMounts, inNamespace: otherNamespace) {
+                writeToStandardError("scratch: warning: \(problem)\n")
+            }
+        } else if let recorded = record.mountNamespace, let ours = currentMountNamespace(), recorded != ours {
             writeToStandardError(
                 "scratch: warning: the container's mounts are in mount namespace \(recorded), this delete runs in \(ours): unmount them there (umount -l \(record.hostMounts.map(\.path).sorted().first ?? ""))\n"
             )
