@@ -44,6 +44,7 @@ extension CheckContext {
               "ociVersion": "1.0.2",
               "process": {"args": [\(quotedArgs)], "env": ["PATH=/bin:/sbin:/usr/bin"], "cwd": "/"},
               "root": {"path": \(jsonString(rootfs))},
+              "linux": {"namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}]},
               "hostname": "oci-check"\(hooks.map { ",\n  \"hooks\": " + $0 } ?? "")
             }
             """

@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import Syscalls
 
@@ -399,6 +400,30 @@ func mountCgroupTree(_ cgroup: Cgroup) throws {
         try remountReadOnly(target, adding: [.noSuid, .noDev, .noExec])
     case .v2:
         try mount(source: "cgroup", target: target, type: "cgroup2", flags: readOnly)
+    case .v1 where inUserNamespace():
+        // Chapter 10, a bundle's user namespace made by root: cgroup v1 cannot be
+        // mounted in a user namespace (only cgroup2 may), so each hierarchy's view of
+        // the container's group is bound from the host's tree — reachable in the /sys
+        // bound from the host (mountSys), through descriptors opened before the tmpfs
+        // covers it.
+        var sources: [(name: String, hierarchy: CgroupHierarchy, fd: Int32)] = []
+        defer { for source in sources { _ = close(source.fd) } }
+        for hierarchy in cgroup.hierarchies {
+            let group = hierarchy.groupDirectory(cgroup.id)
+            let fd = open(group, CL_O_PATH | O_DIRECTORY | O_CLOEXEC)
+            if fd == -1 { throw SyscallError("open", path: group) }
+            sources.append((hierarchy.controllers.sorted().joined(separator: ","), hierarchy, fd))
+        }
+        try mount(source: "tmpfs", target: target, type: "tmpfs", flags: [.noSuid, .noDev, .noExec], data: "mode=755,size=64k")
+        for source in sources {
+            try makeDirectory(target + "/" + source.name, mode: 0o555)
+            try mount(source: "/proc/self/fd/\(source.fd)", target: target + "/" + source.name, type: nil, flags: [.bind])
+            try remountReadOnly(target + "/" + source.name, adding: [.noSuid, .noDev, .noExec])
+            for controller in source.hierarchy.controllers where controller != source.name {
+                try makeSymlink(target: source.name, at: target + "/" + controller)
+            }
+        }
+        try mount(source: nil, target: target, type: nil, flags: [.remount, .readOnly, .noSuid, .noDev, .noExec])
     case .v1:
         try mount(source: "tmpfs", target: target, type: "tmpfs", flags: [.noSuid, .noDev, .noExec], data: "mode=755,size=64k")
         for hierarchy in cgroup.hierarchies {

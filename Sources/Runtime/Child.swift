@@ -25,8 +25,15 @@ func containerMain(
     do {
         // Chapter 10: namespaces a bundle names by path (a network namespace Podman
         // made first, say) are joined now, before any setup happens in them.
-        for join in spec.oci?.joinedNamespaces ?? [] where join.type != "pid" {
-            try step("join the \(join.type) namespace \(join.path)") { try joinNamespace(join.path, type: join.flag) }
+        try step("join the namespaces linux.namespaces names by path") { try joinBundleNamespaces(spec.oci?.joinedNamespaces ?? []) }
+        // Chapter 10, a bundle's user namespace made by root: we are still the host's
+        // root, which its maps leave unmapped — the overflow id inside, whose files a
+        // filesystem mounted in the namespace refuses to make (EOVERFLOW). Become the
+        // namespace's root, the host id its maps give container 0 (runc's init does
+        // the same). Our capabilities in the namespace stay: the kernel clears them
+        // only when root becomes someone else, and this is the other way.
+        if spec.oci?.namespaces?.contains(.newUser) == true {
+            try step("become root of the user namespace (linux.uidMappings' container id 0)") { try becomeNamespaceRoot() }
         }
         // Chapter 7: a cgroup namespace of its own, now that the parent has put us in
         // our cgroup: its root is that group, so /proc/self/cgroup says "/" and the
@@ -125,7 +132,14 @@ func setUpContainer(
     _ spec: ContainerSpec, stage: Stage, steps: Steps, confinement: Confinement? = nil, cgroup: Cgroup? = nil
 ) throws {
     if stage.includes(.rootFilesystem), let rootfs = spec.rootfs {
-        try step("make mounts private") { try makeMountsPrivate() }
+        // Chapter 10: a bundle that lists no mount namespace shares its caller's, the
+        // host's: "/" there is not ours to make private (HostMounts.swift).
+        let sharesMounts = spec.oci?.sharesMountNamespace == true
+        if sharesMounts {
+            try step("bind the rootfs onto itself, private (no mount namespace of its own)") { try bindRootfsPrivately(rootfs) }
+        } else {
+            try step("make mounts private") { try makeMountsPrivate() }
+        }
         // Chapter 5: the image's layers and the container's own, merged on the mount
         // point that `rootfs` names. In this mount namespace only: it goes with it.
         if let layers = spec.layers {
@@ -170,6 +184,11 @@ func setUpContainer(
             if !listed.contains("/sys") {
                 try step("bind the host's /sys read-only (no network namespace of its own for sysfs)") { try mountSys(root: rootfs) }
             }
+            // Chapter 10, a bundle's user namespace: its linux.devices here too, the
+            // host's nodes bound (mknod is refused in a user namespace).
+            if let devices = spec.oci?.devices, !devices.isEmpty {
+                try step("bind linux.devices from the host") { try makeConfigDevices(devices, root: rootfs) }
+            }
         }
         // Chapter 10: createContainer hooks, in the container's mount namespace with its
         // mounts made, before the pivot (runtime-spec; runc's order too).
@@ -182,7 +201,18 @@ func setUpContainer(
         }
         if spec.chrootOnly {
             try step("chroot into the rootfs") { try chrootToRootfs(rootfs) }
+        } else if sharesMounts {
+            // Never pivot_root in a mount namespace that is not the container's: it
+            // would move the root of every process there whose root is "/".
+            try step("chroot into the rootfs (no mount namespace of its own: no pivot_root)") { try chrootToRootfs(rootfs) }
         } else {
+            // In a mount namespace joined by path (chapter 10) this is the same pivot,
+            // with a wider reach: pivot_root(2) moves the root and working directory of
+            // every process whose root was the old one — the namespace's other
+            // processes too (runtime-tools' `unshare --mount sleep`) — onto the rootfs,
+            // and the old root's detach takes the host's tree from them as well. The
+            // namespace becomes the container's, as runc makes it: the spec's path
+            // names the container's mount namespace, not one to borrow.
             try step("pivot to the rootfs") { try steps.rootFilesystem.pivotToRootfs(rootfs) }
         }
         // Chapter 10: the root mount's propagation as the config asks (every mount was
@@ -240,6 +270,36 @@ func setUpContainer(
         }
         try step("cut the bounding set") { try steps.privileges.dropBoundingSet(keeping: confinement.capabilities) }
     }
+}
+
+/// Chapter 10: setns(2) into each namespace the bundle names by path (a pid namespace
+/// is `create`'s to join, before the clone). Every file is opened first, while its path
+/// resolves where the config meant it to; the mount namespace is entered last, since
+/// from there on paths resolve in it.
+func joinBundleNamespaces(_ joins: [OCIJoin]) throws {
+    let ordered = joins.filter { $0.type != "pid" && $0.type != "mount" } + joins.filter { $0.type == "mount" }
+    var opened: [(join: OCIJoin, fd: Int32)] = []
+    defer { for entry in opened { closeDescriptor(entry.fd) } }
+    for join in ordered {
+        let fd = open(join.path, O_RDONLY | O_CLOEXEC)
+        if fd == -1 { throw SyscallError("open", path: join.path) }
+        opened.append((join, fd))
+    }
+    for entry in opened where cl_setns(entry.fd, entry.join.flag.rawValue) == -1 {
+        let code = errno
+        throw SyscallError(
+            "setns", path: "\(entry.join.path) (linux.namespaces, \(entry.join.type))", errno: code,
+            hint: code == EINVAL ? "the file is not a \(entry.join.type) namespace" : nil)
+    }
+}
+
+/// setgid, setgroups and setuid to 0 of our user namespace (with CAP_SETUID and
+/// CAP_SETGID in it, each sets the real, effective and saved id together).
+func becomeNamespaceRoot() throws(SyscallError) {
+    if setgid(0) == -1 { throw SyscallError("setgid", path: "0") }
+    // No supplementary group of the host's (unmapped ones show as the overflow id).
+    if setgroups(0, nil) == -1 { throw SyscallError("setgroups", path: "[]") }
+    if setuid(0) == -1 { throw SyscallError("setuid", path: "0") }
 }
 
 /// The last step: execve the command in this very process.

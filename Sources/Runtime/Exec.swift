@@ -19,9 +19,12 @@ let joinedNamespaces = ["user", "uts", "ipc", "net", "pid", "cgroup", "mnt"]
 /// With `detachedReport` (`exec --detach`), no process waits for the command: its host
 /// pid is written to that descriptor as text and this returns 0 once it is born — the
 /// command is then the child of whoever reaps orphans (conmon and containerd's shim
-/// are subreapers for this), as with runc.
+/// are subreapers for this), as with runc. `chrooted`: the container chrooted in its
+/// caller's mount namespace (its bundle listed none), so its root is not its mount
+/// namespace's.
 public func execInContainer(
-    _ state: ContainerState, command: [String], programName: String, consoleSocket: Int32? = nil, detachedReport: Int32? = nil
+    _ state: ContainerState, command: [String], programName: String, consoleSocket: Int32? = nil, chrooted: Bool = false,
+    detachedReport: Int32? = nil
 ) -> Int32 {
     var state = state
     // Recorded but not cloned yet (chapter 9's bridge is set up in between): wait a
@@ -59,6 +62,16 @@ public func execInContainer(
             }
             namespaces.append((kind, path))
         }
+        // Chapter 10: a container whose bundle listed no mount namespace is chrooted in
+        // its caller's, not pivoted: joining that namespace (or, sharing it, joining
+        // nothing) would leave us on its root, the host's. The container's root is
+        // entered through /proc/TARGET/root, opened now, while that path is ours.
+        var sharedRoot: Int32 = -1
+        if chrooted || !namespaces.contains(where: { $0.kind == "mnt" }) {
+            sharedRoot = open("/proc/\(target)/root", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if sharedRoot == -1 { throw ContainerError(step: "join the container", reason: "\(SyscallError("open", path: "/proc/\(target)/root"))") }
+        }
+        defer { if sharedRoot >= 0 { close(sharedRoot) } }
         // `exec -d`: the command holds the report's end until its execve closes it
         // (close-on-exec), so the reader's end of file means "it runs"; a failure on the
         // way there says "!" first, and `exec -d` fails as runc's does.
@@ -96,6 +109,12 @@ public func execInContainer(
                     switch status {
                     case .exited(let code): exitImmediately(code)
                     case .signaled(let signal): exitImmediately(ExitCode.signalBase + signal)
+                    }
+                }
+                if sharedRoot >= 0 {
+                    try step("enter the container's root (chroot: it has no mount namespace of its own)") {
+                        if fchdir(sharedRoot) == -1 { throw SyscallError("fchdir", path: "/proc/\(target)/root") }
+                        if chroot(".") == -1 { throw SyscallError("chroot", path: "/proc/\(target)/root") }
                     }
                 }
                 try step("enter the container's root") { try changeDirectory("/") }

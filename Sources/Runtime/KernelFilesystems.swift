@@ -57,20 +57,53 @@ func populateDev(root: String = "") throws {
 
 /// Chapter 10: a bundle's `linux.devices`, made in the container's /dev (after the
 /// pivot, as real root: mknod needs CAP_MKNOD in the host's user namespace).
-func makeConfigDevices(_ devices: [OCIDevice]) throws {
+///
+/// In a user namespace (`root` is the rootfs's path, before the pivot) a device node is
+/// the host's own, bound onto an empty file, as chapter 8's /dev is: the same node
+/// must be on the host. Its mode and owner stay the host's (a chmod would change the
+/// host's node).
+func makeConfigDevices(_ devices: [OCIDevice], root: String = "") throws {
     for device in devices {
-        try makeDirectories(parentDirectory(of: device.path))
+        let path = root + device.path
+        try makeDirectories(parentDirectory(of: path))
+        if !root.isEmpty && device.kind != S_IFIFO {
+            try bindHostDevice(device, at: path)
+            continue
+        }
         // A node already there (one of the six above, listed again) is replaced.
-        _ = unlink(device.path)
-        // makedev(3) for any size: the major's and minor's low and high bits interleave.
-        let number =
-            ((device.major & 0xffff_f000) << 32) | ((device.major & 0xfff) << 8) | ((device.minor & 0xffff_ff00) << 12)
-            | (device.minor & 0xff)
-        if mknod(device.path, device.kind | device.mode, dev_t(number)) == -1 { throw SyscallError("mknod", path: device.path) }
+        _ = unlink(path)
+        let number = deviceNumber(major: device.major, minor: device.minor)
+        if mknod(path, device.kind | device.mode, dev_t(number)) == -1 { throw SyscallError("mknod", path: path) }
         // mknod's mode went through the umask.
-        if chmod(device.path, device.mode) == -1 { throw SyscallError("chmod", path: device.path) }
-        if chown(device.path, device.uid, device.gid) == -1 { throw SyscallError("chown", path: device.path) }
+        if chmod(path, device.mode) == -1 { throw SyscallError("chmod", path: path) }
+        if chown(path, device.uid, device.gid) == -1 { throw SyscallError("chown", path: path) }
     }
+}
+
+/// makedev(3) for any size: the major's and minor's low and high bits interleave.
+private func deviceNumber(major: UInt64, minor: UInt64) -> UInt64 {
+    ((major & 0xffff_f000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0xff)
+}
+
+/// One of `linux.devices` in a user namespace: the host's node at the same path, bound.
+private func bindHostDevice(_ device: OCIDevice, at path: String) throws {
+    var host = stat()
+    guard lstat(device.path, &host) == 0, host.st_mode & S_IFMT == device.kind,
+        UInt64(host.st_rdev) == deviceNumber(major: device.major, minor: device.minor)
+    else {
+        throw ContainerError(
+            step: "bind linux.devices from the host",
+            reason:
+                "\(device.path) (\(device.major):\(device.minor)): in a user namespace a device node cannot be made (mknod needs CAP_MKNOD on the host), so the host's own is bound — and the host has no such node at \(device.path)"
+        )
+    }
+    // One of the six bound already (listed again): its bind goes first.
+    if fileKind(path, followLinks: false) != nil {
+        _ = umount2(path, Int32(MNT_DETACH))
+        _ = unlink(path)
+    }
+    try touchFile(path, mode: 0o666)
+    try mount(source: device.path, target: path, type: nil, flags: [.bind])
 }
 
 /// The devices a program expects to find: harmless, they touch no hardware.

@@ -26,7 +26,8 @@ import Syscalls
 // run`'s /run/scratch, whose entries live only as long as their runtime holds a lock):
 //
 //   state       key=value lines (StateDirectory.swift's format, plus bundle=,
-//               status=creating|created, starttime=, annotation=, hook.*=)
+//               status=creating|created, starttime=, annotation=, hook.*=, and
+//               mount-namespace=, host-mount= for mounts in the caller's namespace)
 //   exec.fifo   the named pipe, from `create` until `start` opened it
 
 /// What `create` is given beyond the container itself.
@@ -49,6 +50,16 @@ public struct OCILaunch: Sendable {
     /// A namespace the list leaves out is the host's, as runc reads it.
     public var namespaces: CloneFlags?
     public var joinedNamespaces: [OCIJoin] = []
+    /// `linux.uidMappings` and `gidMappings`, with a new user namespace (`namespaces`
+    /// holds `.newUser`): written by `create` into the child's uid_map and gid_map.
+    public var uidMappings: [OCIIDMapping] = []
+    public var gidMappings: [OCIIDMapping] = []
+    /// The config lists namespaces, and no mount namespace (new or joined): the
+    /// container's mounts are made in the caller's, and it chroots (HostMounts.swift).
+    public var sharesMountNamespace: Bool {
+        guard let namespaces else { return false }
+        return !namespaces.contains(.newMount) && !joinedNamespaces.contains { $0.type == "mount" }
+    }
     /// `process.user.umask`, set just before the exec.
     public var umask: mode_t?
     /// `linux.sysctl`, written in the container's own /proc/sys after the pivot (only
@@ -100,7 +111,7 @@ public struct OCILaunch: Sendable {
 
 /// A namespace to join: `linux.namespaces[i]` with a `path`.
 public struct OCIJoin: Sendable, Equatable {
-    /// runtime-spec's name: network, ipc, uts, pid.
+    /// runtime-spec's name: network, ipc, uts, pid, mount, cgroup.
     public var type: String
     public var path: String
     /// The clone flag of `type`: setns(2) checks the file is a namespace of that type.
@@ -186,6 +197,10 @@ public struct OCIRecord: Sendable {
     public var createdText: String
     public var annotations: [OCIAnnotation] = []
     public var hooks = OCIHooks()
+    /// What the container mounted in its caller's mount namespace (it listed none of
+    /// its own), and that namespace: `delete` unmounts them there.
+    public var hostMounts: [OCIHostMount] = []
+    public var mountNamespace: String?
     public var directory: String
 
     func encoded() -> String {
@@ -199,6 +214,8 @@ public struct OCIRecord: Sendable {
         for (kind, hook) in hooks.all {
             text += "hook.\(kind)=\(escapedRecordValue(hook.encoded()))\n"
         }
+        if let mountNamespace { text += "mount-namespace=\(mountNamespace)\n" }
+        for mount in hostMounts { text += "host-mount=\(escapedRecordValue(mount.encoded()))\n" }
         return text
     }
 
@@ -215,6 +232,8 @@ public struct OCIRecord: Sendable {
             case "status": record.phase = ContainerStatus(rawValue: value) ?? .creating
             case "created-text": record.createdText = value
             case "starttime": record.startTime = UInt64(value)
+            case "mount-namespace": record.mountNamespace = value
+            case "host-mount": if let mount = OCIHostMount.decoded(value) { record.hostMounts.append(mount) }
             case "annotation":
                 let parts = value.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
                 record.annotations.append(OCIAnnotation(key: String(parts[0]), value: parts.count > 1 ? String(parts[1]) : ""))
@@ -385,8 +404,12 @@ public func createContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) t
         return try createInDirectory(
             spec, oci: oci, stage: stage, steps: steps, confinement: confinement, idMaps: idMaps, made: &made)
     } catch {
-        // On every failure: the process, its cgroup, the directory go again.
+        // On every failure: the process, its cgroup, its mounts in our mount namespace
+        // (with none of its own), the directory go again.
         if made.child > 0 { killAndReap(made.child) }
+        if let before = made.mountsBefore, let rootfs = spec.rootfs {
+            unmountRecorded(mountsMade(under: rootfs, since: before))
+        }
         if let cgroup = made.cgroup { cleanUpCgroup(cgroup, steps: steps, programName: spec.programName) }
         for name in ["exec.fifo", "state.new", "state"] { try? removeFile(directory + "/" + name) }
         _ = try? removeDirectory(directory)
@@ -399,6 +422,8 @@ struct MadeSoFar {
     let directory: String
     var cgroup: Cgroup?
     var child: pid_t = 0
+    /// With no mount namespace of the container's own: the mount ids before the clone.
+    var mountsBefore: Set<Int>?
 }
 
 /// `create`'s steps 2 to 5, once its state directory exists.
@@ -453,11 +478,18 @@ func createInDirectory(
     if fifoFD == -1 { throw ContainerError(step: "open the exec fifo", reason: "\(SyscallError("open", path: fifoPath))") }
     defer { close(fifoFD) }
 
-    // 3. Clone, with the namespaces of `scratch run` and those the config adds.
-    var namespaces: CloneFlags = [.newMount]
+    // 3. Clone, with the namespaces the config lists (none: those of `scratch run`).
+    //    A mount namespace joined by path is entered by the child; one not listed is
+    //    ours, where the child's mounts are then recorded, for `delete`.
+    var namespaces: CloneFlags = []
     if let listed = oci.namespaces {
-        namespaces.formUnion(listed)
+        namespaces = listed
+        if oci.sharesMountNamespace {
+            made.mountsBefore = Set(currentMounts().map(\.id))
+            record.mountNamespace = currentMountNamespace()
+        }
     } else {
+        namespaces.insert(.newMount)
         namespaces.formUnion(try step("choose namespaces") { try steps.hostname.hostnameNamespace() })
         namespaces.formUnion(try step("choose namespaces") { try steps.processTree.processTreeNamespace() })
         namespaces.insert(.newIPC)
@@ -493,6 +525,19 @@ func createInDirectory(
     if let idMaps {
         try step("write the user namespace's maps") { try steps.userNamespace.writeIDMaps(idMaps, child: child) }
     }
+    // Chapter 8's user namespace, with the bundle's maps: root writes them itself
+    // (CAP_SETUID and CAP_SETGID over the parent namespace let it map any host ids),
+    // before the go-ahead — until then the child's ids are unmapped, the overflow id.
+    if namespaces.contains(.newUser) && idMaps == nil {
+        do {
+            try writeIDMapFiles(
+                child: child, uid: idMapText(oci.uidMappings), gid: idMapText(oci.gidMappings), denySetgroups: false)
+        } catch {
+            throw ContainerError(
+                step: "write the user namespace's maps (linux.uidMappings, linux.gidMappings)",
+                reason: "\(error) — uid_map \(quotedMap(oci.uidMappings)), gid_map \(quotedMap(oci.gidMappings))")
+        }
+    }
     // 4. From outside: the cgroup, the limits on its resources, its OOM score, the
     //    hooks that run in the runtime's namespaces; then let it go on.
     if let cgroup {
@@ -525,6 +570,7 @@ func createInDirectory(
     guard let stat = processStat(child), stat.state != "Z" else {
         throw ContainerError(step: "create the container", reason: "the container's process ended during its setup")
     }
+    if let before = made.mountsBefore, let rootfs = spec.rootfs { record.hostMounts = mountsMade(under: rootfs, since: before) }
     record.phase = .created
     record.startTime = stat.startTime
     try writeRecord(record, step: "record the container as created")
@@ -538,6 +584,11 @@ func createInDirectory(
         }
     }
     return child
+}
+
+/// A map's lines for an error message, with the line breaks shown as \\n.
+func quotedMap(_ mappings: [OCIIDMapping]) -> String {
+    "\"" + idMapText(mappings).split(separator: "\n").joined(separator: "\\n") + "\""
 }
 
 /// The record written, or an error naming `step`.
@@ -624,6 +675,15 @@ public func ociProcesses(_ id: String, root: String) throws(ContainerError) -> [
 public func deleteOCIContainer(_ id: String, root: String, force: Bool, steps: Steps) throws(ContainerError) {
     let record = try ociRecord(id, root: root)
     let status = try ociStatus(record, steps: steps)
+    // Mounts in a mount namespace other than ours (HostMounts.swift): while its process
+    // lives, the namespace is in reach through it — held open before the kill.
+    var otherNamespace: Int32 = -1
+    if !record.hostMounts.isEmpty, let recorded = record.mountNamespace, recorded != currentMountNamespace(),
+        let pid = record.container.pid, status != .stopped
+    {
+        otherNamespace = open("/proc/\(pid)/ns/mnt", O_RDONLY | O_CLOEXEC)
+    }
+    defer { if otherNamespace >= 0 { close(otherNamespace) } }
     switch status {
     case .stopped: break
     case .created:
@@ -638,6 +698,21 @@ public func deleteOCIContainer(_ id: String, root: String, force: Bool, steps: S
         killAndWait(record)
     }
     removeContainerGroups(record.container.cgroups)
+    if !record.hostMounts.isEmpty {
+        // They are in the mount namespace `create` ran in: a `delete` run in another
+        // unmounts them from a child that joins it, when it could be held; else says so.
+        if otherNamespace >= 0 {
+            for problem in unmountRecorded(record.hostMounts, inNamespace: otherNamespace) {
+                writeToStandardError("scratch: warning: \(problem)\n")
+            }
+        } else if let recorded = record.mountNamespace, let ours = currentMountNamespace(), recorded != ours {
+            writeToStandardError(
+                "scratch: warning: the container's mounts are in mount namespace \(recorded), this delete runs in \(ours): unmount them there (umount -l \(record.hostMounts.map(\.path).sorted().first ?? ""))\n"
+            )
+        } else {
+            for problem in unmountRecorded(record.hostMounts) { writeToStandardError("scratch: warning: \(problem)\n") }
+        }
+    }
     // poststop: a failing hook is a warning (runtime-spec), the delete goes on.
     try runHooks(
         record.hooks.poststop, kind: "poststop", record: record, recorded: .created, alive: false, execFifoExists: false, steps: steps,

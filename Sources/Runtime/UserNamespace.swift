@@ -134,15 +134,76 @@ extension Reference: UserNamespaceSteps {
             }
             return
         }
-        // One id, written by ourselves. setgroups first: the kernel takes gid_map from
-        // an unprivileged writer only once setgroups(2) is denied in the namespace
-        // (CVE-2014-8989: root inside could otherwise drop a group that keeps the user
-        // *out* of a file).
-        let proc = "/proc/\(child)"
-        try writeFile(proc + "/setgroups", Array("deny".utf8), create: false)
-        try writeFile(proc + "/uid_map", Array(lines.uid.utf8), create: false)
-        try writeFile(proc + "/gid_map", Array(lines.gid.utf8), create: false)
+        // One id, written by ourselves, an unprivileged writer: setgroups denied first.
+        try writeIDMapFiles(child: child, uid: lines.uid, gid: lines.gid, denySetgroups: true)
     }
+}
+
+/// Writes `child`'s uid_map and gid_map from its parent's namespace: each file once,
+/// in one write(2) of the whole map (the kernel takes no second write, and none of a
+/// page or more).
+///
+/// setgroups first, when `denySetgroups`: the kernel takes gid_map from a writer
+/// without CAP_SETGID over the parent namespace (a user mapping their own id) only once
+/// setgroups(2) is denied in the namespace (CVE-2014-8989: root inside could otherwise
+/// drop a group that keeps the user *out* of a file). Root writing a bundle's maps
+/// (chapter 10) holds CAP_SETGID and leaves it allowed, as runc does: the container's
+/// root may then set the supplementary groups `process.user.additionalGids` lists.
+func writeIDMapFiles(child: pid_t, uid: String, gid: String, denySetgroups: Bool) throws(SyscallError) {
+    let proc = "/proc/\(child)"
+    if denySetgroups { try writeFile(proc + "/setgroups", Array("deny".utf8), create: false) }
+    try writeFile(proc + "/uid_map", Array(uid.utf8), create: false)
+    try writeFile(proc + "/gid_map", Array(gid.utf8), create: false)
+}
+
+// MARK: chapter 10 — a bundle's maps
+
+/// One entry of a bundle's `linux.uidMappings` or `linux.gidMappings`: `size` ids
+/// from `containerID` in the container stand for as many from `hostID` on the host.
+public struct OCIIDMapping: Sendable, Equatable {
+    public var containerID: UInt32
+    public var hostID: UInt32
+    public var size: UInt32
+    public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
+        (self.containerID, self.hostID, self.size) = (containerID, hostID, size)
+    }
+}
+
+/// The map file's text: "inside outside count", one entry a line.
+func idMapText(_ mappings: [OCIIDMapping]) -> String {
+    mappings.map { "\($0.containerID) \($0.hostID) \($0.size)\n" }.joined()
+}
+
+/// What the kernel would refuse in a bundle's maps (user_namespaces(7)), said before
+/// anything exists; nil when it takes them. `place` is the property's JSON path.
+public func idMappingProblem(_ mappings: [OCIIDMapping], place: String) -> String? {
+    // 340 lines since Linux 4.15 (5 before), and the whole text under a page: the
+    // kernel reads the map in one write(2) of less than PAGE_SIZE.
+    if mappings.count > 340 { return "\(place): \(mappings.count) entries — the kernel takes at most 340" }
+    if idMapText(mappings).utf8.count >= 4096 { return "\(place): the map is 4096 bytes or more as text — the kernel takes less than a page" }
+    for (index, entry) in mappings.enumerated() {
+        if entry.size == 0 { return "\(place)[\(index)].size: 0 — a mapping maps at least one id" }
+        // An id range may not run past 2^32 - 1 (4294967295, (uid_t)-1, is no id).
+        for (field, start) in [("containerID", entry.containerID), ("hostID", entry.hostID)]
+        where UInt64(start) + UInt64(entry.size) > UInt64(UInt32.max) {
+            return "\(place)[\(index)].\(field): \(start) + size \(entry.size) runs past 4294967294, the last id"
+        }
+    }
+    // No two ranges may overlap, inside or outside: each id must stand for one id.
+    for (first, a) in mappings.enumerated() {
+        for (second, b) in mappings.enumerated() where second > first {
+            for (field, x, y) in [("containerID", a.containerID, b.containerID), ("hostID", a.hostID, b.hostID)]
+            where UInt64(x) < UInt64(y) + UInt64(b.size) && UInt64(y) < UInt64(x) + UInt64(a.size) {
+                return "\(place)[\(first)] and [\(second)] overlap (\(field)s \(x)+\(a.size) and \(y)+\(b.size)) — each id may be mapped once"
+            }
+        }
+    }
+    return nil
+}
+
+/// True when `id` of the container is one that `mappings` map.
+public func idIsMapped(_ id: UInt32, by mappings: [OCIIDMapping]) -> Bool {
+    mappings.contains { UInt64(id) >= UInt64($0.containerID) && UInt64(id) < UInt64($0.containerID) + UInt64($0.size) }
 }
 
 /// The maps' lines for an error message, as `steps` make them: what the kernel (or

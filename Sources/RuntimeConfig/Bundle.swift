@@ -14,7 +14,8 @@ import Syscalls
 let bundleProperties: Set<String> = [
     "hooks", "process.user.umask", "process.terminal", "process.consoleSize", "process.capabilities", "process.rlimits", "process.noNewPrivileges",
     "process.oomScoreAdj", "process.selinuxLabel", "linux.mountLabel",
-    "linux.namespaces", "linux.sysctl", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp", "linux.cgroupsPath",
+    "linux.namespaces", "linux.uidMappings", "linux.gidMappings", "linux.sysctl", "linux.maskedPaths", "linux.readonlyPaths", "linux.seccomp",
+    "linux.cgroupsPath",
     "linux.rootfsPropagation", "linux.resources.devices", "linux.resources.memory.swap", "linux.resources.cpu.shares",
     "linux.resources.cpu.cpus", "linux.devices", "linux.resources.blockIO", "linux.resources.network",
     "linux.resources.memory.reservation", "linux.resources.memory.kernel", "linux.resources.memory.kernelTCP",
@@ -65,6 +66,9 @@ struct BundleConfig: Decodable {
 
     struct User: Decodable {
         var umask: UInt32?
+        var uid: Int64?
+        var gid: Int64?
+        var additionalGids: [Int64]?
     }
 
     struct Process: Decodable {
@@ -81,6 +85,12 @@ struct BundleConfig: Decodable {
     struct Namespace: Decodable {
         var type: String
         var path: String?
+    }
+
+    struct IDMapping: Decodable {
+        var containerID: UInt32
+        var hostID: UInt32
+        var size: UInt32
     }
 
     struct DeviceRule: Decodable {
@@ -173,6 +183,8 @@ struct BundleConfig: Decodable {
         var sysctl: [String: String]?
         var cgroupsPath: String?
         var namespaces: [Namespace]?
+        var uidMappings: [IDMapping]?
+        var gidMappings: [IDMapping]?
         var seccomp: SeccompProfileFile?
         var rootfsPropagation: String?
         var resources: Resources?
@@ -343,9 +355,12 @@ public func loadBundle(
         }
     }
     if let linux = extra.linux {
-        if let listed = linux.namespaces {
+        do {
             // As runc reads the list: a namespace listed without a path is new, one with
-            // a path is joined, one left out is the host's.
+            // a path is joined, one left out is the caller's — every one, when the config
+            // lists none (runtime-spec: "the container MUST inherit the runtime namespace
+            // of that type"). `scratch spec` lists the container's own.
+            let listed = linux.namespaces ?? []
             var flags: CloneFlags = []
             var seen: Set<String> = []
             for (index, namespace) in listed.enumerated() {
@@ -353,17 +368,20 @@ public func loadBundle(
                 guard seen.insert(namespace.type).inserted else { throw invalid("\(place).type: \(namespace.type) is listed twice") }
                 let kinds: [String: CloneFlags] = [
                     "pid": .newPID, "mount": .newMount, "ipc": .newIPC, "uts": .newUTS, "cgroup": .newCgroup, "network": .newNetwork,
+                    "user": .newUser,
                 ]
-                if namespace.type == "user" || namespace.type == "time" {
-                    throw invalid(
-                        "\(place): a \(namespace.type) namespace from a bundle is not supported by scratch yet (rootless: run `scratch run` as a user)"
-                    )
+                if namespace.type == "time" {
+                    throw invalid("\(place): a time namespace is not supported by scratch yet (nor linux.timeOffsets)")
                 }
                 guard let flag = kinds[namespace.type] else { throw invalid("\(place).type: unknown \(ContainerSpec.quoted(namespace.type))") }
                 if let path = namespace.path, !path.isEmpty {
-                    guard ["network", "ipc", "uts", "pid"].contains(namespace.type) else {
+                    // Joining a user namespace would have to come before every other
+                    // namespace is made or joined (each is owned by a user namespace,
+                    // and setns(2) into it drops the host's capabilities): runc's
+                    // nsexec forks twice for it. scratch makes a new one, with maps.
+                    guard namespace.type != "user" else {
                         throw invalid(
-                            "\(place).path: joining a \(namespace.type) namespace is not supported by scratch yet — it joins network, ipc, uts and pid namespaces"
+                            "\(place).path: joining a user namespace is not supported by scratch yet — give linux.uidMappings and linux.gidMappings for a new one"
                         )
                     }
                     guard fileKind(path) != nil else { throw invalid("\(place).path: \(path) does not exist") }
@@ -372,16 +390,79 @@ public func loadBundle(
                     flags.insert(flag)
                 }
             }
-            guard flags.contains(.newMount) else {
-                throw invalid("linux.namespaces: no new mount namespace — scratch needs one for the container's root (add {\"type\": \"mount\"})")
+            // No mount namespace listed: the container's mounts are made in the caller's,
+            // and it chroots (HostMounts.swift). A user namespace could mount nothing
+            // there: the caller's mount namespace is owned by the caller's user one.
+            let ownMounts = flags.contains(.newMount) || launch.joinedNamespaces.contains { $0.type == "mount" }
+            if !ownMounts && flags.contains(.newUser) {
+                throw invalid(
+                    "linux.namespaces: a user namespace without a mount namespace of its own — it could not mount the container's /proc, /dev and /sys in the caller's (add {\"type\": \"mount\"})"
+                )
             }
             // A new network namespace comes up with `lo` up and nothing else, as runc
             // makes it: its other links are the caller's to add (CNI, netavark) by path.
-            if flags.contains(.newNetwork) { spec.network = .none }
+            // Neither new nor joined: the caller's, where nothing is brought up (its lo
+            // is not the container's to touch).
+            if flags.contains(.newNetwork) {
+                spec.network = .none
+            } else if !launch.joinedNamespaces.contains(where: { $0.type == "network" }) {
+                spec.network = .host
+            }
             // The cgroup namespace is the child's own unshare (once in its group).
             spec.hostCgroupNamespace = !flags.contains(.newCgroup)
             flags.remove(.newCgroup)
             launch.namespaces = flags
+        }
+        // Chapter 8's user namespace, with the ids the config maps (runc's rules: maps
+        // need a new user namespace, and a new one needs maps).
+        let uidMappings = (linux.uidMappings ?? []).map { OCIIDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
+        let gidMappings = (linux.gidMappings ?? []).map { OCIIDMapping(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
+        let newUserNamespace = launch.namespaces?.contains(.newUser) ?? false
+        if !newUserNamespace, !uidMappings.isEmpty || !gidMappings.isEmpty {
+            throw invalid(
+                "\(uidMappings.isEmpty ? "linux.gidMappings" : "linux.uidMappings"): given, but linux.namespaces lists no user namespace to map — add {\"type\": \"user\"}, or remove the mappings"
+            )
+        }
+        if newUserNamespace {
+            if let index = listed(linux.namespaces, "user"), uidMappings.isEmpty || gidMappings.isEmpty {
+                throw invalid(
+                    "\(uidMappings.isEmpty ? "linux.uidMappings" : "linux.gidMappings"): missing — a new user namespace (linux.namespaces[\(index)]) needs its maps, e.g. [{\"containerID\": 0, \"hostID\": 100000, \"size\": 65536}]"
+                )
+            }
+            if getuid() != 0 {
+                throw invalid(
+                    "linux.uidMappings: a bundle's maps are written by root — as a user other than root, use `scratch run` (chapter 8 maps your ids with newuidmap)"
+                )
+            }
+            for (property, mappings) in [("linux.uidMappings", uidMappings), ("linux.gidMappings", gidMappings)] {
+                if let problem = idMappingProblem(mappings, place: property) { throw invalid(problem) }
+                // The runtime's setup runs as the container's root until the user
+                // change: with container id 0 unmapped it would be the overflow id,
+                // owning nothing it makes (runc refuses the same).
+                guard idIsMapped(0, by: mappings) else {
+                    throw invalid(
+                        "\(property): container id 0 is not mapped — the container's root must stand for a host id (add an entry with \"containerID\": 0)"
+                    )
+                }
+            }
+            // setuid(2) and setgid(2) to an id the namespace does not map fail (EINVAL).
+            for (field, id, mappings) in [
+                ("uid", extra.process?.user?.uid, uidMappings), ("gid", extra.process?.user?.gid, gidMappings),
+            ] {
+                if let id, id >= 0, id <= Int64(UInt32.max), !idIsMapped(UInt32(id), by: mappings) {
+                    throw invalid(
+                        "process.user.\(field): \(id) is not mapped by linux.\(field)Mappings — the process could not become it in its user namespace"
+                    )
+                }
+            }
+            for (index, gid) in (extra.process?.user?.additionalGids ?? []).enumerated()
+            where gid >= 0 && gid <= Int64(UInt32.max) && !idIsMapped(UInt32(gid), by: gidMappings) {
+                throw invalid(
+                    "process.user.additionalGids[\(index)]: \(gid) is not mapped by linux.gidMappings — setgroups(2) refuses a group its user namespace does not map"
+                )
+            }
+            launch.uidMappings = uidMappings
+            launch.gidMappings = gidMappings
         }
         // Only what the container's own namespaces hold, as runc allows: IPC's kernel.msg*,
         // sem, shm*, fs.mqueue.*; net.* with a network namespace of its own; the UTS
@@ -604,8 +685,19 @@ public func loadBundle(
             )
         }
     }
+    if extra.linux == nil {
+        // No namespaces listed: every one is the caller's (see above).
+        launch.namespaces = []
+        spec.hostCgroupNamespace = true
+        spec.network = .host
+    }
     spec.oci = launch
     return spec
+}
+
+/// The index of namespace `type` in the config's list, when it is listed.
+private func listed(_ namespaces: [BundleConfig.Namespace]?, _ type: String) -> Int? {
+    namespaces?.firstIndex { $0.type == type }
 }
 
 /// `bundle` from the working directory.

@@ -379,6 +379,8 @@ func ociExec(_ words: ArraySlice<String>, root: String, steps: Steps, programNam
     if let cwd = arguments.value("--cwd") { state.workingDirectory = cwd }
     if let user = arguments.value("--user", "-u") { state.user = user }
     guard !command.isEmpty else { throw usage("exec needs a command: scratch exec ID CMD [ARG...], or -p process.json") }
+    // Recorded only for a container with no mount namespace of its own (HostMounts.swift).
+    let chrooted = record.mountNamespace != nil
     if arguments.has("--detach", "-d") {
         // The pid file names the command itself, as runc's does: conmon and the shim
         // signal and reap that pid. The command's pid comes back over a pipe from the
@@ -390,7 +392,9 @@ func ociExec(_ words: ArraySlice<String>, root: String, steps: Steps, programNam
             _ = setsid()
             closeDescriptor(report.readEnd.raw)
             exit(
-                execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket, detachedReport: report.writeEnd.raw))
+                execInContainer(
+                    state, command: command, programName: programName, consoleSocket: consoleSocket, chrooted: chrooted,
+                    detachedReport: report.writeEnd.raw))
         }
         report.writeEnd.close()
         let said = (try? report.readEnd.readToEnd()) ?? []
@@ -405,5 +409,5 @@ func ociExec(_ words: ArraySlice<String>, root: String, steps: Steps, programNam
         }
         return 0
     }
-    return execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket)
+    return execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket, chrooted: chrooted)
 }

@@ -66,8 +66,9 @@ public struct OCIConfig: Codable, Sendable {
 
     public struct Linux: Codable, Sendable {
         public var resources: Resources?
+        /// Read by a bundle (chapter 10); `run --config` takes only `scratchSpecNamespaces`.
+        public var namespaces: [Namespace]?
         // Known, not done yet.
-        public var namespaces: Present?
         public var uidMappings: Present?
         public var gidMappings: Present?
         public var timeOffsets: Present?
@@ -81,6 +82,11 @@ public struct OCIConfig: Codable, Sendable {
         public var mountLabel: Present?
         public var personality: Present?
         public var intelRdt: Present?
+    }
+
+    public struct Namespace: Codable, Sendable {
+        public var type: String?
+        public var path: String?
     }
 
     public struct Resources: Codable, Sendable {
@@ -194,7 +200,16 @@ extension OCIConfig {
         note(domainname, "domainname")
         note(hooks, "hooks")
         if let linux {
-            note(linux.namespaces, "linux.namespaces")
+            // `scratch run` makes its own namespaces (chapters 1–9, their flags): a list
+            // is taken only when it names what `scratch spec` writes, which is what
+            // `run` makes by itself (from chapter 7's stage; before it, without the IPC
+            // and cgroup ones).
+            if let namespaces = linux.namespaces, !namespaces.isEmpty,
+                namespaces.contains(where: { $0.path.map { !$0.isEmpty } ?? false })
+                    || Set(namespaces.compactMap(\.type)) != scratchSpecNamespaces || namespaces.count != scratchSpecNamespaces.count
+            {
+                paths.append("linux.namespaces")
+            }
             note(linux.uidMappings, "linux.uidMappings")
             note(linux.gidMappings, "linux.gidMappings")
             note(linux.timeOffsets, "linux.timeOffsets")
@@ -239,3 +254,8 @@ extension OCIConfig {
         return paths
     }
 }
+
+/// The namespaces `scratch spec` lists, a container's own in a bundle made from it:
+/// those `scratch run` makes for a container by itself (its network aside, which
+/// `--network` chooses).
+public let scratchSpecNamespaces: Set<String> = ["pid", "ipc", "uts", "mount", "cgroup"]

@@ -31,6 +31,23 @@ public let specTemplate = """
     	"hostname": "scratch",
     	"mounts": [],
     	"linux": {
+    		"namespaces": [
+    			{
+    				"type": "pid"
+    			},
+    			{
+    				"type": "ipc"
+    			},
+    			{
+    				"type": "uts"
+    			},
+    			{
+    				"type": "mount"
+    			},
+    			{
+    				"type": "cgroup"
+    			}
+    		],
     		"resources": {
     			"memory": {
     				"limit": 67108864
