@@ -385,8 +385,10 @@ extension Reference: CgroupSteps {
 /// read-only, none of its files (cgroup.procs, the limits) can be written.
 /// On v1: a small tmpfs holding one mount per hierarchy the container is in (cpu and
 /// cpuacct co-mounted as `cpu,cpuacct`, with a link for each name), made read-only last.
-func mountCgroupTree(_ cgroup: Cgroup) throws {
-    let target = cgroupRoot
+/// `root`: the rootfs's path when called before the pivot (chapter 10's user namespace
+/// on v1, below).
+func mountCgroupTree(_ cgroup: Cgroup, root: String = "") throws {
+    let target = root + cgroupRoot
     let readOnly: MountFlags = [.readOnly, .noSuid, .noDev, .noExec]
     switch cgroup.mode {
     case .v2 where inUserNamespace():
@@ -403,9 +405,11 @@ func mountCgroupTree(_ cgroup: Cgroup) throws {
     case .v1 where inUserNamespace():
         // Chapter 10, a bundle's user namespace made by root: cgroup v1 cannot be
         // mounted in a user namespace (only cgroup2 may), so each hierarchy's view of
-        // the container's group is bound from the host's tree — reachable in the /sys
-        // bound from the host (mountSys), through descriptors opened before the tmpfs
-        // covers it.
+        // the container's group is bound from the host's tree, through descriptors
+        // opened before the tmpfs covers it. The child does this before its pivot,
+        // while the host's tree is in its mount namespace: after it, a bind from a
+        // descriptor of the old root's detached mounts is refused (EINVAL), and a
+        // bundle's own sysfs has no cgroup mounts under it.
         var sources: [(name: String, hierarchy: CgroupHierarchy, fd: Int32)] = []
         defer { for source in sources { _ = close(source.fd) } }
         for hierarchy in cgroup.hierarchies {

@@ -190,6 +190,16 @@ func setUpContainer(
                 try step("bind linux.devices from the host") { try makeConfigDevices(devices, root: rootfs) }
             }
         }
+        // Chapter 7's read-only /sys/fs/cgroup, unless the bundle mounts its own; in a
+        // bundle's user namespace on v1 it is made here, before the pivot (see
+        // mountCgroupTree), the others after it.
+        let mountsCgroupTree =
+            confinement != nil && !spec.hostCgroupNamespace && !listed.contains(cgroupRoot)
+            && !bundleMounts.contains(where: { $0.kind == .cgroup })
+        let cgroupTreeBeforePivot = rootless && mountsCgroupTree && cgroup?.mode == .v1
+        if cgroupTreeBeforePivot, let cgroup {
+            try step("mount /sys/fs/cgroup read-only") { try mountCgroupTree(cgroup, root: rootfs) }
+        }
         // Chapter 10: createContainer hooks, in the container's mount namespace with its
         // mounts made, before the pivot (runtime-spec; runc's order too).
         if let oci = spec.oci, !oci.hooks.createContainer.isEmpty {
@@ -251,7 +261,7 @@ func setUpContainer(
         if confinement != nil {
             try step("mask paths in /proc and /sys") { try maskPaths(spec.oci?.maskedPaths ?? maskedPaths) }
             try step("make /proc/sys and its like read-only") { try makePathsReadOnly(spec.oci?.readonlyPaths ?? readOnlyPaths) }
-            if let cgroup, !spec.hostCgroupNamespace, !listed.contains(cgroupRoot), !bundleMounts.contains(where: { $0.kind == .cgroup }) {
+            if let cgroup, mountsCgroupTree, !cgroupTreeBeforePivot {
                 try step("mount /sys/fs/cgroup read-only") { try mountCgroupTree(cgroup) }
             }
         }

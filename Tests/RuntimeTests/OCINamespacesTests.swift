@@ -65,6 +65,26 @@ extension OCILifecycleTests {
         #expect(output.status == 0, "\(output.stderr)")
         // The cgroup tree (v1 here) is bound from the host's in a user namespace.
         #expect(output.stdout == "65534:65534\n0\n50\n", "\(output.stdout)\(output.stderr)")
+
+        // The same with the bundle's own sysfs (a network namespace lets a user namespace
+        // mount one), as runtime-tools' configs list it: that sysfs has no cgroup mounts
+        // under it, so the tree is bound before the pivot, from the host's.
+        let ownSysfs = try makeBundle(args: ["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"]) {
+            config in
+            config["linux"] = [
+                "namespaces": Self.ownNamespaces + [["type": "user"], ["type": "network"]],
+                "uidMappings": [["containerID": 0, "hostID": 100_000, "size": 65536]],
+                "gidMappings": [["containerID": 0, "hostID": 100_000, "size": 65536]],
+                "resources": ["pids": ["limit": 51]],
+            ]
+            config["mounts"] = [
+                ["destination": "/proc", "type": "proc", "source": "proc"],
+                ["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]],
+            ]
+        }
+        defer { cleanUp(id + "-sysfs", bundle: ownSysfs) }
+        let sysfsOutput = try scratch(["run", "--bundle", ownSysfs, id + "-sysfs"])
+        #expect(sysfsOutput.status == 0 && sysfsOutput.stdout == "51\n", "\(sysfsOutput.stdout)\(sysfsOutput.stderr)")
     }
 
     @Test("bad maps and namespaces: exit 1, the property named, nothing left")
