@@ -141,7 +141,16 @@ let chapter10Checks: [Check] = [
         let fifo = context.ociRoot + "/" + id + "/exec.fifo"
         var info = stat()
         let isFifo = lstat(fifo, &info) == 0 && (info.st_mode & S_IFMT) == S_IFIFO
-        let cmdline = commandLine(of: pid)
+        // A live process's command line reads empty only in the middle of an execve
+        // (its old memory gone, the new not in place): a container that did not wait
+        // is caught there on a loaded machine. Read again once the exec is through.
+        var cmdline = commandLine(of: pid)
+        if cmdline.isEmpty && !pid.isEmpty {
+            _ = context.eventually(1) {
+                cmdline = commandLine(of: pid)
+                return !cmdline.isEmpty
+            }
+        }
         let (status, stateResult) = context.ociStatus(id)
         var saw =
             "pid \(pid.isEmpty ? "none" : pid), its command line \(quote(cmdline)), exec.fifo \(isFifo ? "a fifo" : lstat(fifo, &info) == 0 ? "not a fifo" : "missing"), state \(status.map(quote) ?? describe(stateResult))"
