@@ -206,6 +206,9 @@ func removeCgroupForSure(_ cgroup: Cgroup, steps: Steps) -> String? {
     if !emptyParents.isEmpty {
         problem = (problem.map { $0 + "; " } ?? "") + "the empty parent was still there afterwards: " + emptyParents.joined(separator: ", ")
     }
+    // Chapter 10: the levels a relative cgroupsPath made between the group's parent and
+    // `scratch` are the runtime's to remove, not the exercise's.
+    for group in cgroup.directories { removeEmptyLevels(above: group) }
     return problem
 }
 

@@ -448,15 +448,19 @@ func removeAbandonedGroup(_ group: String) {
     let procs = readControlFile(group + "/cgroup.procs") ?? ""
     for line in procs.split(separator: "\n") { if let pid = pid_t(line) { try? sendSignal(SIGKILL, to: pid) } }
     _ = removeGroupDirectory(group)
-    // The empty groups above it go too, as far as they are scratch's: inside its own
-    // parent group every level is one a container's path made (a bundle's relative
-    // linux.cgroupsPath, testdir/cgrouptest/container, makes three), so up to and
-    // including `scratch` itself. Above a group outside it (an absolute cgroupsPath
-    // such as /libpod_parent/libpod-ID) only the direct parent, which rmdir(2) removes
-    // only once it is empty. A level with groups or processes in it ends the walk.
+    removeEmptyLevels(above: group)
+}
+
+/// The empty groups above a removed one, as far as they are scratch's: inside its own
+/// parent group every level is one a container's path made (a bundle's relative
+/// linux.cgroupsPath, testdir/cgrouptest/container, makes three), so up to and
+/// including `scratch` itself. Above a group outside it (an absolute cgroupsPath such
+/// as /libpod_parent/libpod-ID) only the direct parent, which rmdir(2) removes only
+/// once it is empty. A level with groups or processes in it ends the walk.
+func removeEmptyLevels(above group: String) {
     let isOwn = group.split(separator: "/").dropLast().contains(Substring(cgroupParentName))
     var parent = parentDirectory(of: group)
-    while parent.count > cgroupRoot.count, (try? removeDirectory(parent)) != nil {
+    while parent.count > cgroupRoot.count, (try? removeDirectory(parent)) != nil || fileKind(parent) == nil {
         if !isOwn || lastPathComponent(parent) == cgroupParentName { return }
         parent = parentDirectory(of: parent)
     }

@@ -158,6 +158,14 @@ struct OCILifecycleTests {
         let made = cgroups.map { String($0.dropLast("/middle/container".count)) }
         #expect(
             made.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "left: \(made.filter { FileManager.default.fileExists(atPath: $0) })")
+
+        // And when create fails after the groups were made (the command is missing).
+        let failing = try makeBundle(args: ["no-such-command"]) { config in config["linux"] = ["cgroupsPath": "\(top)/middle/container"] }
+        defer { cleanUp(id + "-failing", bundle: failing) }
+        let refused = try scratch(["create", "--bundle", failing, id + "-failing"])
+        #expect(refused.status != 0, "\(refused.stderr)")
+        #expect(
+            made.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "left: \(made.filter { FileManager.default.fileExists(atPath: $0) })")
     }
 
     @Test("the container outlives create: no death signal, found again by pid and start time")
