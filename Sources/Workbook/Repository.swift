@@ -8,7 +8,7 @@ public struct Repository: Sendable {
     /// place (.build/debug/workbook sits two levels below it).
     public static func locate() throws -> Repository {
         var candidates = [FileManager.default.currentDirectoryPath]
-        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        if let executable = programPath {
             candidates.append((executable as NSString).deletingLastPathComponent)
         }
         for start in candidates {
@@ -26,6 +26,17 @@ public struct Repository: Sendable {
     }
 
     public init(root: String) { self.root = root }
+
+    /// This program's path, read from /proc/self/exe once, before the process leaves
+    /// its mount namespace (`StandInHost.enter` reads it first). The kernel resolves
+    /// the link from the process's root, but the program's file was opened in the old
+    /// namespace, whose mounts the new root does not reach: after unshare(CLONE_NEWNS),
+    /// while another process keeps the old namespace alive, the link reads as the path
+    /// from that namespace's own root. On a machine that is the same string; in a
+    /// chroot it is the path outside it (/srv/jail/home/...), which does not exist
+    /// inside, and a `workbook run` started in a check's work directory could not find
+    /// its repository (the attendee image's build chroot met this: tools/workshop/image).
+    public static let programPath: String? = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
 
     /// $WORKBOOK_PROGRESS if set (the tests use their own), else .workbook-progress.json.
     public var progressFile: String {

@@ -140,6 +140,8 @@ public struct StandInHost: Sendable {
     /// same stand-in.
     public static func enter() throws -> StandInHost {
         if let current { return current }
+        // Read while the link still names the program as this root sees it (Repository.programPath).
+        _ = Repository.programPath
         if let cameFrom = ProcessInfo.processInfo.environment[reexecMarker] {
             // Started again through unshare(1): make sure it did its part.
             unsetenv(reexecMarker)
@@ -423,7 +425,7 @@ public struct StandInHost: Sendable {
     /// The program again, from the start, inside new UTS and mount namespaces made by
     /// unshare(1). Returns only by throwing.
     static func reexecThroughUnshare() throws -> Never {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable = Repository.programPath ?? CommandLine.arguments[0]
         setenv(reexecMarker, namespace("uts"), 1)
         let arguments =
             ["unshare", "--uts", "--mount"] + (needsOwnNetwork ? ["--net"] : []) + ["--propagation", "private", "--", executable]
