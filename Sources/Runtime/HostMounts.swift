@@ -51,27 +51,6 @@ func currentMounts() -> [OCIHostMount] {
     }
 }
 
-/// mountinfo writes a space, tab, newline and backslash in a path as \040, \011,
-/// \012 and \134.
-func unescapedMountPath(_ field: some StringProtocol) -> String {
-    guard field.contains("\\") else { return String(field) }
-    var bytes: [UInt8] = []
-    let source = Array(field.utf8)
-    var index = 0
-    while index < source.count {
-        if source[index] == UInt8(ascii: "\\"), index + 3 < source.count,
-            let value = UInt8(String(decoding: source[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
-        {
-            bytes.append(value)
-            index += 4
-        } else {
-            bytes.append(source[index])
-            index += 1
-        }
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
-
 /// The mounts at or under `rootfs` that were not there before (`before`: the ids of
 /// an earlier `currentMounts()`). mountinfo names places by their real path, so the
 /// rootfs's is compared in that form (a bundle's `root.path` may be "." or a link).

@@ -66,3 +66,25 @@ public func pivotRoot(_ newRoot: String, putOld: String) throws(SyscallError) {
         throw SyscallError("pivot_root", path: "\(newRoot), \(putOld)", errno: code, hint: hint)
     }
 }
+
+/// A mount point or source as /proc/self/mountinfo writes it, its escapes undone: the
+/// kernel writes a space, tab, newline and backslash in a path as \040, \011, \012 and
+/// \134 (fs/proc_namespace.c), since the file's fields are separated by spaces.
+public func unescapedMountPath(_ field: some StringProtocol) -> String {
+    guard field.contains("\\") else { return String(field) }
+    var bytes: [UInt8] = []
+    let source = Array(field.utf8)
+    var index = 0
+    while index < source.count {
+        if source[index] == UInt8(ascii: "\\"), index + 3 < source.count,
+            let value = UInt8(String(decoding: source[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
+        {
+            bytes.append(value)
+            index += 4
+        } else {
+            bytes.append(source[index])
+            index += 1
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

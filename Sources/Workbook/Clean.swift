@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Runtime
+import Syscalls
 
 /// `workbook clean`: what a crashed or interrupted run left on the host, and only what
 /// this project made.
@@ -176,27 +177,8 @@ public enum Cleaner {
         return table.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { return nil }
-            let point = unescapeMountPath(String(fields[4]))
+            let point = unescapedMountPath(fields[4])
             return point == directory || point.hasPrefix(directory + "/") ? point : nil
         }
-    }
-
-    /// mountinfo writes space, tab, newline and backslash as octal escapes (\040).
-    static func unescapeMountPath(_ text: String) -> String {
-        var output: [UInt8] = []
-        let bytes = Array(text.utf8)
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "\\"), index + 3 < bytes.count,
-                let value = UInt8(String(decoding: bytes[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
-            {
-                output.append(value)
-                index += 4
-            } else {
-                output.append(bytes[index])
-                index += 1
-            }
-        }
-        return String(decoding: output, as: UTF8.self)
     }
 }

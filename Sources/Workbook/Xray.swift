@@ -207,30 +207,10 @@ public struct XraySnapshot: Sendable {
                 options[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
             }
             return Mount(
-                point: unescapedMountField(fields[4]), type: fields[dash + 1], source: unescapedMountField(fields[dash + 2]),
-                root: unescapedMountField(fields[3]), readOnly: fields[5].split(separator: ",").contains("ro"),
+                point: unescapedMountPath(fields[4]), type: fields[dash + 1], source: unescapedMountPath(fields[dash + 2]),
+                root: unescapedMountPath(fields[3]), readOnly: fields[5].split(separator: ",").contains("ro"),
                 superOptions: options)
         }
-    }
-
-    /// The kernel writes space, tab, newline and backslash in mountinfo as \040 and the like.
-    static func unescapedMountField(_ field: String) -> String {
-        guard field.contains("\\") else { return field }
-        var bytes: [UInt8] = []
-        let raw = Array(field.utf8)
-        var index = 0
-        while index < raw.count {
-            if raw[index] == UInt8(ascii: "\\"), index + 3 < raw.count,
-                let value = UInt8(String(decoding: raw[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
-            {
-                bytes.append(value)
-                index += 4
-            } else {
-                bytes.append(raw[index])
-                index += 1
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func monotonicSeconds() -> Double {

@@ -1,4 +1,5 @@
 import Foundation
+import Syscalls
 import Runtime
 import Testing
 
@@ -113,7 +114,7 @@ import Testing
     }
 
     @Test func mountinfoEscapesAreRead() {
-        #expect(Cleaner.unescapeMountPath("/tmp/a\\040b") == "/tmp/a b")
-        #expect(Cleaner.unescapeMountPath("/plain") == "/plain")
+        #expect(unescapedMountPath("/tmp/a\\040b") == "/tmp/a b")
+        #expect(unescapedMountPath("/plain") == "/plain")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Syscalls
 import Testing
 
 @testable import Workbook
@@ -132,8 +133,8 @@ extension ContainerTests {
 /// The picture's pieces, without a container.
 @Suite struct XrayPictureTests {
     @Test func mountinfoFieldsAreUnescaped() {
-        #expect(XraySnapshot.unescapedMountField("/srv/my\\040data") == "/srv/my data")
-        #expect(XraySnapshot.unescapedMountField("/plain") == "/plain")
+        #expect(unescapedMountPath("/srv/my\\040data") == "/srv/my data")
+        #expect(unescapedMountPath("/plain") == "/plain")
     }
 
     @Test func barsAndClipping() {
