@@ -21,10 +21,11 @@ let joinedNamespaces = ["user", "uts", "ipc", "net", "pid", "cgroup", "mnt"]
 /// command is then the child of whoever reaps orphans (conmon and containerd's shim
 /// are subreapers for this), as with runc. `chrooted`: the container chrooted in its
 /// caller's mount namespace (its bundle listed none), so its root is not its mount
-/// namespace's.
+/// namespace's. `stateDirectory`: where chapter 10's `create` kept the container's
+/// compiled seccomp filter.
 public func execInContainer(
     _ state: ContainerState, command: [String], programName: String, consoleSocket: Int32? = nil, chrooted: Bool = false,
-    detachedReport: Int32? = nil
+    detachedReport: Int32? = nil, stateDirectory: String? = nil
 ) -> Int32 {
     var state = state
     // Recorded but not cloned yet (chapter 9's bridge is set up in between): wait a
@@ -46,7 +47,8 @@ public func execInContainer(
         let confinement = try state.capabilities.map { bits throws(ContainerError) in
             Confinement(
                 capabilities: CapabilitySet(bits: bits), noNewPrivileges: state.noNewPrivileges,
-                seccomp: try state.seccompFilter.map { key throws(ContainerError) in try cachedSeccompFilter(key: key) })
+                seccomp: try state.seccompFilter.map { key throws(ContainerError) in try cachedSeccompFilter(key: key, stateDirectory: stateDirectory)
+                })
         }
         try step("take over signals") { try takeOverSignals() }
         // Open every namespace first, while /proc/TARGET is the host's: a container

@@ -411,7 +411,7 @@ public func createContainer(_ spec: ContainerSpec, stage: Stage, steps: Steps) t
             unmountRecorded(mountsMade(under: rootfs, since: before))
         }
         if let cgroup = made.cgroup { cleanUpCgroup(cgroup, steps: steps, programName: spec.programName) }
-        for name in ["exec.fifo", "state.new", "state"] { try? removeFile(directory + "/" + name) }
+        for name in ["exec.fifo", "state.new", "state", keptSeccompFilterName] { try? removeFile(directory + "/" + name) }
         _ = try? removeDirectory(directory)
         throw error
     }
@@ -463,6 +463,14 @@ func createInDirectory(
         container: state, bundle: oci.bundle, phase: .creating, startTime: nil, createdText: rfc3339Now(),
         annotations: oci.annotations, hooks: oci.hooks, directory: directory)
     try writeRecord(record, step: "record the container in \(directory)")
+    // The compiled filter beside the record: `scratch exec` needs it for as long as the
+    // container lives, and the shared cache it came from (/run/scratch/seccomp-cache)
+    // is emptied by `scratch gc`, which knows the containers of its own state root only.
+    if let filter = confinement?.seccomp {
+        try step("keep the seccomp filter in \(directory)") {
+            try writeFile(directory + "/" + keptSeccompFilterName, filter.program, mode: 0o600)
+        }
+    }
     if let cgroup {
         try step("create the cgroup") { try createCgroup(cgroup, setting: limitFiles, steps: steps) }
         made.cgroup = cgroup
@@ -717,6 +725,8 @@ public func deleteOCIContainer(_ id: String, root: String, force: Bool, steps: S
     try runHooks(
         record.hooks.poststop, kind: "poststop", record: record, recorded: .created, alive: false, execFifoExists: false, steps: steps,
         warnOnly: true)
+    // The runtime's own file goes first: the exercise's removeContainer knows its three.
+    try? removeFile(record.directory + "/" + keptSeccompFilterName)
     try step("remove the state directory") { try steps.lifecycle.removeContainer(directory: record.directory) }
 }
 

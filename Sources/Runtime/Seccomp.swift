@@ -395,8 +395,17 @@ func runningKernelVersion() -> (Int, Int)? {
     return parts.count == 2 ? (parts[0], parts[1]) : nil
 }
 
-/// The filter a running container got, by its key, for `scratch exec`.
-public func cachedSeccompFilter(key: String) throws(ContainerError) -> SeccompFilter {
+/// Chapter 10: the name of the copy `create` keeps in a container's OCI state directory.
+let keptSeccompFilterName = "seccomp.bpf"
+
+/// The filter a running container got, by its key, for `scratch exec`: the copy kept in
+/// its state directory (`stateDirectory`, chapter 10's containers) or the cache's.
+public func cachedSeccompFilter(key: String, stateDirectory: String? = nil) throws(ContainerError) -> SeccompFilter {
+    if let stateDirectory, let program = try? readFile(stateDirectory + "/" + keptSeccompFilterName), !program.isEmpty,
+        program.count % 8 == 0
+    {
+        return SeccompFilter(program: program, key: key)
+    }
     let path = seccompCacheDirectory + "/" + key + ".bpf"
     guard let program = try? readFile(path), !program.isEmpty, program.count % 8 == 0 else {
         throw ContainerError(

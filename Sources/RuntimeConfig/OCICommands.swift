@@ -394,7 +394,7 @@ func ociExec(_ words: ArraySlice<String>, root: String, steps: Steps, programNam
             exit(
                 execInContainer(
                     state, command: command, programName: programName, consoleSocket: consoleSocket, chrooted: chrooted,
-                    detachedReport: report.writeEnd.raw))
+                    detachedReport: report.writeEnd.raw, stateDirectory: record.directory))
         }
         report.writeEnd.close()
         let said = (try? report.readEnd.readToEnd()) ?? []
@@ -409,5 +409,6 @@ func ociExec(_ words: ArraySlice<String>, root: String, steps: Steps, programNam
         }
         return 0
     }
-    return execInContainer(state, command: command, programName: programName, consoleSocket: consoleSocket, chrooted: chrooted)
+    return execInContainer(
+        state, command: command, programName: programName, consoleSocket: consoleSocket, chrooted: chrooted, stateDirectory: record.directory)
 }

@@ -168,6 +168,28 @@ struct OCILifecycleTests {
             made.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "left: \(made.filter { FileManager.default.fileExists(atPath: $0) })")
     }
 
+    @Test("exec loads the seccomp filter create kept beside the record when the shared cache is gone (scratch gc empties it)")
+    func execWithoutTheSharedCache() throws {
+        let base = try Self.directory.get()
+        let id = "kept-filter-\(getpid())"
+        let bundle = try makeBundle(args: ["sleep", "30"])
+        defer { cleanUp(id, bundle: bundle) }
+        #expect(try scratch(["create", "--bundle", bundle, id]).status == 0)
+        #expect(try scratch(["start", id]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: base + "/root/\(id)/seccomp.bpf"))
+        // A state root whose seccomp cache is empty: as after a `scratch gc` that saw
+        // no container of its own (this one is recorded under another root).
+        let emptyRoot = base + "/empty-state-\(getpid())"
+        try FileManager.default.createDirectory(atPath: emptyRoot, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: emptyRoot) }
+        let exec = ConfigurationTests.run(
+            ["env", "SCRATCH_STATE_ROOT=" + emptyRoot, ConfigurationTests.scratch, "--root", base + "/root", "exec", id, "cat", "/proc/self/status"],
+            home: base + "/home")
+        #expect(exec.status == 0 && exec.stdout.contains("Seccomp:\t2"), "\(exec.stdout)\(exec.stderr)")
+        #expect(try scratch(["delete", "--force", id]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: base + "/root/\(id)"))
+    }
+
     @Test("the container outlives create: no death signal, found again by pid and start time")
     func outlivesCreate() throws {
         let id = "orphan-\(getpid())"
