@@ -495,8 +495,8 @@ func mountVolume(_ volume: Mount, root: borrowing FileDescriptor, steps: Steps =
     }
 }
 
-/// Chapter 10: a bundle's bind with `nosuid`, `nodev` or `noexec` (Podman's /dev/shm
-/// and the like): one more bind remount with those flags, over what it has.
+/// A `run --config` bind with `nosuid`, `nodev` or `noexec`: one more bind remount with
+/// those flags, over what it has. (A bundle's binds take theirs in BundleMounts.swift.)
 func restrictBind(_ volume: Mount, root: borrowing FileDescriptor) throws {
     var extra: MountFlags = []
     if volume.options.contains("nosuid") { extra.insert(.noSuid) }

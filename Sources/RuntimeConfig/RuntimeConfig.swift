@@ -135,7 +135,7 @@ func volumeMounts(_ mounts: [ConfigMount], bundle: String, invalid: (String) -> 
                 // Every bind is recursive and rprivate (Volumes.swift says why).
                 case "bind", "rbind", "rprivate", "private", "rw": continue
                 case "ro": mount.readOnly = true
-                // Chapter 10: what Podman's binds carry; a remount adds them (Volumes.swift).
+                // What Podman's binds carry; a remount adds them (Volumes.swift `restrictBind`).
                 case "nosuid", "nodev", "noexec": mount.options.append(option)
                 case "suid", "dev", "exec": continue
                 default:
